@@ -1,0 +1,21 @@
+"""ssvae: semi-supervised classification with deep generative models and the MIER regulariser."""
+
+from .data import Dataset, load_dataset, make_split
+from .errors import SSVAEError
+from .evaluate import evaluate_run
+from .models import MODELS, build_model, model_config
+from .train import TrainConfig, train
+
+__version__ = "0.1.0"
+__all__ = [
+    "MODELS",
+    "Dataset",
+    "SSVAEError",
+    "TrainConfig",
+    "build_model",
+    "evaluate_run",
+    "load_dataset",
+    "make_split",
+    "model_config",
+    "train",
+]

@@ -1,0 +1,5 @@
+"""The one exception type users see: the CLI prints its message as a single line, no traceback."""
+
+
+class SSVAEError(Exception):
+    """A problem with the user's input or environment, phrased as what is wrong and what to do."""

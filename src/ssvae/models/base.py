@@ -1,0 +1,169 @@
+"""What every model provides so that one objective (eq. 1-9) serves them all, plus the shared layers.
+
+A model only says how to compute the pieces of its bound for given classes; `ssvae.objectives` turns the
+pieces into L(x,y), U(x), M(x) and J. Unlabeled batches are handled by exact enumeration of all K classes:
+the model returns a [B, K] grid of per-class pieces, never a sampled y.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Bernoulli, ContinuousBernoulli, Distribution
+
+
+@dataclass
+class Bound:
+    """Per-example pieces of the variational bound.
+
+    log_qy: [B, K] log q(y|x) of the classifier (ADGM: q(y|a,x) at the very sample a used below).
+    log_px: [B] (labeled) or [B, K] (every class): one-sample estimate of E_q log p(x|y,z).
+    kl:     same shape: the continuous latents' KL to their priors (exact where closed form, else a
+            one-sample estimate of log q - log p); KL warm-up scales this term only.
+    """
+
+    log_qy: Tensor
+    log_px: Tensor
+    kl: Tensor
+
+
+class SemiSupervisedVAE(nn.Module):
+    """Interface of the generative semi-supervised models."""
+
+    num_classes: int
+    supervised_only = False
+
+    def bound(self, x: Tensor, y: Tensor | None, gen: torch.Generator | None) -> Bound:
+        """Bound pieces for labeled (y given, shape [B]) or unlabeled (y None: all K classes) x."""
+        raise NotImplementedError
+
+    def log_importance_weights(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
+        """[B, K]: log p(x, latents | y) - log q(latents | x, y) for one joint sample per class.
+
+        Any latent that q draws before y (ADGM's a) must be shared across the K classes, so that
+        logsumexp over classes and samples gives a valid importance-weighted bound on log p(x).
+        """
+        raise NotImplementedError
+
+    def classifier_logits(self, x: Tensor, gen: torch.Generator | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def predict_log_proba(self, x: Tensor, gen: torch.Generator | None = None) -> Tensor:
+        return F.log_softmax(self.classifier_logits(x, gen), dim=-1)
+
+    def features(self, x: Tensor) -> Tensor:
+        """The classifier's penultimate layer (what the paper's Fig. 4 t-SNE shows)."""
+        raise NotImplementedError
+
+    def reconstruct(self, x: Tensor, y: Tensor) -> Tensor:
+        """Mean image of p(x|y,z) at the posterior mean of the latents."""
+        raise NotImplementedError
+
+    def sample(self, y: Tensor, gen: torch.Generator | None) -> Tensor:
+        """Mean image of p(x|y,z) for z drawn from the prior."""
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------------------
+# Shared layers
+
+
+def mlp(sizes: list[int], final_activation: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if final_activation or i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class JointInput(nn.Module):
+    """A Linear layer on [v, onehot(y)] that evaluates the v part once for all enumerated classes.
+
+    Same parameters and initialisation as nn.Linear(dv + K, out); the one-hot product is a column
+    lookup, so enumerating K classes costs one [B, dv] product instead of K of them.
+    """
+
+    def __init__(self, dv: int, num_classes: int, out: int):
+        super().__init__()
+        self.dv = dv
+        self.linear = nn.Linear(dv + num_classes, out)
+
+    def forward(self, v: Tensor, classes: Tensor) -> Tensor:
+        """v: [B, dv] or [B, C, dv]; classes: [B, C] long -> [B, C, out]."""
+        w = self.linear.weight
+        hv = F.linear(v, w[:, : self.dv], self.linear.bias)
+        # one-hot product rather than an index: its backward is a plain matmul, deterministic on CPU,
+        # where the backward of indexing (index_put with accumulate) is not
+        hy = F.one_hot(classes, w.shape[1] - self.dv).to(w.dtype) @ w[:, self.dv :].t()
+        return (hv.unsqueeze(1) if hv.dim() == 2 else hv) + hy
+
+
+class Gaussian(nn.Module):
+    """Diagonal Gaussian head with an unconstrained log-variance (no softplus floor on the variance)."""
+
+    def __init__(self, hidden: int, dim: int):
+        super().__init__()
+        self.mu = nn.Linear(hidden, dim)
+        self.logvar = nn.Linear(hidden, dim)
+
+    def forward(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        return self.mu(h), self.logvar(h)
+
+
+def standard_normal(shape: torch.Size | tuple[int, ...], gen: torch.Generator | None, like: Tensor) -> Tensor:
+    """All model noise comes from here, from the generator passed down (tests swap it for zeros)."""
+    return torch.randn(shape, generator=gen, device=like.device, dtype=like.dtype)
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, gen: torch.Generator | None) -> Tensor:
+    return mu + torch.exp(0.5 * logvar) * standard_normal(mu.shape, gen, mu)
+
+
+def gaussian_log_prob(v: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log N(v; mu, diag(exp(logvar))), summed over the last axis."""
+    return -0.5 * (((v - mu) ** 2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(-1)
+
+
+def std_normal_log_prob(v: Tensor) -> Tensor:
+    return -0.5 * (v**2 + math.log(2 * math.pi)).sum(-1)
+
+
+def kl_std_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) in closed form, summed over the last axis."""
+    return 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).sum(-1)
+
+
+LIKELIHOODS: dict[str, type[Distribution]] = {
+    "bernoulli": Bernoulli,  # on [0,1] intensities: the scale of the paper's NLL
+    "continuous-bernoulli": ContinuousBernoulli,  # the normalised density for [0,1] data
+}
+
+
+def likelihood(name: str, logits: Tensor) -> Distribution:
+    return LIKELIHOODS[name](logits=logits, validate_args=False)
+
+
+def log_likelihood(name: str, logits: Tensor, x: Tensor) -> Tensor:
+    """log p(x|.) summed over pixels; x broadcasts against logits ([B, D] against [B, C, D])."""
+    if logits.dim() == 3 and x.dim() == 2:
+        x = x.unsqueeze(1)
+    return likelihood(name, logits).log_prob(x).sum(-1)
+
+
+def init_parameters(module: nn.Module, gen: torch.Generator) -> None:
+    """nn.Linear's default initialisation, drawn from an explicit generator (seeded, no global RNG)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=gen)
+            bound = 1.0 / math.sqrt(m.weight.shape[1])
+            nn.init.uniform_(m.bias, -bound, bound, generator=gen)
+
+
+def all_classes(batch: int, num_classes: int, device: torch.device) -> Tensor:
+    """[B, K] class indices for exact enumeration."""
+    return torch.arange(num_classes, device=device).expand(batch, num_classes)

@@ -1,0 +1,259 @@
+"""The training loop: knows neither the models nor the math, only `loss_fn(model, batch, gen, ...)`.
+
+Data stay on the device; each epoch draws its batch order with one call per stream on the device
+generator, and per-step statistics are summed on the device, so the host never waits on the GPU
+between evaluations. Checkpoints are atomic and hold everything needed to resume bit-for-bit on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm import tqdm
+
+from . import checkpoint as ck
+from .data import DeviceData, Split, load_dataset, make_split, resolve_device, to_unit
+from .errors import SSVAEError
+from .evaluate import classification_metrics
+from .models import build_model, model_config
+from .objectives import ObjectiveConfig, default_alpha, loss_function
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; the defaults are the paper's section 5.2 protocol."""
+
+    model: str = "m2"
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    labels_per_class: int = 100
+    val_size: int | None = None  # default: min(5000, a tenth of the training split)
+    seed: int = 0
+    epochs: int = 1000
+    lr: float = 3e-4
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    lr_decay_every: int = 150
+    lr_decay: float = 0.5
+    batch_size: int = 200
+    labeled_batch_size: int = 200
+    warmup_epochs: int = 200
+    mier: bool = False
+    beta: float = 5.0
+    gamma: float = 1.0
+    alpha: float | None = None  # default: see objectives.default_alpha
+    eval_every: int = 1
+    device: str = "auto"
+    model_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"likelihood": "continuous-bernoulli"}
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["adam_betas"] = list(self.adam_betas)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        d["adam_betas"] = tuple(d.get("adam_betas", (0.9, 0.999)))
+        return cls(**d)
+
+
+# Settings that may change when a run is resumed (e.g. to train longer, or on another machine).
+RESUMABLE_CHANGES = {"epochs", "device", "data_dir", "eval_every"}
+
+
+def check_config(cfg: TrainConfig) -> None:
+    positive = ("epochs", "batch_size", "labeled_batch_size", "eval_every", "lr_decay_every", "labels_per_class")
+    for name in positive:
+        if getattr(cfg, name) < 1:
+            raise SSVAEError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+    if cfg.warmup_epochs < 0:
+        raise SSVAEError(f"--warmup-epochs must be 0 or more, got {cfg.warmup_epochs}")
+    if not cfg.lr > 0:
+        raise SSVAEError(f"--lr must be positive, got {cfg.lr}")
+    model_config(cfg.model, **cfg.model_options)  # unknown model / likelihood -> clear message
+
+
+@dataclass
+class Schedule:
+    """Sizes derived from the data: one epoch is one pass over the unlabeled set."""
+
+    steps_per_epoch: int
+    unlabeled_batch: int
+    labeled_batch: int
+    labeled_batches_per_epoch: int
+    alpha: float
+
+
+def make_schedule(cfg: TrainConfig, n_unlabeled: int, n_labeled: int) -> Schedule:
+    bu = min(cfg.batch_size, n_unlabeled)
+    bl = min(cfg.labeled_batch_size, n_labeled)
+    steps = n_unlabeled // bu  # drop the ragged tail: every step has the same shape
+    labeled_batches = math.ceil(n_labeled / bl)
+    alpha = cfg.alpha if cfg.alpha is not None else default_alpha(steps, labeled_batches)
+    return Schedule(steps, bu, bl, labeled_batches, alpha)
+
+
+def epoch_indices(n: int, steps: int, batch: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """[steps, batch] indices: consecutive random permutations of 0..n-1, cycled as often as needed."""
+    reps = math.ceil(steps * batch / n)
+    perms = torch.rand((reps, n), generator=gen, device=device).argsort(dim=1)
+    return perms.flatten()[: steps * batch].view(steps, batch)
+
+
+def kl_warmup(step: int, warmup_steps: int) -> float:
+    """Linear 0 -> 1 over the warm-up (Sønderby et al. 2016); scales only the continuous latents' KL."""
+    return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
+
+
+def _prepare_run_dir(cfg: TrainConfig, out: Path) -> bool:
+    """Write config.json for a new run, or check that an existing one matches; True when resuming."""
+    cfg_path = out / ck.CONFIG
+    if cfg_path.exists():
+        old = ck.load_json(cfg_path)["config"]
+        new = cfg.to_json()
+        diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
+        if diff:
+            what = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+            raise SSVAEError(f"{out} holds a run with other settings ({what}); use a new --out or the same flags")
+        return True
+    out.mkdir(parents=True, exist_ok=True)
+    return False
+
+
+def train(
+    cfg: TrainConfig,
+    out: str | Path,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+    progress: bool | None = None,
+) -> Path:
+    """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint."""
+    out = Path(out)
+    check_config(cfg)
+    resuming = _prepare_run_dir(cfg, out)
+    device = resolve_device(cfg.device)
+
+    ds = load_dataset(cfg.dataset, cfg.data_dir)
+    split_path = out / ck.SPLIT
+    split = (
+        Split.load(split_path)
+        if split_path.exists()
+        else make_split(ds.y_train, cfg.labels_per_class, cfg.val_size, cfg.seed)
+    )
+    split.save(split_path)
+    data = DeviceData.from_split(ds, split, device)
+    sched = make_schedule(cfg, len(split.unlabeled), len(split.labeled))
+    mcfg = model_config(cfg.model, **cfg.model_options)
+    ck.save_json(
+        out / ck.CONFIG,
+        {
+            "config": cfg.to_json(),
+            "model_config": dataclasses.asdict(mcfg),
+            "derived": {
+                **dataclasses.asdict(sched),
+                "n_labeled": len(split.labeled),
+                "n_unlabeled": len(split.unlabeled),
+                "n_validation": len(split.validation),
+                "input_dim": ds.dim,
+                "image_shape": list(ds.image_shape),
+                "num_classes": ds.num_classes,
+            },
+        },
+    )
+
+    model = build_model(cfg.model, ds.dim, ds.num_classes, mcfg, cfg.seed).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.adam_betas)
+    lr_sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_decay_every, gamma=cfg.lr_decay)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    obj_cfg = ObjectiveConfig(mier=cfg.mier, beta=cfg.beta, gamma=cfg.gamma, alpha=sched.alpha)
+    loss_fn = loss_function(model)
+
+    start_epoch, step, best_val, best_epoch, seconds = 0, 0, -1.0, 0, 0.0
+    if resuming and (out / ck.LAST).exists():
+        state = ck.load_checkpoint(out / ck.LAST, device)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        lr_sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["rng"].cpu())
+        start_epoch, step = state["epoch"], state["step"]
+        best_val, best_epoch, seconds = state["best_val_accuracy"], state["best_epoch"], state["train_seconds"]
+    ck.truncate_history(out / ck.HISTORY, start_epoch)
+
+    warmup_steps = cfg.warmup_epochs * sched.steps_per_epoch
+    bar = tqdm(
+        range(start_epoch, cfg.epochs),
+        initial=start_epoch,
+        total=cfg.epochs,
+        disable=None if progress is None else not progress,
+        desc=f"{cfg.model}{'+mier' if cfg.mier else ''}",
+        unit="epoch",
+        dynamic_ncols=True,
+    )
+    sums: dict[str, torch.Tensor] = {}
+    steps_in_sums = 0
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        u_idx = epoch_indices(len(data.x_unl), sched.steps_per_epoch, sched.unlabeled_batch, gen, device)
+        l_idx = epoch_indices(len(data.x_lab), sched.steps_per_epoch, sched.labeled_batch, gen, device)
+        for i in range(sched.steps_per_epoch):
+            w = kl_warmup(step, warmup_steps)
+            li = l_idx[i]
+            loss, stats = loss_fn(
+                model, to_unit(data.x_lab[li]), data.y_lab[li], to_unit(data.x_unl[u_idx[i]]), gen, obj_cfg, w
+            )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for k, v in stats.items():
+                sums[k] = sums[k] + v.detach() if k in sums else v.detach().clone()
+            steps_in_sums += 1
+            step += 1
+        lr_sched.step()
+        seconds += time.perf_counter() - t0
+
+        done = epoch + 1
+        if done % cfg.eval_every and done != cfg.epochs:
+            continue
+        val = classification_metrics(model, data.x_val, data.y_val, seed=cfg.seed)
+        row = {
+            "epoch": done,
+            "step": step,
+            "lr": opt.param_groups[0]["lr"],
+            "kl_weight": kl_warmup(step, warmup_steps),
+            "train": {k: float(v) / steps_in_sums for k, v in sums.items()},
+            "val_accuracy": val["accuracy"],
+            "val_entropy": val["entropy"],
+            "val_mi": val["mi"],
+            "train_seconds": seconds,
+        }
+        sums, steps_in_sums = {}, 0
+        ck.append_history(out / ck.HISTORY, row)
+        if val["accuracy"] > best_val:
+            best_val, best_epoch = val["accuracy"], done
+            ck.save_checkpoint(out / ck.BEST, {"model": model.state_dict(), "epoch": done, "val_accuracy": best_val})
+        ck.save_checkpoint(
+            out / ck.LAST,
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": lr_sched.state_dict(),
+                "rng": gen.get_state(),
+                "epoch": done,
+                "step": step,
+                "best_val_accuracy": best_val,
+                "best_epoch": best_epoch,
+                "train_seconds": seconds,
+            },
+        )
+        bar.set_postfix(loss=f"{row['train']['loss']:.2f}", val_acc=f"{val['accuracy']:.2f}", best=f"{best_val:.2f}")
+        if on_epoch_end is not None:
+            on_epoch_end(done, row)
+    bar.close()
+    return out

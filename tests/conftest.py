@@ -1,0 +1,25 @@
+import numpy as np
+import pytest
+
+
+def tiny_arrays(n_train=300, n_test=60, k=3, side=4, seed=0):
+    """Separable toy images: class k lights up its own pixel block, plus noise; uint8 0..255."""
+    rng = np.random.default_rng(seed)
+
+    def make(n):
+        y = np.arange(n) % k
+        x = rng.integers(0, 60, size=(n, side, side))
+        for i, c in enumerate(y):
+            x[i].flat[c * 4 : c * 4 + 4] = 230
+        return x.astype(np.uint8), y.astype(np.uint8)
+
+    xtr, ytr = make(n_train)
+    xte, yte = make(n_test)
+    return dict(x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    path = tmp_path / "tiny.npz"
+    np.savez(path, **tiny_arrays())
+    return path

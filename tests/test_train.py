@@ -1,0 +1,175 @@
+"""End to end: train -> evaluate, resume equivalence, no test-set influence, CLI errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_arrays
+
+from ssvae import checkpoint as ck
+from ssvae.cli import main
+from ssvae.evaluate import evaluate_run
+from ssvae.train import TrainConfig, train
+
+FAST = dict(
+    dataset="digits", labels_per_class=10, batch_size=100, labeled_batch_size=100, warmup_epochs=2, device="cpu"
+)
+
+
+def test_train_then_evaluate_on_digits(tmp_path):
+    run = tmp_path / "m2"
+    train(TrainConfig(model="m2", epochs=4, **FAST), run, progress=False)
+    m = evaluate_run(run, iw_samples=5, device="cpu")
+    for f in (
+        "config.json",
+        "split.npz",
+        "metrics.jsonl",
+        "last.pt",
+        "best.pt",
+        "metrics.json",
+        "recon.png",
+        "samples.png",
+        "tsne.png",
+    ):
+        assert (run / f).exists(), f
+    for which in ("best", "last"):
+        r = m[which]
+        assert r["test_accuracy"] > 60.0  # chance is 10%
+        assert 0 <= r["test_entropy"] <= np.log(10)
+        assert r["test_elbo"] < 0 and r["test_iwae"] < 0
+        assert r["test_iwae"] > r["test_elbo"]  # tighter bound
+    assert m["epochs"] == 4 and 1 <= m["best_epoch"] <= 4
+    rows = ck.read_history(run / "metrics.jsonl")
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    assert {"loss", "mi", "entropy", "U", "L"} <= set(rows[0]["train"])
+    assert rows[0]["kl_weight"] < rows[-1]["kl_weight"] == 1.0
+
+
+@pytest.mark.parametrize("model,mier", [("m2", True), ("classifier", False)])
+def test_other_objectives_end_to_end(tmp_path, model, mier):
+    run = tmp_path / "run"
+    train(TrainConfig(model=model, mier=mier, epochs=2, **FAST), run, progress=False)
+    m = evaluate_run(run, device="cpu", figures=False)
+    assert np.isfinite(m["best"]["test_accuracy"]) and m["best"]["test_accuracy"] > 10.0
+    assert (m["best"]["test_elbo"] is None) == (model == "classifier")
+
+
+def _state(run):
+    return ck.load_checkpoint(run / "last.pt")
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    cfg = TrainConfig(model="m2", mier=True, epochs=4, **FAST)
+    train(cfg, tmp_path / "a", progress=False)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(epoch, row):
+        if epoch == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(cfg, tmp_path / "b", on_epoch_end=stop_after_two, progress=False)
+    assert _state(tmp_path / "b")["epoch"] == 2
+    train(cfg, tmp_path / "b", progress=False)  # the same command again: resumes
+
+    ra, rb = ck.read_history(tmp_path / "a" / "metrics.jsonl"), ck.read_history(tmp_path / "b" / "metrics.jsonl")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "train_seconds"} for r in rows]  # noqa: E731
+    assert [r["epoch"] for r in ra] == [1, 2, 3, 4] and strip(ra) == strip(rb)
+    sa, sb = _state(tmp_path / "a"), _state(tmp_path / "b")
+    assert sa["best_epoch"] == sb["best_epoch"] and sa["step"] == sb["step"]
+    for k, v in sa["model"].items():
+        assert torch.equal(v, sb["model"][k]), k
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    train(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "r", progress=False)
+    with pytest.raises(Exception, match="other settings.*mier"):
+        train(TrainConfig(model="m2", mier=True, epochs=1, **FAST), tmp_path / "r", progress=False)
+
+
+def test_test_split_never_influences_training(tmp_path):
+    a = tiny_arrays(n_train=400)
+    np.savez(tmp_path / "a.npz", **a)
+    b = dict(a, x_test=255 - a["x_test"], y_test=(a["y_test"] + 1) % 3)  # a wholly different test split
+    np.savez(tmp_path / "b.npz", **b)
+    kw = dict(FAST, dataset=None, labels_per_class=5)
+    for name in ("a", "b"):
+        train(
+            TrainConfig(model="m2", mier=True, epochs=3, **{**kw, "dataset": str(tmp_path / f"{name}.npz")}),
+            tmp_path / f"run-{name}",
+            progress=False,
+        )
+    ra, rb = (ck.read_history(tmp_path / f"run-{n}" / "metrics.jsonl") for n in "ab")
+    assert [r["val_accuracy"] for r in ra] == [r["val_accuracy"] for r in rb]
+    for file in ("best.pt", "last.pt"):
+        sa, sb = (ck.load_checkpoint(tmp_path / f"run-{n}" / file)["model"] for n in "ab")
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_checkpoints_load_with_weights_only(tmp_path):
+    train(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "r", progress=False)
+    for f in ("last.pt", "best.pt"):
+        torch.load(tmp_path / "r" / f, weights_only=True)
+    assert not list((tmp_path / "r").glob("*.tmp"))
+
+
+def test_cli_train_evaluate_and_demo(tmp_path, capsys):
+    run = tmp_path / "cli"
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "m2",
+                "--dataset",
+                "digits",
+                "--labels-per-class",
+                "10",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "100",
+                "--warmup-epochs",
+                "1",
+                "--device",
+                "cpu",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
+    assert main(["evaluate", str(run), "--device", "cpu", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "test acc %" in out and json.loads((run / "metrics.json").read_text())["best"]["test_accuracy"] > 10
+    assert main(["demo", "--epochs", "2", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "M2+MIER" in out and "supervised only" in out
+    for sub in ("classifier", "m2", "m2-mier"):
+        assert (tmp_path / "demo" / sub / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--dataset", "nope"], "unknown dataset 'nope'"),
+        (["--dataset", "digits", "--labels-per-class", "500"], "is more than class"),
+        (["--dataset", "digits", "--model", "m9"], "unknown model 'm9'"),
+        (["--dataset", "digits", "--epochs", "0"], "--epochs must be at least 1"),
+        (["--dataset", "missing.npz"], "no such file"),
+    ],
+)
+def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
+    assert main(["train", *args, "--device", "cpu", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_console_entry_point():
+    r = subprocess.run([sys.executable, "-m", "ssvae", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "demo" in r.stdout and "evaluate" in r.stdout
