@@ -48,13 +48,22 @@ def test_train_then_evaluate_on_digits(tmp_path):
     assert rows[0]["kl_weight"] < rows[-1]["kl_weight"] == 1.0
 
 
-@pytest.mark.parametrize("model,mier", [("m2", True), ("classifier", False)])
-def test_other_objectives_end_to_end(tmp_path, model, mier):
+@pytest.mark.parametrize(
+    "model,mier",
+    [("m2", True), ("classifier", False), ("adgm", False), ("adgm", True), ("lvae", False), ("lvae", True)],
+)
+def test_every_model_end_to_end(tmp_path, model, mier):
     run = tmp_path / "run"
-    train(TrainConfig(model=model, mier=mier, epochs=2, **FAST), run, progress=False)
-    m = evaluate_run(run, device="cpu", figures=False)
-    assert np.isfinite(m["best"]["test_accuracy"]) and m["best"]["test_accuracy"] > 10.0
-    assert (m["best"]["test_elbo"] is None) == (model == "classifier")
+    # alpha 5 (Fashion-MNIST's default): on digits the default alpha is 1.2, and MIER's entropy term then
+    # needs ~20 epochs before the labels win over its early, confident but arbitrary guesses
+    train(TrainConfig(model=model, mier=mier, epochs=3, alpha=5.0, **FAST), run, progress=False)
+    m = evaluate_run(run, iw_samples=2, device="cpu", figures=model != "classifier")
+    best = m["best"]
+    assert best["test_accuracy"] > 30.0  # chance is 10%
+    assert (best["test_elbo"] is None) == (model == "classifier")
+    if model != "classifier":
+        assert best["test_elbo"] < best["test_iwae"] < 0
+        assert (run / "recon.png").exists() and (run / "samples.png").exists() and (run / "tsne.png").exists()
 
 
 def _state(run):

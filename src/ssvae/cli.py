@@ -63,12 +63,18 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     o.add_argument(
         "--likelihood", choices=list(LIKELIHOODS), default=None, help="decoder likelihood (default bernoulli)"
     )
+    o.add_argument(
+        "--predict-samples",
+        type=int,
+        default=None,
+        help="ADGM: draws of a averaged in q(y|x) = E_q(a|x) q(y|a,x) at prediction (default 10)",
+    )
 
 
 def config_from_args(a: argparse.Namespace):
     from .train import TrainConfig
 
-    opts = {"likelihood": a.likelihood} if a.likelihood else {}
+    opts = {k: v for k, v in (("likelihood", a.likelihood), ("predict_samples", a.predict_samples)) if v is not None}
     return TrainConfig(
         model=a.model,
         dataset=a.dataset,

@@ -8,12 +8,16 @@ from typing import Any
 import torch
 
 from ..errors import SSVAEError
+from .adgm import ADGM, ADGMConfig
 from .base import LIKELIHOODS, Bound, SemiSupervisedVAE, init_parameters
 from .classifier import Classifier, ClassifierConfig
+from .lvae import LVAE, LVAEConfig
 from .m2 import M2, M2Config
 
 MODELS: dict[str, tuple[type[SemiSupervisedVAE], type]] = {
     "m2": (M2, M2Config),
+    "adgm": (ADGM, ADGMConfig),
+    "lvae": (LVAE, LVAEConfig),
     "classifier": (Classifier, ClassifierConfig),
 }
 
@@ -25,6 +29,11 @@ def model_config(name: str, **overrides: Any) -> Any:
     cfg_cls = MODELS[name][1]
     fields = {f.name for f in dataclasses.fields(cfg_cls)}
     cfg = cfg_cls(**{k: v for k, v in overrides.items() if k in fields and v is not None})
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        values = v if isinstance(v, (tuple, list)) else [v]
+        if any(isinstance(i, int) and not isinstance(i, bool) and i < 1 for i in values):
+            raise SSVAEError(f"model option {f.name} must be at least 1, got {v}")
     lik = getattr(cfg, "likelihood", None)
     if lik is not None and lik not in LIKELIHOODS:
         raise SSVAEError(f"unknown likelihood '{lik}'; known: {', '.join(LIKELIHOODS)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -82,25 +83,32 @@ def mlp(sizes: list[int], final_activation: bool = True) -> nn.Sequential:
 
 
 class JointInput(nn.Module):
-    """A Linear layer on [v, onehot(y)] that evaluates the v part once for all enumerated classes.
+    """A Linear layer on [v_1, ..., v_n, onehot(y)] that evaluates each part at its own batch shape.
 
-    Same parameters and initialisation as nn.Linear(dv + K, out); the one-hot product is a column
-    lookup, so enumerating K classes costs one [B, dv] product instead of K of them.
+    Same parameters and initialisation as nn.Linear(sum(dims) + K, out). Parts that do not depend on the
+    class (x, ADGM's a) are passed as [B, d] and multiplied once; parts drawn per class are [B, C, d];
+    the one-hot product is a column lookup. Enumerating K classes then costs one [B, D] product for x
+    instead of K of them.
     """
 
-    def __init__(self, dv: int, num_classes: int, out: int):
+    def __init__(self, dims: Sequence[int], num_classes: int, out: int):
         super().__init__()
-        self.dv = dv
-        self.linear = nn.Linear(dv + num_classes, out)
+        self.dims = list(dims)
+        self.linear = nn.Linear(sum(self.dims) + num_classes, out)
 
-    def forward(self, v: Tensor, classes: Tensor) -> Tensor:
-        """v: [B, dv] or [B, C, dv]; classes: [B, C] long -> [B, C, out]."""
+    def forward(self, *parts: Tensor, classes: Tensor) -> Tensor:
+        """parts: [B, d_i] or [B, C, d_i]; classes: [B, C] long -> [B, C, out]."""
         w = self.linear.weight
-        hv = F.linear(v, w[:, : self.dv], self.linear.bias)
         # one-hot product rather than an index: its backward is a plain matmul, deterministic on CPU,
         # where the backward of indexing (index_put with accumulate) is not
-        hy = F.one_hot(classes, w.shape[1] - self.dv).to(w.dtype) @ w[:, self.dv :].t()
-        return (hv.unsqueeze(1) if hv.dim() == 2 else hv) + hy
+        h = F.one_hot(classes, w.shape[1] - sum(self.dims)).to(w.dtype) @ w[:, sum(self.dims) :].t()
+        h = h + self.linear.bias
+        start = 0
+        for v, d in zip(parts, self.dims):
+            hv = F.linear(v, w[:, start : start + d])
+            h = h + (hv.unsqueeze(1) if hv.dim() == 2 else hv)
+            start += d
+        return h
 
 
 class Gaussian(nn.Module):
@@ -131,6 +139,11 @@ def gaussian_log_prob(v: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
 
 def std_normal_log_prob(v: Tensor) -> Tensor:
     return -0.5 * (v**2 + math.log(2 * math.pi)).sum(-1)
+
+
+def kl_gaussians(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
+    """KL(N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p))) in closed form, summed over the last axis."""
+    return 0.5 * (logvar_p - logvar_q + (torch.exp(logvar_q) + (mu_q - mu_p) ** 2) * torch.exp(-logvar_p) - 1.0).sum(-1)
 
 
 def kl_std_normal(mu: Tensor, logvar: Tensor) -> Tensor:

@@ -41,10 +41,10 @@ class M2(SemiSupervisedVAE):
         h = cfg.hidden
         self.classifier = mlp([input_dim, cfg.classifier_hidden])
         self.classifier_out = nn.Linear(cfg.classifier_hidden, num_classes)
-        self.enc_in = JointInput(input_dim, num_classes, h)
+        self.enc_in = JointInput([input_dim], num_classes, h)
         self.enc = nn.Sequential(nn.ReLU(), nn.Linear(h, h), nn.ReLU())
         self.q_z = Gaussian(h, cfg.z_dim)
-        self.dec_in = JointInput(cfg.z_dim, num_classes, h)
+        self.dec_in = JointInput([cfg.z_dim], num_classes, h)
         self.dec = nn.Sequential(nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, input_dim))
 
     # q(y|x)
@@ -56,10 +56,10 @@ class M2(SemiSupervisedVAE):
 
     # q(z|x,y) and p(x|y,z), for classes [B, C]
     def encode(self, x: Tensor, classes: Tensor) -> tuple[Tensor, Tensor]:
-        return self.q_z(self.enc(self.enc_in(x, classes)))
+        return self.q_z(self.enc(self.enc_in(x, classes=classes)))
 
     def decode_logits(self, z: Tensor, classes: Tensor) -> Tensor:
-        return self.dec(self.dec_in(z, classes))
+        return self.dec(self.dec_in(z, classes=classes))
 
     def _per_class(self, x: Tensor, classes: Tensor, gen: torch.Generator | None) -> tuple[Tensor, Tensor]:
         mu, logvar = self.encode(x, classes)
