@@ -11,6 +11,7 @@ from conftest import tiny_arrays
 
 from ssvae import checkpoint as ck
 from ssvae.cli import main
+from ssvae.errors import SSVAEError
 from ssvae.evaluate import evaluate_run
 from ssvae.train import TrainConfig, train
 
@@ -182,3 +183,17 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
 def test_console_entry_point():
     r = subprocess.run([sys.executable, "-m", "ssvae", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "demo" in r.stdout and "evaluate" in r.stdout
+
+
+def test_bf16_autocast_trains_like_fp32(tmp_path):
+    accs = {}
+    for precision in ("fp32", "bf16"):
+        run = tmp_path / precision
+        train(TrainConfig(model="m2", epochs=3, precision=precision, **FAST), run, progress=False)
+        accs[precision] = ck.read_history(run / "metrics.jsonl")[-1]["val_accuracy"]
+    assert accs["bf16"] > 60.0 and abs(accs["bf16"] - accs["fp32"]) < 10.0, accs
+
+
+def test_unknown_precision_is_refused(tmp_path):
+    with pytest.raises(SSVAEError, match="unknown precision 'fp8'"):
+        train(TrainConfig(model="m2", precision="fp8", **FAST), tmp_path / "x", progress=False)

@@ -155,5 +155,8 @@ def evaluate_run(
         from . import plots
 
         model.load_state_dict(ck.load_checkpoint(run_dir / ck.BEST, dev)["model"])
-        plots.run_figures(model, x_test, y_test, tuple(meta["derived"]["image_shape"]), run_dir, seed=cfg["seed"])
+        label = f"{cfg['model']}{'+MIER' if cfg['mier'] else ''}, best epoch {results['best_epoch']}"
+        plots.run_figures(
+            model, x_test, y_test, tuple(meta["derived"]["image_shape"]), run_dir, seed=cfg["seed"], label=label
+        )
     return results

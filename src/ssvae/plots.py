@@ -84,23 +84,39 @@ def save_figure(fig, path: str | Path) -> None:
 
 
 def run_figures(
-    model: SemiSupervisedVAE, x_test: Tensor, y_test: Tensor, shape: tuple[int, int], out: str | Path, seed: int = 0
+    model: SemiSupervisedVAE,
+    x_test: Tensor,
+    y_test: Tensor,
+    shape: tuple[int, int],
+    out: str | Path,
+    seed: int = 0,
+    label: str = "",
 ) -> list[Path]:
     """recon.png, samples.png (generative models only) and tsne.png for one trained run."""
     out = Path(out)
     written = []
     if not model.supervised_only:
         fig, ax = plt.subplots(figsize=(8, 1.4))
-        show_grid(ax, reconstruction_grid(model, x_test, shape), "test images (top) and reconstructions (bottom)")
+        show_grid(
+            ax,
+            reconstruction_grid(model, x_test, shape),
+            f"{label}: test images (top), reconstructions (bottom)"
+            if label
+            else "test images (top), reconstructions (bottom)",
+        )
         save_figure(fig, out / "recon.png")
         fig, ax = plt.subplots(figsize=(4.5, 4.8))
-        show_grid(ax, samples_grid(model, shape, seed=seed), "samples, one row per class, z ~ N(0, I)")
+        show_grid(
+            ax, samples_grid(model, shape, seed=seed), f"{label}\nsamples, one row per class, z ~ N(0, I)".lstrip()
+        )
         save_figure(fig, out / "samples.png")
         written += [out / "recon.png", out / "samples.png"]
     emb, labels = tsne_embedding(model, x_test, y_test, seed=seed)
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    scatter_classes(ax, emb, labels, f"t-SNE of the classifier's penultimate layer ({len(labels)} test points)")
-    ax.legend(markerscale=4, fontsize=7, loc="best", title="class")
+    scatter_classes(
+        ax, emb, labels, f"{label}\nt-SNE of the classifier's penultimate layer ({len(labels)} test points)".lstrip()
+    )
+    ax.legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
     save_figure(fig, out / "tsne.png")
     return written + [out / "tsne.png"]
 

@@ -7,7 +7,9 @@ between evaluations. Checkpoints are atomic and hold everything needed to resume
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ class TrainConfig:
     alpha: float | None = None  # default: see objectives.default_alpha
     eval_every: int = 1
     device: str = "auto"
+    precision: str = "fp32"  # or "bf16": autocast matrix products (see PRECISIONS)
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"likelihood": "continuous-bernoulli"}
 
     def to_json(self) -> dict[str, Any]:
@@ -64,6 +67,13 @@ class TrainConfig:
         return cls(**d)
 
 
+# Matrix-product precision of the training step. Evaluation always runs in float32. bf16 autocast keeps
+# densities, KLs and the objective in float32 (the models cast their Gaussian heads and logits up).
+PRECISIONS: dict[str, Callable[[torch.device], Any]] = {
+    "fp32": lambda device: contextlib.nullcontext(),
+    "bf16": lambda device: torch.autocast(device.type, dtype=torch.bfloat16),
+}
+
 # Settings that may change when a run is resumed (e.g. to train longer, or on another machine).
 RESUMABLE_CHANGES = {"epochs", "device", "data_dir", "eval_every"}
 
@@ -77,6 +87,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise SSVAEError(f"--warmup-epochs must be 0 or more, got {cfg.warmup_epochs}")
     if not cfg.lr > 0:
         raise SSVAEError(f"--lr must be positive, got {cfg.lr}")
+    if cfg.precision not in PRECISIONS:
+        raise SSVAEError(f"unknown precision '{cfg.precision}'; known: {', '.join(PRECISIONS)}")
     model_config(cfg.model, **cfg.model_options)  # unknown model / likelihood -> clear message
 
 
@@ -173,6 +185,7 @@ def train(
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     obj_cfg = ObjectiveConfig(mier=cfg.mier, beta=cfg.beta, gamma=cfg.gamma, alpha=sched.alpha)
     loss_fn = loss_function(model)
+    autocast = functools.partial(PRECISIONS[cfg.precision], device)
 
     start_epoch, step, best_val, best_epoch, seconds = 0, 0, -1.0, 0, 0.0
     if resuming and (out / ck.LAST).exists():
@@ -205,9 +218,10 @@ def train(
         for i in range(sched.steps_per_epoch):
             w = kl_warmup(step, warmup_steps)
             li = l_idx[i]
-            loss, stats = loss_fn(
-                model, to_unit(data.x_lab[li]), data.y_lab[li], to_unit(data.x_unl[u_idx[i]]), gen, obj_cfg, w
-            )
+            with autocast():
+                loss, stats = loss_fn(
+                    model, to_unit(data.x_lab[li]), data.y_lab[li], to_unit(data.x_unl[u_idx[i]]), gen, obj_cfg, w
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

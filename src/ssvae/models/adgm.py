@@ -28,6 +28,7 @@ from .base import (
     reparameterize,
     standard_normal,
     std_normal_log_prob,
+    upcast,
 )
 
 
@@ -65,7 +66,7 @@ class ADGM(SemiSupervisedVAE):
         mu, logvar = self.q_a(x)
         s = self.cfg.predict_samples
         a = reparameterize(mu.expand(s, *mu.shape), logvar.expand(s, *logvar.shape), gen)
-        log_q = torch.log_softmax(self._logits(x.expand(s, *x.shape), a), -1)
+        log_q = torch.log_softmax(upcast(self._logits(x.expand(s, *x.shape), a)), -1)
         return torch.logsumexp(log_q, 0) - math.log(s)
 
     def features(self, x: Tensor) -> Tensor:
@@ -82,7 +83,7 @@ class ADGM(SemiSupervisedVAE):
     def bound(self, x: Tensor, y: Tensor | None, gen: torch.Generator | None) -> Bound:
         mu_a, lv_a = self.q_a(x)
         a = reparameterize(mu_a, lv_a, gen)  # the one a shared by q(y|a,x) and every class below
-        log_qy = torch.log_softmax(self._logits(x, a), -1)
+        log_qy = torch.log_softmax(upcast(self._logits(x, a)), -1)
         classes = all_classes(len(x), self.num_classes, x.device) if y is None else y.unsqueeze(1)
         log_px, _, mu_z, lv_z, log_pa = self._per_class(x, a, classes, gen)
         log_qa = gaussian_log_prob(a, mu_a, lv_a).unsqueeze(1)

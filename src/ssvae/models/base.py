@@ -32,6 +32,11 @@ class Bound:
     kl: Tensor
 
 
+def upcast(t: Tensor) -> Tensor:
+    """Half-precision activations (from bf16 autocast) back to float32 before densities are summed."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
 class SemiSupervisedVAE(nn.Module):
     """Interface of the generative semi-supervised models."""
 
@@ -54,7 +59,7 @@ class SemiSupervisedVAE(nn.Module):
         raise NotImplementedError
 
     def predict_log_proba(self, x: Tensor, gen: torch.Generator | None = None) -> Tensor:
-        return F.log_softmax(self.classifier_logits(x, gen), dim=-1)
+        return F.log_softmax(upcast(self.classifier_logits(x, gen)), dim=-1)
 
     def features(self, x: Tensor) -> Tensor:
         """The classifier's penultimate layer (what the paper's Fig. 4 t-SNE shows)."""
@@ -120,7 +125,8 @@ class Gaussian(nn.Module):
         self.logvar = nn.Linear(hidden, dim)
 
     def forward(self, h: Tensor) -> tuple[Tensor, Tensor]:
-        return self.mu(h), self.logvar(h)
+        # float32 out even under bf16 autocast: densities and KLs are summed over many dimensions
+        return upcast(self.mu(h)), upcast(self.logvar(h))
 
 
 def standard_normal(shape: torch.Size | tuple[int, ...], gen: torch.Generator | None, like: Tensor) -> Tensor:
@@ -165,7 +171,7 @@ def log_likelihood(name: str, logits: Tensor, x: Tensor) -> Tensor:
     """log p(x|.) summed over pixels; x broadcasts against logits ([B, D] against [B, C, D])."""
     if logits.dim() == 3 and x.dim() == 2:
         x = x.unsqueeze(1)
-    return likelihood(name, logits).log_prob(x).sum(-1)
+    return likelihood(name, upcast(logits)).log_prob(x).sum(-1)
 
 
 def init_parameters(module: nn.Module, gen: torch.Generator) -> None:

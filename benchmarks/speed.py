@@ -1,0 +1,103 @@
+"""Training-step speed of every model on the paper's Fashion-MNIST shapes, per precision, on this device.
+
+Prints one table: model, mode, seconds per epoch (270 steps of 200 unlabeled + 200 labeled, as Fashion-MNIST
+with 100 labels per class), run-epochs per second, achieved TFLOP/s (forward + backward, counted by
+torch.utils.flop_counter) and that as a fraction of the matrix-product rate measured here, in the same run,
+at the shape of one run's enumerated batch (2000 x 784 x 600) and the same dtype.
+
+    python benchmarks/speed.py                   # CPU, all models, fp32 and bf16
+    python benchmarks/speed.py --device cuda --steps 50
+Synthetic data of the right shapes: speed does not depend on pixel values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from ssvae.models import MODELS, build_model, model_config
+from ssvae.objectives import ObjectiveConfig, loss_function
+from ssvae.train import PRECISIONS
+
+STEPS_PER_EPOCH = 270  # Fashion-MNIST, 100 labels per class: 54000 unlabeled / 200
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_rate(device: torch.device, dtype: torch.dtype, m: int = 2000, k: int = 784, n: int = 600) -> float:
+    """Measured FLOP/s of an (m x k) @ (k x n) product."""
+    a, b = torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < 1.0:
+        a @ b
+        reps += 1
+    sync(device)
+    return 2 * m * k * n * reps / (time.perf_counter() - t0)
+
+
+def bench(name: str, precision: str, device: torch.device, steps: int) -> dict:
+    k, d, b = 10, 784, 200
+    model = build_model(name, d, k, model_config(name), seed=0).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-4)
+    gen = torch.Generator(device=device).manual_seed(0)
+    x_l, y_l = torch.rand(b, d, device=device), torch.randint(0, k, (b,), device=device)
+    x_u = torch.rand(b, d, device=device)
+    loss_fn, cfg = loss_function(model), ObjectiveConfig(mier=True, alpha=5.4)
+    autocast = PRECISIONS[precision]
+
+    def step():
+        with autocast(device):
+            loss, _ = loss_fn(model, x_l, y_l, x_u, gen, cfg, 1.0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    flops = FlopCounterMode(display=False)
+    with flops:
+        step()
+    for _ in range(2):
+        step()
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    per_step = (time.perf_counter() - t0) / steps
+    return {"per_step": per_step, "flops": flops.get_total_flops()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--models", nargs="+", default=[m for m, (c, _) in MODELS.items() if not c.supervised_only])
+    p.add_argument("--precisions", nargs="+", default=list(PRECISIONS))
+    p.add_argument("--steps", type=int, default=10)
+    a = p.parse_args()
+    device = torch.device(a.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; torch {torch.__version__}\n")
+    rates = {pr: matmul_rate(device, DTYPES[pr]) for pr in a.precisions}
+    for pr, r in rates.items():
+        print(f"measured {pr} matmul 2000x784x600: {r / 1e12:.3f} TFLOP/s")
+    print("\n| model | mode | s/epoch | run-epochs/s | TFLOP/s | of matmul rate |\n|---|---|---|---|---|---|")
+    for m in a.models:
+        for pr in a.precisions:
+            r = bench(m, pr, device, a.steps)
+            sec = r["per_step"] * STEPS_PER_EPOCH
+            tflops = r["flops"] / r["per_step"] / 1e12
+            share = tflops * 1e12 / rates[pr]
+            print(f"| {m} | eager {pr} | {sec:.2f} | {1 / sec:.3f} | {tflops:.3f} | {share:.0%} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
