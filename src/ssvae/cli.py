@@ -190,6 +190,66 @@ def cmd_demo(a: argparse.Namespace) -> None:
     print(f"\nrun directories, figures and metrics under {out}/")
 
 
+def cmd_reproduce(a: argparse.Namespace) -> None:
+    import platform
+
+    import torch
+
+    from . import checkpoint as ck
+    from .data import resolve_device
+    from .report import build_report
+    from .reproduce import grid, parse_tables, run_grid
+    from .train import TrainConfig
+
+    tables = parse_tables(a.table)
+    datasets = [d.strip() for d in a.datasets.split(",") if d.strip()]
+    ablation = [int(n) for n in a.labels_ablation.split(",")]
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(a.device)
+    warmup = a.warmup_epochs if a.warmup_epochs is not None else min(200, max(1, a.epochs // 5))
+    base = TrainConfig(
+        data_dir=a.data_dir,
+        epochs=a.epochs,
+        warmup_epochs=warmup,
+        device=str(device),
+        precision=a.precision,
+        eval_every=a.eval_every,
+    )
+    specs = grid(tables, datasets, a.seeds, a.labels_per_class, ablation)
+    meta_path = out / "grid.json"
+    meta = ck.load_json(meta_path) if meta_path.exists() else {"wall_seconds": 0.0}
+    meta.update(
+        command="ssvae " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("ssvae") else "ssvae reproduce ...",
+        tables=sorted(tables),
+        datasets=datasets,
+        seeds=a.seeds,
+        labels=a.labels_per_class,
+        ablation=ablation,
+        epochs=a.epochs,
+        warmup_epochs=warmup,
+        runs=len(specs),
+        device_name=torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)",
+    )
+    print(
+        f"{len(specs)} runs: tables {sorted(tables)}, datasets {datasets}, {a.seeds} seeds, {a.epochs} epochs -> {out}",
+        flush=True,
+    )
+    meta["wall_seconds"] += run_grid(specs, out, base, a.iw_samples if 2 in tables else 0)
+    ck.save_json(meta_path, meta)
+    for path in build_report(out, a.data_dir):
+        print(f"wrote {path}")
+
+
+def cmd_report(a: argparse.Namespace) -> None:
+    from .report import build_report
+
+    for path in build_report(a.dir, a.data_dir, draw=not a.no_figures):
+        print(f"wrote {path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ssvae", description="Semi-supervised VAEs (M2, ...) with the MIER regulariser.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -215,6 +275,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", default=None, help="where the data set is now, if it moved since training")
     e.add_argument("--no-figures", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+    r = sub.add_parser("reproduce", help="the paper's Tables 1-3 and Figures 2-4: train, evaluate, report")
+    r.add_argument("--table", default="all", help="1, 2, 3, a comma list, or all")
+    r.add_argument("--datasets", default="fashion-mnist,kmnist,cifar10,svhn", help="comma list")
+    r.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1); each draws its own labeled set")
+    r.add_argument("--data-dir", default=None)
+    r.add_argument("--out", required=True)
+    r.add_argument("--epochs", type=int, default=1000)
+    r.add_argument("--warmup-epochs", type=int, default=None, help="default 200, or a fifth of --epochs if shorter")
+    r.add_argument("--labels-per-class", type=int, default=100, help="for Tables 1 and 2")
+    r.add_argument("--labels-ablation", default="100,250,500", help="Table 3's labels per class")
+    r.add_argument("--iw-samples", type=int, default=1000, help="IWAE samples per class for Table 2")
+    r.add_argument("--eval-every", type=int, default=1)
+    r.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    r.add_argument("--device", default="auto")
+    r.set_defaults(func=cmd_reproduce)
+
+    rp = sub.add_parser("report", help="rebuild tables and figures from finished runs, without training")
+    rp.add_argument("dir", help="a results directory of `ssvae reproduce`, or any folder of run directories")
+    rp.add_argument("--data-dir", default=None, help="where the data sets are now (for the figures)")
+    rp.add_argument("--no-figures", action="store_true")
+    rp.set_defaults(func=cmd_report)
     return p
 
 

@@ -1,0 +1,476 @@
+"""`ssvae report`: tables (mean ± std, 95% CI, the paper's value beside), paired MIER − baseline differences,
+figures, and a README, rebuilt from finished run directories without training.
+
+Statistics: seeds are the unit. A cell is the mean over seeds with its sample standard deviation and the
+two-sided 95% Student-t interval for the mean. MIER − baseline is paired by seed (same split, same data),
+and so is model − supervised-only. With one seed there is no interval, and the text says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import checkpoint as ck
+from . import paper
+from .errors import SSVAEError
+
+LABEL = {"m2": "M2", "adgm": "ADGM", "lvae": "LVAE", "classifier": "supervised only"}
+ORDER = [
+    ("m2", False),
+    ("m2", True),
+    ("adgm", False),
+    ("adgm", True),
+    ("lvae", False),
+    ("lvae", True),
+    ("classifier", False),
+]
+CHECKPOINTS = ("best", "last")
+
+
+def variant(model: str, mier: bool) -> str:
+    return LABEL[model] + ("+MIER" if mier else "")
+
+
+@dataclass
+class Record:
+    dataset: str
+    model: str
+    mier: bool
+    labels: int
+    seed: int
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    run_dir: Path
+
+
+def collect(root: Path) -> list[Record]:
+    recs = []
+    for mpath in sorted(root.rglob(ck.METRICS)):
+        run = mpath.parent
+        if not (run / ck.CONFIG).exists():
+            continue
+        cfg = ck.load_json(run / ck.CONFIG)["config"]
+        recs.append(
+            Record(
+                Path(cfg["dataset"]).stem.replace("_", "-"),
+                cfg["model"],
+                cfg["mier"],
+                cfg["labels_per_class"],
+                cfg["seed"],
+                ck.load_json(mpath),
+                ck.read_history(run / ck.HISTORY),
+                run,
+            )
+        )
+    if not recs:
+        raise SSVAEError(f"no finished runs (run directories with {ck.METRICS}) under {root}; train and evaluate first")
+    return recs
+
+
+# ---------------------------------------------------------------------------------------------------- stats
+def summarize(values: list[float]) -> dict[str, float]:
+    from scipy.stats import t
+
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    n = len(v)
+    if n == 0:
+        return {"n": 0, "mean": math.nan, "std": math.nan, "lo": math.nan, "hi": math.nan}
+    mean = float(v.mean())
+    if n == 1:
+        return {"n": 1, "mean": mean, "std": math.nan, "lo": math.nan, "hi": math.nan}
+    std = float(v.std(ddof=1))
+    half = float(t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return {"n": n, "mean": mean, "std": std, "lo": mean - half, "hi": mean + half}
+
+
+def fmt(s: dict[str, float], digits: int = 2) -> str:
+    if s["n"] == 0:
+        return "–"
+    if s["n"] == 1:
+        return f"{s['mean']:.{digits}f} (1 seed)"
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f} [{s['lo']:.{digits}f}, {s['hi']:.{digits}f}]"
+
+
+def verdict(s: dict[str, float], better: str, worse: str) -> str:
+    if s["n"] < 2:
+        return "one seed: no interval"
+    if s["lo"] > 0:
+        return better
+    if s["hi"] < 0:
+        return worse
+    return "no significant difference"
+
+
+class Index:
+    """Records by (dataset, model, mier, labels) -> {seed: record}."""
+
+    def __init__(self, recs: list[Record]):
+        self.cells: dict[tuple, dict[int, Record]] = defaultdict(dict)
+        for r in recs:
+            self.cells[(r.dataset, r.model, r.mier, r.labels)][r.seed] = r
+
+    def values(self, key: tuple, ckpt: str, metric: str) -> dict[int, float]:
+        return {
+            s: r.metrics[ckpt][metric]
+            for s, r in self.cells.get(key, {}).items()
+            if r.metrics[ckpt][metric] is not None
+        }
+
+    def paired(self, a: tuple, b: tuple, ckpt: str, metric: str) -> dict[str, float]:
+        va, vb = self.values(a, ckpt, metric), self.values(b, ckpt, metric)
+        return summarize([va[s] - vb[s] for s in sorted(set(va) & set(vb))])
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    return "\n".join(
+        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+    )
+
+
+def paper_cell(v: float | None, digits: int = 2) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+# ---------------------------------------------------------------------------------------------------- tables
+def table1(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) -> tuple[str, list[str]]:
+    out, findings = (
+        [
+            f"# Table 1: semi-supervised test accuracy (%), {labels} labels per class\n",
+            "Cells: mean ± std [95% CI] over seeds. Paper: Niloy et al., Table 1.\n",
+        ],
+        [],
+    )
+    for ckpt in CHECKPOINTS:
+        out.append(f"\n## {ckpt}-{'by-validation' if ckpt == 'best' else 'epoch'} checkpoint\n")
+        header = ["model"] + [h for d in datasets for h in (d, "paper")]
+        rows = []
+        for model, mier in ORDER:
+            row = [variant(model, mier)]
+            for d in datasets:
+                s = summarize(list(ix.values((d, model, mier, labels), ckpt, "test_accuracy").values()))
+                p = paper.TABLE1.get((model, mier), {}).get(d)
+                row += [fmt(s), paper_cell(p)]
+                csv_rows.append(
+                    {
+                        "table": 1,
+                        "checkpoint": ckpt,
+                        "dataset": d,
+                        "model": model,
+                        "mier": mier,
+                        "labels": labels,
+                        "metric": "test_accuracy",
+                        **s,
+                        "paper": p,
+                    }
+                )
+            rows.append(row)
+        out.append(md_table(header, rows))
+        out.append("\n\nMIER − baseline, paired by seed (percentage points), and each model − supervised only:\n")
+        rows = []
+        for model in ("m2", "adgm", "lvae"):
+            for d in datasets:
+                diff = ix.paired((d, model, True, labels), (d, model, False, labels), ckpt, "test_accuracy")
+                p = paper.TABLE1.get((model, True), {}).get(d)
+                pd_ = None if p is None else p - paper.TABLE1[(model, False)][d]
+                v = verdict(diff, "MIER better", "MIER worse")
+                sup = [
+                    ix.paired((d, model, mier, labels), (d, "classifier", False, labels), ckpt, "test_accuracy")
+                    for mier in (False, True)
+                ]
+                if diff["n"] == 0:
+                    continue
+                rows.append([LABEL[model], d, fmt(diff), paper_cell(pd_), v, fmt(sup[0]) + " / " + fmt(sup[1])])
+                csv_rows.append(
+                    {
+                        "table": 1,
+                        "checkpoint": ckpt,
+                        "dataset": d,
+                        "model": model,
+                        "mier": "diff",
+                        "labels": labels,
+                        "metric": "mier_minus_baseline_accuracy",
+                        **diff,
+                        "paper": pd_,
+                    }
+                )
+                if ckpt == "best":
+                    findings.append(
+                        f"{LABEL[model]} on {d}: MIER − baseline = {fmt(diff)} points ({v}); "
+                        f"paper {paper_cell(pd_)}. Minus supervised only: {LABEL[model]} {fmt(sup[0])}, "
+                        f"{LABEL[model]}+MIER {fmt(sup[1])}."
+                    )
+        out.append(
+            md_table(
+                [
+                    "model",
+                    "dataset",
+                    "MIER − baseline",
+                    "paper",
+                    "verdict",
+                    "model − supervised only (baseline / MIER)",
+                ],
+                rows,
+            )
+        )
+    return "\n".join(out) + "\n", findings
+
+
+def table2(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) -> str:
+    out = [
+        f"# Table 2: test entropy of q(y|x) and bounds on log p(x) (nats), {labels} labels per class\n",
+        "Entropy: mean H(q(y|x)) over the test set. ELBO: eq. 2 with one z per class. "
+        "IWAE: importance-weighted bound (`iw_samples` per class), tighter. Paper: Table 2 (its bound is eq. 2).\n",
+    ]
+    for ckpt in CHECKPOINTS:
+        for d in datasets:
+            out.append(f"\n## {d}, {ckpt} checkpoint\n")
+            rows = []
+            for model, mier in ORDER[:-1]:
+                key = (d, model, mier, labels)
+                cells = {
+                    m: summarize(list(ix.values(key, ckpt, m).values()))
+                    for m in ("test_entropy", "test_elbo", "test_iwae")
+                }
+                p = paper.TABLE2.get((model, mier), {}).get(d)
+                rows.append(
+                    [
+                        variant(model, mier),
+                        fmt(cells["test_entropy"], 4),
+                        paper_cell(p and p[0], 4),
+                        fmt(cells["test_elbo"]),
+                        paper_cell(p and p[1]),
+                        fmt(cells["test_iwae"]),
+                    ]
+                )
+                for m, s in cells.items():
+                    csv_rows.append(
+                        {
+                            "table": 2,
+                            "checkpoint": ckpt,
+                            "dataset": d,
+                            "model": model,
+                            "mier": mier,
+                            "labels": labels,
+                            "metric": m,
+                            **s,
+                            "paper": None if p is None or m == "test_iwae" else p[m != "test_entropy"],
+                        }
+                    )
+            out.append(md_table(["model", "entropy", "paper", "ELBO (eq. 2)", "paper", "IWAE"], rows))
+    return "\n".join(out) + "\n"
+
+
+def table3(ix: Index, datasets: list[str], ablation: list[int], csv_rows: list[dict]) -> str:
+    out = ["# Table 3: M2 test accuracy (%) by labels per class\n"]
+    for ckpt in CHECKPOINTS:
+        out.append(f"\n## {ckpt} checkpoint\n")
+        rows = []
+        for d in datasets:
+            for n in ablation:
+                base, mier = ((d, "m2", m, n) for m in (False, True))
+                sb, sm = (summarize(list(ix.values(k, ckpt, "test_accuracy").values())) for k in (base, mier))
+                diff = ix.paired(mier, base, ckpt, "test_accuracy")
+                p = paper.TABLE3.get(d, {}).get(n)
+                rows.append(
+                    [
+                        d,
+                        str(n),
+                        fmt(sb),
+                        paper_cell(p and p[0]),
+                        fmt(sm),
+                        paper_cell(p and p[1]),
+                        fmt(diff),
+                        verdict(diff, "MIER better", "MIER worse"),
+                    ]
+                )
+                for m, s in (("m2", sb), ("m2+mier", sm), ("diff", diff)):
+                    csv_rows.append(
+                        {
+                            "table": 3,
+                            "checkpoint": ckpt,
+                            "dataset": d,
+                            "model": m,
+                            "mier": m != "m2",
+                            "labels": n,
+                            "metric": "test_accuracy",
+                            **s,
+                            "paper": None,
+                        }
+                    )
+        out.append(
+            md_table(["dataset", "labels", "M2", "paper", "M2+MIER", "paper", "MIER − M2 (paired)", "verdict"], rows)
+        )
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------- figures
+def figures(ix: Index, datasets: list[str], labels: int, out: Path, data_dir: str | None) -> list[str]:
+    """Figs. 2-4 (M2 vs M2+MIER, best checkpoints, seed 0 or the lowest) and the I / H curves."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    from . import plots
+    from .data import load_dataset
+    from .evaluate import load_run
+
+    written = []
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    styles = {False: "-", True: "--"}
+    colors = {"m2": "C0", "adgm": "C1", "lvae": "C2", "classifier": "C7"}
+    d0 = datasets[0]
+    for model, mier in ORDER:
+        runs = ix.cells.get((d0, model, mier, labels))
+        if not runs:
+            continue
+        hist = [r.history for r in runs.values()]
+        epochs = sorted(set.intersection(*[{h["epoch"] for h in rows} for rows in hist]))
+        for ax, getter in (
+            (axes[0], lambda h: h["train"]["mi"]),
+            (axes[1], lambda h: h["train"]["entropy"]),
+            (axes[2], lambda h: h["val_accuracy"]),
+        ):
+            ys = np.mean([[getter(h) for h in rows if h["epoch"] in epochs] for rows in hist], axis=0)
+            ax.plot(epochs, ys, styles[mier], color=colors[model], label=variant(model, mier))
+    for ax, title in zip(
+        axes,
+        (
+            "minibatch I(y;x) on unlabeled batches (nats)",
+            "mean H(q(y|x)) on unlabeled batches (nats)",
+            "validation accuracy (%)",
+        ),
+    ):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[2].legend(fontsize=8)
+    fig.suptitle(
+        f"{d0}, {labels} labels per class, mean over seeds: does I(y;x) fall and H rise under the plain "
+        "bound (section 4)?",
+        fontsize=11,
+    )
+    plots.save_figure(fig, out / "mi_entropy.png")
+    written.append("mi_entropy.png")
+
+    pair = [ix.cells.get((d0, "m2", m, labels), {}) for m in (False, True)]
+    if not all(pair):
+        return written
+    seed = min(set(pair[0]) & set(pair[1]), default=None)
+    if seed is None:
+        return written
+    runs = [p[seed].run_dir for p in pair]
+    device = torch.device("cpu")
+    cfg = ck.load_json(runs[0] / ck.CONFIG)
+    ds = load_dataset(cfg["config"]["dataset"], data_dir or cfg["config"]["data_dir"])
+    x_test, y_test = torch.from_numpy(ds.x_test), torch.from_numpy(ds.y_test)
+    shape = tuple(cfg["derived"]["image_shape"])
+    models = []
+    for run in runs:
+        _, m = load_run(run, device)
+        m.load_state_dict(ck.load_checkpoint(run / ck.BEST, device)["model"])
+        models.append(m)
+    names = [
+        f"M2 (best epoch {pair[0][seed].metrics['best_epoch']})",
+        f"M2+MIER (best epoch {pair[1][seed].metrics['best_epoch']})",
+    ]
+
+    fig, axes = plt.subplots(2, 1, figsize=(9, 3))
+    for ax, m, name in zip(axes, models, names):
+        plots.show_grid(ax, plots.reconstruction_grid(m, x_test, shape), f"{name}: test images, reconstructions")
+    plots.save_figure(fig, out / "fig2_recon.png")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 5))
+    for ax, m, name in zip(axes, models, names):
+        plots.show_grid(ax, plots.samples_grid(m, shape, seed=seed), f"{name}\none row per class, z ~ N(0, I)")
+    plots.save_figure(fig, out / "fig3_samples.png")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, m, name in zip(axes, models, names):
+        emb, lab = plots.tsne_embedding(m, x_test, y_test, seed=seed)
+        plots.scatter_classes(
+            ax, emb, lab, f"{name}\nt-SNE of the classifier's penultimate layer, {len(lab)} test points"
+        )
+    axes[1].legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
+    plots.save_figure(fig, out / "fig4_tsne.png")
+    return written + ["fig2_recon.png", "fig3_samples.png", "fig4_tsne.png"]
+
+
+# ---------------------------------------------------------------------------------------------------- report
+def build_report(root: str | Path, data_dir: str | None = None, draw: bool = True) -> list[Path]:
+    root = Path(root)
+    recs = collect(root)
+    ix = Index(recs)
+    grid = ck.load_json(root / "grid.json") if (root / "grid.json").exists() else {}
+    datasets = grid.get("datasets") or list(dict.fromkeys(r.dataset for r in recs))
+    datasets = [Path(d).stem.replace("_", "-") for d in datasets]
+    non_ablation = [r.labels for r in recs if r.model != "m2"] or [r.labels for r in recs]
+    labels = grid.get("labels") or Counter(non_ablation).most_common(1)[0][0]
+    ablation = grid.get("ablation") or sorted({r.labels for r in recs if r.model == "m2"})
+    tables = set(grid.get("tables", [1, 2, 3]))
+    csv_rows: list[dict] = []
+    written: list[Path] = []
+    findings: list[str] = []
+    if tables & {1, 2}:
+        text, findings = table1(ix, datasets, labels, csv_rows)
+        (root / "table1.md").write_text(text)
+        written.append(root / "table1.md")
+    if 2 in tables:
+        (root / "table2.md").write_text(table2(ix, datasets, labels, csv_rows))
+        written.append(root / "table2.md")
+    if 3 in tables:
+        (root / "table3.md").write_text(table3(ix, datasets, ablation, csv_rows))
+        written.append(root / "table3.md")
+    for t in sorted({r["table"] for r in csv_rows}):
+        path = root / f"table{t}.csv"
+        rows = [r for r in csv_rows if r["table"] == t]
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        written.append(path)
+    figs = figures(ix, datasets, labels, root, data_dir) if draw else []
+    written += [root / f for f in figs]
+    (root / "README.md").write_text(readme(recs, grid, datasets, labels, ablation, tables, findings, figs))
+    return written + [root / "README.md"]
+
+
+def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> str:
+    seeds = sorted({r.seed for r in recs})
+    epochs = Counter(r.metrics["epochs"] for r in recs)
+    train_h = sum(r.metrics["train_seconds"] for r in recs) / 3600
+    device = grid.get("device_name", "not recorded")
+    lines = [
+        "# Reproduction of Niloy et al., Tables 1-3 and Figures 2-4",
+        "",
+        f"- Runs: {len(recs)} ({', '.join(f'{n} with {e} epochs' for e, n in sorted(epochs.items()))}); "
+        f"datasets {', '.join(datasets)}; seeds {seeds}; {labels} labels per class"
+        + (f"; Table 3 ablation {ablation}" if 3 in tables else "")
+        + ".",
+        f"- Device: {device}; training time summed over runs {train_h:.2f} h"
+        + (f"; wall time of the grid {grid['wall_seconds'] / 3600:.2f} h" if "wall_seconds" in grid else "")
+        + ".",
+        f"- Command: `{grid['command']}`"
+        if "command" in grid
+        else "- Command: not recorded (built by `ssvae report`).",
+        "- Built by `ssvae report`: every number comes from the run directories under `runs/` (the test split is "
+        "read only at evaluation; the best checkpoint is chosen on a validation set held out of the training split).",
+        "",
+        "## What agrees and what does not (best-by-validation checkpoints)",
+        "",
+    ]
+    lines += [f"- {f}" for f in findings] or ["- (Table 1 not run)"]
+    missing = sorted({"fashion-mnist", "kmnist", "cifar10", "svhn"} - set(datasets))
+    if missing:
+        lines += ["", f"Not in this grid: {', '.join(missing)}."]
+    lines += ["", "## Files", ""]
+    lines += [
+        f"- `{f}`"
+        for f in ["table1.md", "table2.md", "table3.md"]
+        if int(f[5]) in tables or (f == "table1.md" and 2 in tables)
+    ]
+    lines += [f"- `{f}`" for f in figs]
+    return "\n".join(lines) + "\n"
