@@ -40,6 +40,13 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         "(default min(5000, a tenth of it)); used for model selection only",
     )
     g.add_argument("--seed", type=int, default=d.seed, help="fixes split, initialisation and batch order")
+    g.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="several seeds: one run each in OUT/seed{S}; on a GPU they train together in one stacked step",
+    )
     g.add_argument("--out", required=True, help="run directory; rerunning on an existing one resumes it")
     g.add_argument("--device", default=d.device, help="auto, cpu or cuda")
     o = p.add_argument_group("optimisation (paper defaults)")
@@ -107,11 +114,16 @@ def config_from_args(a: argparse.Namespace):
 
 def cmd_train(a: argparse.Namespace) -> None:
     from . import checkpoint as ck
-    from .train import train
+    from .multirun import seeds_configs, train_many
 
-    out = train(config_from_args(a), a.out)
-    last = ck.read_history(Path(out) / ck.HISTORY)[-1]
-    print(f"trained {out}: epoch {last['epoch']}, val accuracy {last['val_accuracy']:.2f}%; next: ssvae evaluate {out}")
+    cfg = config_from_args(a)
+    cfgs, outs = seeds_configs(cfg, a.seeds, a.out) if a.seeds else ([cfg], [a.out])
+    for out in train_many(cfgs, outs):
+        last = ck.read_history(Path(out) / ck.HISTORY)[-1]
+        print(
+            f"trained {out}: epoch {last['epoch']}, val accuracy {last['val_accuracy']:.2f}%; "
+            f"next: ssvae evaluate {out}"
+        )
 
 
 def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:

@@ -17,7 +17,8 @@ from tqdm import tqdm
 from . import checkpoint as ck
 from .errors import SSVAEError
 from .evaluate import evaluate_run
-from .train import TrainConfig, train
+from .multirun import train_many
+from .train import TrainConfig
 
 VAE_MODELS = ("m2", "adgm", "lvae")
 
@@ -62,20 +63,31 @@ def run_grid(
     iw_samples: int,
     figures: bool = True,
 ) -> float:
-    """Train and evaluate every spec not yet finished; returns the wall seconds spent here."""
+    """Train and evaluate every spec not yet finished; returns the wall seconds spent here.
+
+    Runs that differ only in seed train together (`train_many`: one stacked step on a GPU)."""
     t0 = time.perf_counter()
-    bar = tqdm(specs, desc="grid", unit="run", disable=None, dynamic_ncols=True)
-    for spec in bar:
-        run = out / "runs" / spec.path
-        bar.set_postfix_str(spec.path)
-        iw = 0 if spec.model == "classifier" else iw_samples
-        if is_finished(run, base.epochs, iw):
+    groups: dict[tuple, list[RunSpec]] = {}
+    for spec in specs:
+        groups.setdefault((spec.dataset, spec.model, spec.mier, spec.labels), []).append(spec)
+    bar = tqdm(total=len(specs), desc="grid", unit="run", disable=None, dynamic_ncols=True)
+    for group in groups.values():
+        iw = 0 if group[0].model == "classifier" else iw_samples
+        todo = [s for s in group if not is_finished(out / "runs" / s.path, base.epochs, iw)]
+        bar.update(len(group) - len(todo))
+        if not todo:
             continue
-        cfg = replace(
-            base, dataset=spec.dataset, model=spec.model, mier=spec.mier, labels_per_class=spec.labels, seed=spec.seed
-        )
-        train(cfg, run, progress=False)
-        evaluate_run(run, iw_samples=iw, device=base.device, figures=figures, progress=False)
+        bar.set_postfix_str(f"{todo[0].path.rsplit('/', 1)[0]} x{len(todo)}")
+        cfgs = [
+            replace(base, dataset=s.dataset, model=s.model, mier=s.mier, labels_per_class=s.labels, seed=s.seed)
+            for s in todo
+        ]
+        runs = [out / "runs" / s.path for s in todo]
+        train_many(cfgs, runs, progress=False)
+        for run in runs:
+            evaluate_run(run, iw_samples=iw, device=base.device, figures=figures, progress=False)
+            bar.update(1)
+    bar.close()
     return time.perf_counter() - t0
 
 

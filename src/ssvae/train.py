@@ -139,6 +139,145 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path) -> bool:
     return False
 
 
+class Run:
+    """One run's state: its data on the device, model, optimizer, schedule, generator and bookkeeping.
+
+    `train` drives one Run; `ssvae.multirun` drives several through one stacked step. Either way the run
+    directory, metrics and checkpoints are the same, and a run started one way can be resumed the other.
+    """
+
+    def __init__(self, cfg: TrainConfig, out: str | Path):
+        self.cfg, self.out = cfg, Path(out)
+        check_config(cfg)
+        resuming = _prepare_run_dir(cfg, self.out)
+        self.device = device = resolve_device(cfg.device)
+        ds = load_dataset(cfg.dataset, cfg.data_dir)
+        split_path = self.out / ck.SPLIT
+        split = (
+            Split.load(split_path)
+            if split_path.exists()
+            else make_split(ds.y_train, cfg.labels_per_class, cfg.val_size, cfg.seed)
+        )
+        split.save(split_path)
+        self.data = DeviceData.from_split(ds, split, device)
+        self.sched = sched = make_schedule(cfg, len(split.unlabeled), len(split.labeled))
+        mcfg = model_config(cfg.model, **cfg.model_options)
+        ck.save_json(
+            self.out / ck.CONFIG,
+            {
+                "config": cfg.to_json(),
+                "model_config": dataclasses.asdict(mcfg),
+                "derived": {
+                    **dataclasses.asdict(sched),
+                    "n_labeled": len(split.labeled),
+                    "n_unlabeled": len(split.unlabeled),
+                    "n_validation": len(split.validation),
+                    "input_dim": ds.dim,
+                    "image_shape": list(ds.image_shape),
+                    "num_classes": ds.num_classes,
+                },
+            },
+        )
+        self.model = build_model(cfg.model, ds.dim, ds.num_classes, mcfg, cfg.seed).to(device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=cfg.adam_betas)
+        self.lr_sched = torch.optim.lr_scheduler.StepLR(self.opt, step_size=cfg.lr_decay_every, gamma=cfg.lr_decay)
+        self.gen = torch.Generator(device=device).manual_seed(cfg.seed)
+        self.obj_cfg = ObjectiveConfig(mier=cfg.mier, beta=cfg.beta, gamma=cfg.gamma, alpha=sched.alpha)
+        self.loss_fn = loss_function(self.model)
+        self.autocast = functools.partial(PRECISIONS[cfg.precision], device)
+        self.warmup_steps = cfg.warmup_epochs * sched.steps_per_epoch
+
+        self.epoch, self.step, self.best_val, self.best_epoch, self.seconds = 0, 0, -1.0, 0, 0.0
+        if resuming and (self.out / ck.LAST).exists():
+            state = ck.load_checkpoint(self.out / ck.LAST, device)
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+            self.lr_sched.load_state_dict(state["scheduler"])
+            self.gen.set_state(state["rng"].cpu())
+            self.epoch, self.step = state["epoch"], state["step"]
+            self.best_val, self.best_epoch = state["best_val_accuracy"], state["best_epoch"]
+            self.seconds = state["train_seconds"]
+        ck.truncate_history(self.out / ck.HISTORY, self.epoch)
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps_in_sums = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.cfg.model}{'+mier' if self.cfg.mier else ''}"
+
+    def kl_weight(self) -> float:
+        return kl_warmup(self.step, self.warmup_steps)
+
+    def epoch_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This epoch's batch order: unlabeled [steps, Bu] and labeled [steps, Bl], from the run's generator."""
+        s, d = self.sched, self.data
+        return (
+            epoch_indices(len(d.x_unl), s.steps_per_epoch, s.unlabeled_batch, self.gen, self.device),
+            epoch_indices(len(d.x_lab), s.steps_per_epoch, s.labeled_batch, self.gen, self.device),
+        )
+
+    def batch(self, u_idx: torch.Tensor, l_idx: torch.Tensor, i: int):
+        d, li = self.data, l_idx[i]
+        return to_unit(d.x_lab[li]), d.y_lab[li], to_unit(d.x_unl[u_idx[i]])
+
+    def record(self, stats: dict[str, torch.Tensor]) -> None:
+        """Sum step statistics on the device; read back only at evaluation (no per-step host sync)."""
+        for k, v in stats.items():
+            self.sums[k] = self.sums[k] + v.detach() if k in self.sums else v.detach().clone()
+        self.steps_in_sums += 1
+        self.step += 1
+
+    def end_epoch(self, seconds: float) -> dict[str, Any] | None:
+        """Step the lr schedule; on evaluation epochs validate, log and checkpoint; returns the logged row."""
+        self.lr_sched.step()
+        self.seconds += seconds
+        self.epoch += 1
+        cfg, done = self.cfg, self.epoch
+        if done % cfg.eval_every and done != cfg.epochs:
+            return None
+        val = classification_metrics(self.model, self.data.x_val, self.data.y_val, seed=cfg.seed)
+        row = {
+            "epoch": done,
+            "step": self.step,
+            "lr": self.opt.param_groups[0]["lr"],
+            "kl_weight": self.kl_weight(),
+            "train": {k: float(v) / self.steps_in_sums for k, v in self.sums.items()},
+            "val_accuracy": val["accuracy"],
+            "val_entropy": val["entropy"],
+            "val_mi": val["mi"],
+            "train_seconds": self.seconds,
+        }
+        self.sums, self.steps_in_sums = {}, 0
+        ck.append_history(self.out / ck.HISTORY, row)
+        if val["accuracy"] > self.best_val:
+            self.best_val, self.best_epoch = val["accuracy"], done
+            ck.save_checkpoint(
+                self.out / ck.BEST, {"model": self.model.state_dict(), "epoch": done, "val_accuracy": self.best_val}
+            )
+        ck.save_checkpoint(
+            self.out / ck.LAST,
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "scheduler": self.lr_sched.state_dict(),
+                "rng": self.gen.get_state(),
+                "epoch": done,
+                "step": self.step,
+                "best_val_accuracy": self.best_val,
+                "best_epoch": self.best_epoch,
+                "train_seconds": self.seconds,
+            },
+        )
+        return row
+
+
+def progress_bar(start: int, total: int, desc: str, progress: bool | None) -> tqdm:
+    disable = None if progress is None else not progress
+    return tqdm(
+        range(start, total), initial=start, total=total, disable=disable, desc=desc, unit="epoch", dynamic_ncols=True
+    )
+
+
 def train(
     cfg: TrainConfig,
     out: str | Path,
@@ -146,128 +285,26 @@ def train(
     progress: bool | None = None,
 ) -> Path:
     """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint."""
-    out = Path(out)
-    check_config(cfg)
-    resuming = _prepare_run_dir(cfg, out)
-    device = resolve_device(cfg.device)
-
-    ds = load_dataset(cfg.dataset, cfg.data_dir)
-    split_path = out / ck.SPLIT
-    split = (
-        Split.load(split_path)
-        if split_path.exists()
-        else make_split(ds.y_train, cfg.labels_per_class, cfg.val_size, cfg.seed)
-    )
-    split.save(split_path)
-    data = DeviceData.from_split(ds, split, device)
-    sched = make_schedule(cfg, len(split.unlabeled), len(split.labeled))
-    mcfg = model_config(cfg.model, **cfg.model_options)
-    ck.save_json(
-        out / ck.CONFIG,
-        {
-            "config": cfg.to_json(),
-            "model_config": dataclasses.asdict(mcfg),
-            "derived": {
-                **dataclasses.asdict(sched),
-                "n_labeled": len(split.labeled),
-                "n_unlabeled": len(split.unlabeled),
-                "n_validation": len(split.validation),
-                "input_dim": ds.dim,
-                "image_shape": list(ds.image_shape),
-                "num_classes": ds.num_classes,
-            },
-        },
-    )
-
-    model = build_model(cfg.model, ds.dim, ds.num_classes, mcfg, cfg.seed).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.adam_betas)
-    lr_sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_decay_every, gamma=cfg.lr_decay)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    obj_cfg = ObjectiveConfig(mier=cfg.mier, beta=cfg.beta, gamma=cfg.gamma, alpha=sched.alpha)
-    loss_fn = loss_function(model)
-    autocast = functools.partial(PRECISIONS[cfg.precision], device)
-
-    start_epoch, step, best_val, best_epoch, seconds = 0, 0, -1.0, 0, 0.0
-    if resuming and (out / ck.LAST).exists():
-        state = ck.load_checkpoint(out / ck.LAST, device)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        lr_sched.load_state_dict(state["scheduler"])
-        gen.set_state(state["rng"].cpu())
-        start_epoch, step = state["epoch"], state["step"]
-        best_val, best_epoch, seconds = state["best_val_accuracy"], state["best_epoch"], state["train_seconds"]
-    ck.truncate_history(out / ck.HISTORY, start_epoch)
-
-    warmup_steps = cfg.warmup_epochs * sched.steps_per_epoch
-    bar = tqdm(
-        range(start_epoch, cfg.epochs),
-        initial=start_epoch,
-        total=cfg.epochs,
-        disable=None if progress is None else not progress,
-        desc=f"{cfg.model}{'+mier' if cfg.mier else ''}",
-        unit="epoch",
-        dynamic_ncols=True,
-    )
-    sums: dict[str, torch.Tensor] = {}
-    steps_in_sums = 0
-    for epoch in bar:
+    run = Run(cfg, out)
+    bar = progress_bar(run.epoch, cfg.epochs, run.label, progress)
+    for _ in bar:
         t0 = time.perf_counter()
-        model.train()
-        u_idx = epoch_indices(len(data.x_unl), sched.steps_per_epoch, sched.unlabeled_batch, gen, device)
-        l_idx = epoch_indices(len(data.x_lab), sched.steps_per_epoch, sched.labeled_batch, gen, device)
-        for i in range(sched.steps_per_epoch):
-            w = kl_warmup(step, warmup_steps)
-            li = l_idx[i]
-            with autocast():
-                loss, stats = loss_fn(
-                    model, to_unit(data.x_lab[li]), data.y_lab[li], to_unit(data.x_unl[u_idx[i]]), gen, obj_cfg, w
-                )
-            opt.zero_grad(set_to_none=True)
+        run.model.train()
+        u_idx, l_idx = run.epoch_indices()
+        for i in range(run.sched.steps_per_epoch):
+            with run.autocast():
+                loss, stats = run.loss_fn(run.model, *run.batch(u_idx, l_idx, i), run.gen, run.obj_cfg, run.kl_weight())
+            run.opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
-            for k, v in stats.items():
-                sums[k] = sums[k] + v.detach() if k in sums else v.detach().clone()
-            steps_in_sums += 1
-            step += 1
-        lr_sched.step()
-        seconds += time.perf_counter() - t0
-
-        done = epoch + 1
-        if done % cfg.eval_every and done != cfg.epochs:
+            run.opt.step()
+            run.record(stats)
+        row = run.end_epoch(time.perf_counter() - t0)
+        if row is None:
             continue
-        val = classification_metrics(model, data.x_val, data.y_val, seed=cfg.seed)
-        row = {
-            "epoch": done,
-            "step": step,
-            "lr": opt.param_groups[0]["lr"],
-            "kl_weight": kl_warmup(step, warmup_steps),
-            "train": {k: float(v) / steps_in_sums for k, v in sums.items()},
-            "val_accuracy": val["accuracy"],
-            "val_entropy": val["entropy"],
-            "val_mi": val["mi"],
-            "train_seconds": seconds,
-        }
-        sums, steps_in_sums = {}, 0
-        ck.append_history(out / ck.HISTORY, row)
-        if val["accuracy"] > best_val:
-            best_val, best_epoch = val["accuracy"], done
-            ck.save_checkpoint(out / ck.BEST, {"model": model.state_dict(), "epoch": done, "val_accuracy": best_val})
-        ck.save_checkpoint(
-            out / ck.LAST,
-            {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": lr_sched.state_dict(),
-                "rng": gen.get_state(),
-                "epoch": done,
-                "step": step,
-                "best_val_accuracy": best_val,
-                "best_epoch": best_epoch,
-                "train_seconds": seconds,
-            },
+        bar.set_postfix(
+            loss=f"{row['train']['loss']:.2f}", val_acc=f"{row['val_accuracy']:.2f}", best=f"{run.best_val:.2f}"
         )
-        bar.set_postfix(loss=f"{row['train']['loss']:.2f}", val_acc=f"{val['accuracy']:.2f}", best=f"{best_val:.2f}")
         if on_epoch_end is not None:
-            on_epoch_end(done, row)
+            on_epoch_end(row["epoch"], row)
     bar.close()
-    return out
+    return run.out

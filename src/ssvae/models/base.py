@@ -130,7 +130,10 @@ class Gaussian(nn.Module):
 
 
 def standard_normal(shape: torch.Size | tuple[int, ...], gen: torch.Generator | None, like: Tensor) -> Tensor:
-    """All model noise comes from here, from the generator passed down (tests swap it for zeros)."""
+    """All model noise comes from here: from the generator passed down, or, for stacked runs, from the
+    pre-drawn noise of a `NoiseTape` (ssvae.multirun) passed in the generator's place."""
+    if hasattr(gen, "next"):
+        return gen.next(shape)
     return torch.randn(shape, generator=gen, device=like.device, dtype=like.dtype)
 
 

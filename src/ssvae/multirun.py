@@ -1,0 +1,178 @@
+"""Several runs through one training step: the parameters of R models stacked, the step vmapped over them.
+
+One run at batch 200 cannot fill a GPU (it is launch- and shape-bound); R runs stacked turn each matrix product
+into one batched product R times larger. On a CPU stacking buys nothing, so `train_many` loops there.
+
+Each run keeps its own data split, batch order and noise, drawn from its own generator in exactly the order
+the one-run path draws them (the noise is pre-drawn per step, in the shapes the model asks for, and handed
+to the vmapped step on a `NoiseTape`), and one Adam over the stacked parameters is elementwise, so stacked runs
+equal the same runs trained one by one up to float rounding of the batched products. Every run still writes
+its own ordinary run directory (metrics.jsonl, checkpoints), resumable either way.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from .models import base
+from .train import Run, TrainConfig, progress_bar, train
+
+
+class NoiseTape:
+    """Pre-drawn standard-normal noise, handed out in the order the model asks (see base.standard_normal)."""
+
+    def __init__(self, tensors: list[Tensor]):
+        self.tensors, self.i = tensors, 0
+
+    def next(self, shape) -> Tensor:
+        t = self.tensors[self.i]
+        if tuple(t.shape) != tuple(shape):
+            raise RuntimeError(f"noise tape out of step: model asked for {tuple(shape)}, tape holds {tuple(t.shape)}")
+        self.i += 1
+        return t
+
+
+class _Step(nn.Module):
+    """forward = the run's loss, so that torch.func.functional_call can swap in one run's parameters."""
+
+    def __init__(self, run: Run):
+        super().__init__()
+        self.model, self.loss_fn, self.obj_cfg = run.model, run.loss_fn, run.obj_cfg
+
+    def forward(self, x_lab, y_lab, x_unl, noise: list[Tensor], kl_weight: float):
+        return self.loss_fn(self.model, x_lab, y_lab, x_unl, NoiseTape(noise), self.obj_cfg, kl_weight)
+
+
+def noise_shapes(run: Run) -> list[tuple[int, ...]]:
+    """The shapes, in order, of the noise one training step draws (recorded once with a dry step)."""
+    shapes: list[tuple[int, ...]] = []
+
+    class Recorder:
+        def next(self, shape):
+            shapes.append(tuple(shape))
+            return torch.zeros(shape, device=run.device)
+
+    u_idx, l_idx = (
+        torch.zeros(1, b, dtype=torch.long, device=run.device)
+        for b in (run.sched.unlabeled_batch, run.sched.labeled_batch)
+    )
+    with torch.no_grad():
+        run.loss_fn(run.model, *run.batch(u_idx, l_idx, 0), Recorder(), run.obj_cfg, 1.0)
+    return shapes
+
+
+def stackable(cfgs: list[TrainConfig]) -> bool:
+    """Runs stack when they differ only in seed (same model, objective, data set, labels and schedule)."""
+    strip = [dict(dataclasses.asdict(c), seed=0) for c in cfgs]
+    return all(s == strip[0] for s in strip[1:])
+
+
+def train_stacked(cfgs: list[TrainConfig], outs: list[str | Path], progress: bool | None = None) -> list[Path]:
+    runs = [Run(c, o) for c, o in zip(cfgs, outs)]
+    r0 = runs[0]
+    if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
+        raise ValueError("train_stacked needs runs that differ only in seed and stand at the same epoch")
+    names = [n for n, _ in r0.model.named_parameters()]
+    params, buffers = stack_module_state([r.model for r in runs])
+    params = {n: p.detach().requires_grad_() for n, p in params.items()}
+    opt = torch.optim.Adam(params.values(), lr=r0.opt.param_groups[0]["lr"], betas=r0.cfg.adam_betas)
+    _load_stacked_adam(opt, [r.opt for r in runs], names)
+    step_module = copy.deepcopy(_Step(r0)).to("meta")
+    shapes = noise_shapes(r0)
+
+    def one(p, b, xl, yl, xu, noise, w):
+        prefixed = {f"model.{k}": v for k, v in {**p, **b}.items()}
+        return functional_call(step_module, prefixed, (xl, yl, xu, noise, w))
+
+    batched = vmap(one, in_dims=(0, 0, 0, 0, 0, 0, None), randomness="error")
+    bar = progress_bar(r0.epoch, r0.cfg.epochs, f"{r0.label} x{len(runs)}", progress)
+    for _ in bar:
+        t0 = time.perf_counter()
+        indices = [r.epoch_indices() for r in runs]
+        for i in range(r0.sched.steps_per_epoch):
+            xl, yl, xu = (torch.stack(t) for t in zip(*(r.batch(ui, li, i) for r, (ui, li) in zip(runs, indices))))
+            noise = [torch.stack([base.standard_normal(s, r.gen, xu) for r in runs]) for s in shapes]
+            with r0.autocast():
+                losses, stats = batched(params, buffers, xl, yl, xu, noise, r0.kl_weight())
+            opt.zero_grad(set_to_none=True)
+            losses.sum().backward()  # runs share no parameters: each gets exactly its own gradient
+            opt.step()
+            for j, r in enumerate(runs):
+                r.record({k: v[j] for k, v in stats.items()})
+        seconds = time.perf_counter() - t0
+        _unstack_into(params, opt, runs, names)
+        with warnings.catch_warnings():  # each run's own optimizer never steps here; its schedule still must
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+            rows = [r.end_epoch(seconds) for r in runs]
+        for g in opt.param_groups:
+            g["lr"] = r0.opt.param_groups[0]["lr"]
+        if rows[0] is not None:
+            accs = [row["val_accuracy"] for row in rows]
+            bar.set_postfix(val_acc=f"{min(accs):.1f}-{max(accs):.1f}")
+    bar.close()
+    return [r.out for r in runs]
+
+
+def _load_stacked_adam(opt: torch.optim.Adam, singles: list[torch.optim.Optimizer], names: list[str]) -> None:
+    """Stack resumed runs' Adam moments into the stacked optimizer (nothing to do on a fresh start)."""
+    states = [o.state_dict()["state"] for o in singles]
+    if not states[0]:
+        return
+    sd = opt.state_dict()
+    for i in range(len(names)):
+        sd["state"][i] = {
+            "step": states[0][i]["step"].clone(),
+            "exp_avg": torch.stack([s[i]["exp_avg"] for s in states]),
+            "exp_avg_sq": torch.stack([s[i]["exp_avg_sq"] for s in states]),
+        }
+    opt.load_state_dict(sd)
+
+
+def _unstack_into(params: dict[str, Tensor], opt: torch.optim.Adam, runs: list[Run], names: list[str]) -> None:
+    """Copy each run's slice of parameters and Adam moments back into its own model and optimizer."""
+    stacked_state = [opt.state[params[n]] for n in names]
+    with torch.no_grad():
+        for j, r in enumerate(runs):
+            for n, p in r.model.named_parameters():
+                p.copy_(params[n][j])
+            for p, st in zip(r.model.parameters(), stacked_state):
+                if st:
+                    r.opt.state[p] = {
+                        "step": st["step"].clone(),
+                        "exp_avg": st["exp_avg"][j].clone(),
+                        "exp_avg_sq": st["exp_avg_sq"][j].clone(),
+                    }
+
+
+def train_many(
+    cfgs: list[TrainConfig], outs: list[str | Path], progress: bool | None = None, stack: bool | None = None
+) -> list[Path]:
+    """Train several runs: stacked into one step on a GPU (or when `stack` says so), else one by one."""
+    if stack is None:
+        stack = len(cfgs) > 1 and stackable(cfgs) and _on_gpu(cfgs[0])
+    if stack:
+        try:
+            return train_stacked(cfgs, outs, progress)
+        except ValueError:
+            pass  # runs at different epochs (partly resumed grids): fall back to one by one
+    return [train(c, o, progress=progress) for c, o in zip(cfgs, outs)]
+
+
+def _on_gpu(cfg: TrainConfig) -> bool:
+    from .data import resolve_device
+
+    return resolve_device(cfg.device).type == "cuda"
+
+
+def seeds_configs(cfg: TrainConfig, seeds: list[int], out: str | Path) -> tuple[list[TrainConfig], list[Any]]:
+    """One config and run directory per seed: OUT/seed{S}."""
+    return ([dataclasses.replace(cfg, seed=s) for s in seeds], [Path(out) / f"seed{s}" for s in seeds])

@@ -1,0 +1,63 @@
+"""Stacked runs (one vmapped step over R models) equal the same runs trained one by one."""
+
+import pytest
+import torch
+
+from ssvae import checkpoint as ck
+from ssvae.multirun import stackable, train_many
+from ssvae.train import TrainConfig
+
+SMALL = dict(
+    dataset="digits",
+    labels_per_class=10,
+    batch_size=100,
+    labeled_batch_size=100,
+    warmup_epochs=1,
+    device="cpu",
+    alpha=5.0,
+    mier=True,
+)
+OPTS = {
+    "m2": dict(hidden=32, classifier_hidden=32, z_dim=8),
+    "adgm": dict(hidden=32, classifier_hidden=32, z_dim=8, a_dim=8),
+    "lvae": dict(hidden=32, classifier_hidden=32),
+}
+
+
+def _compare(dir_a, dir_b, atol):
+    ha, hb = ck.read_history(dir_a / "metrics.jsonl"), ck.read_history(dir_b / "metrics.jsonl")
+    assert [r["epoch"] for r in ha] == [r["epoch"] for r in hb]
+    for x, y in zip(ha, hb):
+        assert x["val_accuracy"] == pytest.approx(y["val_accuracy"], abs=1.0)  # at most a validation image or so
+        for k in x["train"]:
+            assert x["train"][k] == pytest.approx(y["train"][k], rel=1e-4, abs=1e-4), k
+    sa, sb = ck.load_checkpoint(dir_a / "last.pt"), ck.load_checkpoint(dir_b / "last.pt")
+    for k in sa["model"]:
+        torch.testing.assert_close(sa["model"][k], sb["model"][k], rtol=0, atol=atol)
+    assert sa["step"] == sb["step"]
+
+
+@pytest.mark.parametrize("model", ["m2", "adgm", "lvae"])
+def test_stacked_equals_one_by_one(tmp_path, model):
+    cfgs = [TrainConfig(model=model, epochs=2, seed=s, model_options=OPTS[model], **SMALL) for s in (0, 1, 2)]
+    train_many(cfgs, [tmp_path / f"stacked{s}" for s in range(3)], stack=True, progress=False)
+    train_many(cfgs, [tmp_path / f"single{s}" for s in range(3)], stack=False, progress=False)
+    for s in range(3):
+        _compare(tmp_path / f"stacked{s}", tmp_path / f"single{s}", atol=1e-4)
+
+
+def test_stacked_run_resumes_one_by_one(tmp_path):
+    cfg = dict(model="m2", seed=0, model_options=OPTS["m2"], **SMALL)
+    cfgs1 = [TrainConfig(epochs=1, **{**cfg, "seed": s}) for s in (0, 1)]
+    cfgs2 = [TrainConfig(epochs=2, **{**cfg, "seed": s}) for s in (0, 1)]
+    train_many(cfgs1, [tmp_path / f"a{s}" for s in (0, 1)], stack=True, progress=False)
+    train_many(cfgs2, [tmp_path / f"a{s}" for s in (0, 1)], stack=False, progress=False)  # resume singly
+    train_many(cfgs2, [tmp_path / f"b{s}" for s in (0, 1)], stack=False, progress=False)
+    for s in (0, 1):
+        _compare(tmp_path / f"a{s}", tmp_path / f"b{s}", atol=1e-4)
+
+
+def test_only_seed_may_differ():
+    a = TrainConfig(model="m2", seed=0)
+    assert stackable([a, TrainConfig(model="m2", seed=3)])
+    assert not stackable([a, TrainConfig(model="m2", seed=1, mier=True)])
