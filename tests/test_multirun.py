@@ -61,3 +61,32 @@ def test_only_seed_may_differ():
     a = TrainConfig(model="m2", seed=0)
     assert stackable([a, TrainConfig(model="m2", seed=3)])
     assert not stackable([a, TrainConfig(model="m2", seed=1, mier=True)])
+
+
+def test_cli_seeds_writes_one_run_directory_per_seed(tmp_path):
+    from ssvae.cli import main
+
+    args = [
+        "train",
+        "--model",
+        "m2",
+        "--dataset",
+        "digits",
+        "--labels-per-class",
+        "10",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "100",
+        "--device",
+        "cpu",
+        "--seeds",
+        "3",
+        "4",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    for s in (3, 4):
+        assert ck.load_json(tmp_path / f"seed{s}" / "config.json")["config"]["seed"] == s
+        assert (tmp_path / f"seed{s}" / "last.pt").exists()
