@@ -147,12 +147,12 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         ("checkpoint", "checkpoint"),
         ("val acc %", "val_accuracy"),
         ("test acc %", "test_accuracy"),
-        ("test H(q(y|x))", "test_entropy"),
+        ("test entropy", "test_entropy"),
         ("test ELBO", "test_elbo"),
     ]
     if a.iw_samples:
         cols.append((f"test IWAE-{a.iw_samples}", "test_iwae"))
-    print(format_table(rows, cols).replace("| test H(q(y|x)) |", "| test entropy |"))
+    print(format_table(rows, cols))
     print(f"wrote {Path(a.run_dir) / 'metrics.json'}")
 
 

@@ -1,4 +1,4 @@
-"""Pictures: reconstructions (Fig. 2), class-conditional samples (Fig. 3), t-SNE (Fig. 4), curves.
+"""Pictures: reconstructions (Fig. 2), class-conditional samples (Fig. 3), t-SNE (Fig. 4).
 
 Each figure is drawn by a function that fills given matplotlib axes, so one run's picture and the
 side-by-side comparisons of `ssvae report` are the same code.
@@ -7,7 +7,6 @@ side-by-side comparisons of `ssvae report` are the same code.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -119,15 +118,3 @@ def run_figures(
     ax.legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
     save_figure(fig, out / "tsne.png")
     return written + [out / "tsne.png"]
-
-
-def curves(ax, rows_by_label: dict[str, Sequence[dict]], key: str, ylabel: str) -> None:
-    """One line per run label of a metrics.jsonl quantity against epochs."""
-    for label, rows in rows_by_label.items():
-        xs = [r["epoch"] for r in rows]
-        ys = [r["train"][key] if key in r.get("train", {}) else r[key] for r in rows]
-        ax.plot(xs, ys, label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
