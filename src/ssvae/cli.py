@@ -129,13 +129,12 @@ def cmd_train(a: argparse.Namespace) -> None:
 def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     """A markdown table from dicts; None prints as an en dash."""
 
+    from .report import md_table
+
     def cell(v):
         return "–" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
 
-    head = "| " + " | ".join(c for c, _ in columns) + " |"
-    sep = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(cell(r.get(k)) for _, k in columns) + " |" for r in rows]
-    return "\n".join([head, sep, *body])
+    return md_table([c for c, _ in columns], [[cell(r.get(k)) for _, k in columns] for r in rows])
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
