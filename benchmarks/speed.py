@@ -1,12 +1,13 @@
 """Training-step speed of every model on the paper's Fashion-MNIST shapes, per precision, on this device.
 
-Prints one table: model, mode, seconds per epoch (270 steps of 200 unlabeled + 200 labeled, as Fashion-MNIST
-with 100 labels per class), run-epochs per second, achieved TFLOP/s (forward + backward, counted by
-torch.utils.flop_counter) and that as a fraction of the matrix-product rate measured here, in the same run,
-at the shape of one run's enumerated batch (2000 x 784 x 600) and the same dtype.
+Prints one table: model, mode (one eager run, or R runs stacked into one vmapped step), wall seconds per
+epoch (270 steps of 200 unlabeled + 200 labeled, as Fashion-MNIST with 100 labels per class), run-epochs per
+second, achieved TFLOP/s (forward + backward, counted by torch.utils.flop_counter) and that as a fraction of
+the matrix-product rate measured here, in the same run, at the shape of one run's enumerated batch
+(2000 x 784 x 600) and the same dtype.
 
     python benchmarks/speed.py                   # CPU, all models, fp32 and bf16
-    python benchmarks/speed.py --device cuda --steps 50
+    python benchmarks/speed.py --device cuda --steps 50 --stack 8 24
 Synthetic data of the right shapes: speed does not depend on pixel values.
 """
 
@@ -19,6 +20,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ssvae.models import MODELS, build_model, model_config
+from ssvae.multirun import StackedLoss, noise_shapes
 from ssvae.objectives import ObjectiveConfig, loss_function
 from ssvae.train import PRECISIONS
 
@@ -76,12 +78,47 @@ def bench(name: str, precision: str, device: torch.device, steps: int) -> dict:
     return {"per_step": per_step, "flops": flops.get_total_flops()}
 
 
+def bench_stacked(name: str, precision: str, device: torch.device, steps: int, runs: int) -> dict:
+    """R runs through one vmapped step (ssvae.multirun.StackedLoss), with one Adam over stacked parameters."""
+    k, d, b = 10, 784, 200
+    models = [build_model(name, d, k, model_config(name), seed=s).to(device) for s in range(runs)]
+    loss_fn, cfg = loss_function(models[0]), ObjectiveConfig(mier=True, alpha=5.4)
+    stacked = StackedLoss(models, loss_fn, cfg)
+    opt = torch.optim.Adam(stacked.params.values(), lr=3e-4)
+    gen = torch.Generator(device=device).manual_seed(0)
+    x_l, y_l = torch.rand(runs, b, d, device=device), torch.randint(0, k, (runs, b), device=device)
+    x_u = torch.rand(runs, b, d, device=device)
+    shapes = noise_shapes(models[0], loss_fn, cfg, x_l[0], y_l[0], x_u[0])
+    autocast = PRECISIONS[precision]
+
+    def step():
+        noise = [torch.randn((runs, *s), generator=gen, device=device) for s in shapes]
+        with autocast(device):
+            losses, _ = stacked(x_l, y_l, x_u, noise, 1.0)
+        opt.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        opt.step()
+
+    flops = FlopCounterMode(display=False)
+    with flops:
+        step()
+    for _ in range(2):
+        step()
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    return {"per_step": (time.perf_counter() - t0) / steps, "flops": flops.get_total_flops()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
     p.add_argument("--models", nargs="+", default=[m for m, (c, _) in MODELS.items() if not c.supervised_only])
     p.add_argument("--precisions", nargs="+", default=list(PRECISIONS))
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--stack", type=int, nargs="*", default=[], help="also time R stacked runs, for each R given")
     a = p.parse_args()
     device = torch.device(a.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -92,11 +129,13 @@ def main() -> None:
     print("\n| model | mode | s/epoch | run-epochs/s | TFLOP/s | of matmul rate |\n|---|---|---|---|---|---|")
     for m in a.models:
         for pr in a.precisions:
-            r = bench(m, pr, device, a.steps)
-            sec = r["per_step"] * STEPS_PER_EPOCH
-            tflops = r["flops"] / r["per_step"] / 1e12
-            share = tflops * 1e12 / rates[pr]
-            print(f"| {m} | eager {pr} | {sec:.2f} | {1 / sec:.3f} | {tflops:.3f} | {share:.0%} |", flush=True)
+            for runs in [1, *a.stack]:
+                r = bench(m, pr, device, a.steps) if runs == 1 else bench_stacked(m, pr, device, a.steps, runs)
+                sec = r["per_step"] * STEPS_PER_EPOCH  # wall seconds for one epoch of all `runs` runs
+                tflops = r["flops"] / r["per_step"] / 1e12
+                share = tflops * 1e12 / rates[pr]
+                mode = f"eager {pr}" if runs == 1 else f"{runs} stacked runs {pr}"
+                print(f"| {m} | {mode} | {sec:.2f} | {runs / sec:.3f} | {tflops:.3f} | {share:.0%} |", flush=True)
 
 
 if __name__ == "__main__":

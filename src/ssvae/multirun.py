@@ -42,31 +42,49 @@ class NoiseTape:
 
 
 class _Step(nn.Module):
-    """forward = the run's loss, so that torch.func.functional_call can swap in one run's parameters."""
+    """forward = the loss, so that torch.func.functional_call can swap in one run's parameters."""
 
-    def __init__(self, run: Run):
+    def __init__(self, model: nn.Module, loss_fn, obj_cfg):
         super().__init__()
-        self.model, self.loss_fn, self.obj_cfg = run.model, run.loss_fn, run.obj_cfg
+        self.model, self.loss_fn, self.obj_cfg = model, loss_fn, obj_cfg
 
     def forward(self, x_lab, y_lab, x_unl, noise: list[Tensor], kl_weight: float):
         return self.loss_fn(self.model, x_lab, y_lab, x_unl, NoiseTape(noise), self.obj_cfg, kl_weight)
 
 
-def noise_shapes(run: Run) -> list[tuple[int, ...]]:
+class StackedLoss:
+    """The loss of R models of one architecture, vmapped over their stacked parameters.
+
+    `params` are leaf tensors [R, ...] to hand to one optimizer; calling returns per-run losses [R] and
+    per-run statistics, from batches [R, B, ...] and noise [R, *shape] for each of `noise_shapes`.
+    """
+
+    def __init__(self, models: list[nn.Module], loss_fn, obj_cfg):
+        self.names = [n for n, _ in models[0].named_parameters()]
+        params, self.buffers = stack_module_state(models)
+        self.params = {n: p.detach().requires_grad_() for n, p in params.items()}
+        step = copy.deepcopy(_Step(models[0], loss_fn, obj_cfg)).to("meta")
+
+        def one(p, b, xl, yl, xu, noise, w):
+            return functional_call(step, {f"model.{k}": v for k, v in {**p, **b}.items()}, (xl, yl, xu, noise, w))
+
+        self._batched = vmap(one, in_dims=(0, 0, 0, 0, 0, 0, None), randomness="error")
+
+    def __call__(self, xl: Tensor, yl: Tensor, xu: Tensor, noise: list[Tensor], kl_weight: float):
+        return self._batched(self.params, self.buffers, xl, yl, xu, noise, kl_weight)
+
+
+def noise_shapes(model: nn.Module, loss_fn, obj_cfg, xl: Tensor, yl: Tensor, xu: Tensor) -> list[tuple[int, ...]]:
     """The shapes, in order, of the noise one training step draws (recorded once with a dry step)."""
     shapes: list[tuple[int, ...]] = []
 
     class Recorder:
         def next(self, shape):
             shapes.append(tuple(shape))
-            return torch.zeros(shape, device=run.device)
+            return torch.zeros(shape, device=xu.device)
 
-    u_idx, l_idx = (
-        torch.zeros(1, b, dtype=torch.long, device=run.device)
-        for b in (run.sched.unlabeled_batch, run.sched.labeled_batch)
-    )
     with torch.no_grad():
-        run.loss_fn(run.model, *run.batch(u_idx, l_idx, 0), Recorder(), run.obj_cfg, 1.0)
+        loss_fn(model, xl, yl, xu, Recorder(), obj_cfg, 1.0)
     return shapes
 
 
@@ -81,19 +99,17 @@ def train_stacked(cfgs: list[TrainConfig], outs: list[str | Path], progress: boo
     r0 = runs[0]
     if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
         raise ValueError("train_stacked needs runs that differ only in seed and stand at the same epoch")
-    names = [n for n, _ in r0.model.named_parameters()]
-    params, buffers = stack_module_state([r.model for r in runs])
-    params = {n: p.detach().requires_grad_() for n, p in params.items()}
+    stacked = StackedLoss([r.model for r in runs], r0.loss_fn, r0.obj_cfg)
+    params, names = stacked.params, stacked.names
     opt = torch.optim.Adam(params.values(), lr=r0.opt.param_groups[0]["lr"], betas=r0.cfg.adam_betas)
     _load_stacked_adam(opt, [r.opt for r in runs], names)
-    step_module = copy.deepcopy(_Step(r0)).to("meta")
-    shapes = noise_shapes(r0)
-
-    def one(p, b, xl, yl, xu, noise, w):
-        prefixed = {f"model.{k}": v for k, v in {**p, **b}.items()}
-        return functional_call(step_module, prefixed, (xl, yl, xu, noise, w))
-
-    batched = vmap(one, in_dims=(0, 0, 0, 0, 0, 0, None), randomness="error")
+    zero = torch.zeros(1, dtype=torch.long, device=r0.device)
+    shapes = noise_shapes(
+        r0.model,
+        r0.loss_fn,
+        r0.obj_cfg,
+        *r0.batch(zero.expand(1, r0.sched.unlabeled_batch), zero.expand(1, r0.sched.labeled_batch), 0),
+    )
     bar = progress_bar(r0.epoch, r0.cfg.epochs, f"{r0.label} x{len(runs)}", progress)
     for _ in bar:
         t0 = time.perf_counter()
@@ -102,7 +118,7 @@ def train_stacked(cfgs: list[TrainConfig], outs: list[str | Path], progress: boo
             xl, yl, xu = (torch.stack(t) for t in zip(*(r.batch(ui, li, i) for r, (ui, li) in zip(runs, indices))))
             noise = [torch.stack([base.standard_normal(s, r.gen, xu) for r in runs]) for s in shapes]
             with r0.autocast():
-                losses, stats = batched(params, buffers, xl, yl, xu, noise, r0.kl_weight())
+                losses, stats = stacked(xl, yl, xu, noise, r0.kl_weight())
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()  # runs share no parameters: each gets exactly its own gradient
             opt.step()
