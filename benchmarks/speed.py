@@ -47,6 +47,21 @@ def matmul_rate(device: torch.device, dtype: torch.dtype, m: int = 2000, k: int 
     return 2 * m * k * n * reps / (time.perf_counter() - t0)
 
 
+def time_step(step, device: torch.device, steps: int) -> dict:
+    """FLOPs of one step (counted), then the mean wall time of `steps` steps after two warm-up steps."""
+    flops = FlopCounterMode(display=False)
+    with flops:
+        step()
+    for _ in range(2):
+        step()
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    return {"per_step": (time.perf_counter() - t0) / steps, "flops": flops.get_total_flops()}
+
+
 def bench(name: str, precision: str, device: torch.device, steps: int) -> dict:
     k, d, b = 10, 784, 200
     model = build_model(name, d, k, model_config(name), seed=0).to(device)
@@ -64,18 +79,7 @@ def bench(name: str, precision: str, device: torch.device, steps: int) -> dict:
         loss.backward()
         opt.step()
 
-    flops = FlopCounterMode(display=False)
-    with flops:
-        step()
-    for _ in range(2):
-        step()
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(device)
-    per_step = (time.perf_counter() - t0) / steps
-    return {"per_step": per_step, "flops": flops.get_total_flops()}
+    return time_step(step, device, steps)
 
 
 def bench_stacked(name: str, precision: str, device: torch.device, steps: int, runs: int) -> dict:
@@ -99,17 +103,7 @@ def bench_stacked(name: str, precision: str, device: torch.device, steps: int, r
         losses.sum().backward()
         opt.step()
 
-    flops = FlopCounterMode(display=False)
-    with flops:
-        step()
-    for _ in range(2):
-        step()
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(device)
-    return {"per_step": (time.perf_counter() - t0) / steps, "flops": flops.get_total_flops()}
+    return time_step(step, device, steps)
 
 
 def main() -> None:
