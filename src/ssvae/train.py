@@ -59,13 +59,6 @@ class TrainConfig:
         d["adam_betas"] = list(self.adam_betas)
         return d
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        d = {k: v for k, v in d.items() if k in known}
-        d["adam_betas"] = tuple(d.get("adam_betas", (0.9, 0.999)))
-        return cls(**d)
-
 
 # Matrix-product precision of the training step. Evaluation always runs in float32. bf16 autocast keeps
 # densities, KLs and the objective in float32 (the models cast their Gaussian heads and logits up).
