@@ -93,7 +93,9 @@ def test_reproduce_then_report(tmp_path, capsys):
     (out / "table1.md").unlink()
     assert main(["report", str(out), "--no-figures"]) == 0
     assert (out / "table1.md").read_text() == t1
-    assert "Not in this grid: cifar10, fashion-mnist, kmnist, svhn" in (out / "README.md").read_text()
+    readme = (out / "README.md").read_text()
+    assert "Not in this grid: cifar10, fashion-mnist, kmnist, svhn" in readme
+    assert "- nosuch: unknown dataset 'nosuch'" in readme  # a data set that cannot be loaded is skipped, and said
 
 
 def test_report_of_nothing_is_one_line(tmp_path, capsys):

@@ -227,9 +227,16 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         precision=a.precision,
         eval_every=a.eval_every,
     )
+    unavailable = dataset_problems(datasets, a.data_dir)
+    for d, why in unavailable.items():
+        print(f"skipping {d}: {why}", file=sys.stderr)
+    datasets = [d for d in datasets if d not in unavailable]
+    if not datasets:
+        raise SSVAEError("none of the data sets could be loaded; see the lines above")
     specs = grid(tables, datasets, a.seeds, a.labels_per_class, ablation)
     meta_path = out / "grid.json"
     meta = ck.load_json(meta_path) if meta_path.exists() else {"wall_seconds": 0.0}
+    meta["unavailable"] = unavailable
     meta.update(
         command="ssvae " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("ssvae") else "ssvae reproduce ...",
         tables=sorted(tables),
@@ -252,6 +259,19 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     ck.save_json(meta_path, meta)
     for path in build_report(out, a.data_dir):
         print(f"wrote {path}")
+
+
+def dataset_problems(datasets: list[str], data_dir: str | None) -> dict[str, str]:
+    """Load each data set once up front (downloading it if need be); those that fail are left out of the grid."""
+    from .data import load_dataset
+
+    problems = {}
+    for d in datasets:
+        try:
+            load_dataset(d, data_dir)
+        except SSVAEError as e:
+            problems[d] = str(e)
+    return problems
 
 
 def cmd_report(a: argparse.Namespace) -> None:

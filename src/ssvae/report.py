@@ -463,7 +463,11 @@ def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> st
         "",
     ]
     lines += [f"- {f}" for f in findings] or ["- (Table 1 not run)"]
-    missing = sorted({"fashion-mnist", "kmnist", "cifar10", "svhn"} - set(datasets))
+    unavailable = grid.get("unavailable", {})
+    missing = sorted({"fashion-mnist", "kmnist", "cifar10", "svhn"} - set(datasets) - set(unavailable))
+    if unavailable:
+        lines += ["", "Asked for but not run, because the data set could not be loaded here:", ""]
+        lines += [f"- {d}: {why}" for d, why in unavailable.items()]
     if missing:
         lines += ["", f"Not in this grid: {', '.join(missing)}."]
     lines += ["", "## Files", ""]
