@@ -36,7 +36,7 @@ def test_reproduce_then_report(tmp_path, capsys):
     args = [
         "reproduce",
         "--datasets",
-        "digits",
+        "digits,nosuch",
         "--seeds",
         "2",
         "--epochs",
