@@ -87,7 +87,7 @@ def bench_stacked(name: str, precision: str, device: torch.device, steps: int, r
     k, d, b = 10, 784, 200
     models = [build_model(name, d, k, model_config(name), seed=s).to(device) for s in range(runs)]
     loss_fn, cfg = loss_function(models[0]), ObjectiveConfig(mier=True, alpha=5.4)
-    stacked = StackedLoss(models, loss_fn, cfg)
+    stacked = StackedLoss(models, loss_fn, [cfg] * runs)
     opt = torch.optim.Adam(stacked.params.values(), lr=3e-4)
     gen = torch.Generator(device=device).manual_seed(0)
     x_l, y_l = torch.rand(runs, b, d, device=device), torch.randint(0, k, (runs, b), device=device)

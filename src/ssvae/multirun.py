@@ -3,11 +3,12 @@
 One run at batch 200 cannot fill a GPU (it is launch- and shape-bound); R runs stacked turn each matrix product
 into one batched product R times larger. On a CPU stacking buys nothing, so `train_many` loops there.
 
-Each run keeps its own data split, batch order and noise, drawn from its own generator in exactly the order
-the one-run path draws them (the noise is pre-drawn per step, in the shapes the model asks for, and handed
-to the vmapped step on a `NoiseTape`), and one Adam over the stacked parameters is elementwise, so stacked runs
-equal the same runs trained one by one up to float rounding of the batched products. Every run still writes
-its own ordinary run directory (metrics.jsonl, checkpoints), resumable either way.
+Runs may differ in seed and in MIER on/off (a baseline is MIER with zero weights). Each run keeps its own data
+split, batch order and noise, drawn from its own generator in exactly the order the one-run path draws them
+(the noise is pre-drawn per step, in the shapes the model asks for, and handed to the vmapped step on a
+`NoiseTape`), and one Adam over the stacked parameters is elementwise, so stacked runs equal the same runs
+trained one by one up to float rounding of the batched products. Every run still writes its own ordinary run
+directory (metrics.jsonl, checkpoints), resumable either way.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from .models import base
+from .objectives import ObjectiveConfig
 from .train import Run, TrainConfig, progress_bar, train
 
 
@@ -42,14 +44,19 @@ class NoiseTape:
 
 
 class _Step(nn.Module):
-    """forward = the loss, so that torch.func.functional_call can swap in one run's parameters."""
+    """forward = the loss, so that torch.func.functional_call can swap in one run's parameters.
 
-    def __init__(self, model: nn.Module, loss_fn, obj_cfg):
+    MIER's weights come in per run: a baseline run is MIER with beta = gamma = 0 (eq. 7 then adds exactly
+    nothing), so baseline and MIER runs share one stacked step.
+    """
+
+    def __init__(self, model: nn.Module, loss_fn, obj_cfg: ObjectiveConfig):
         super().__init__()
         self.model, self.loss_fn, self.obj_cfg = model, loss_fn, obj_cfg
 
-    def forward(self, x_lab, y_lab, x_unl, noise: list[Tensor], kl_weight: float):
-        return self.loss_fn(self.model, x_lab, y_lab, x_unl, NoiseTape(noise), self.obj_cfg, kl_weight)
+    def forward(self, x_lab, y_lab, x_unl, noise: list[Tensor], kl_weight: float, beta: Tensor, gamma: Tensor):
+        cfg = dataclasses.replace(self.obj_cfg, mier=True, beta=beta, gamma=gamma)
+        return self.loss_fn(self.model, x_lab, y_lab, x_unl, NoiseTape(noise), cfg, kl_weight)
 
 
 class StackedLoss:
@@ -59,19 +66,26 @@ class StackedLoss:
     per-run statistics, from batches [R, B, ...] and noise [R, *shape] for each of `noise_shapes`.
     """
 
-    def __init__(self, models: list[nn.Module], loss_fn, obj_cfg):
+    def __init__(self, models: list[nn.Module], loss_fn, obj_cfgs: list[ObjectiveConfig]):
+        if len({c.alpha for c in obj_cfgs}) > 1:
+            raise ValueError("stacked runs must share alpha")
         self.names = [n for n, _ in models[0].named_parameters()]
         params, self.buffers = stack_module_state(models)
         self.params = {n: p.detach().requires_grad_() for n, p in params.items()}
-        step = copy.deepcopy(_Step(models[0], loss_fn, obj_cfg)).to("meta")
+        device = next(iter(params.values())).device
+        self.beta, self.gamma = (
+            torch.tensor([getattr(c, k) if c.mier else 0.0 for c in obj_cfgs], device=device) for k in ("beta", "gamma")
+        )
+        step = copy.deepcopy(_Step(models[0], loss_fn, obj_cfgs[0])).to("meta")
 
-        def one(p, b, xl, yl, xu, noise, w):
-            return functional_call(step, {f"model.{k}": v for k, v in {**p, **b}.items()}, (xl, yl, xu, noise, w))
+        def one(p, b, xl, yl, xu, noise, w, beta, gamma):
+            weights = {f"model.{k}": v for k, v in {**p, **b}.items()}
+            return functional_call(step, weights, (xl, yl, xu, noise, w, beta, gamma))
 
-        self._batched = vmap(one, in_dims=(0, 0, 0, 0, 0, 0, None), randomness="error")
+        self._batched = vmap(one, in_dims=(0, 0, 0, 0, 0, 0, None, 0, 0), randomness="error")
 
     def __call__(self, xl: Tensor, yl: Tensor, xu: Tensor, noise: list[Tensor], kl_weight: float):
-        return self._batched(self.params, self.buffers, xl, yl, xu, noise, kl_weight)
+        return self._batched(self.params, self.buffers, xl, yl, xu, noise, kl_weight, self.beta, self.gamma)
 
 
 def noise_shapes(model: nn.Module, loss_fn, obj_cfg, xl: Tensor, yl: Tensor, xu: Tensor) -> list[tuple[int, ...]]:
@@ -89,8 +103,8 @@ def noise_shapes(model: nn.Module, loss_fn, obj_cfg, xl: Tensor, yl: Tensor, xu:
 
 
 def stackable(cfgs: list[TrainConfig]) -> bool:
-    """Runs stack when they differ only in seed (same model, objective, data set, labels and schedule)."""
-    strip = [dict(dataclasses.asdict(c), seed=0) for c in cfgs]
+    """Runs stack when they differ only in seed and MIER on/off or weights (same model, data, labels, schedule)."""
+    strip = [dict(dataclasses.asdict(c), seed=0, mier=False, beta=0.0, gamma=0.0) for c in cfgs]
     return all(s == strip[0] for s in strip[1:])
 
 
@@ -98,8 +112,8 @@ def train_stacked(cfgs: list[TrainConfig], outs: list[str | Path], progress: boo
     runs = [Run(c, o) for c, o in zip(cfgs, outs)]
     r0 = runs[0]
     if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
-        raise ValueError("train_stacked needs runs that differ only in seed and stand at the same epoch")
-    stacked = StackedLoss([r.model for r in runs], r0.loss_fn, r0.obj_cfg)
+        raise ValueError("train_stacked needs runs that differ only in seed or MIER and stand at the same epoch")
+    stacked = StackedLoss([r.model for r in runs], r0.loss_fn, [r.obj_cfg for r in runs])
     params, names = stacked.params, stacked.names
     opt = torch.optim.Adam(params.values(), lr=r0.opt.param_groups[0]["lr"], betas=r0.cfg.adam_betas)
     _load_stacked_adam(opt, [r.opt for r in runs], names)
@@ -110,7 +124,7 @@ def train_stacked(cfgs: list[TrainConfig], outs: list[str | Path], progress: boo
         r0.obj_cfg,
         *r0.batch(zero.expand(1, r0.sched.unlabeled_batch), zero.expand(1, r0.sched.labeled_batch), 0),
     )
-    bar = progress_bar(r0.epoch, r0.cfg.epochs, f"{r0.label} x{len(runs)}", progress)
+    bar = progress_bar(r0.epoch, r0.cfg.epochs, f"{r0.cfg.model} x{len(runs)}", progress)
     for _ in bar:
         t0 = time.perf_counter()
         indices = [r.epoch_indices() for r in runs]

@@ -65,11 +65,11 @@ def run_grid(
 ) -> float:
     """Train and evaluate every spec not yet finished; returns the wall seconds spent here.
 
-    Runs that differ only in seed train together (`train_many`: one stacked step on a GPU)."""
+    Runs that differ only in seed and MIER train together (`train_many`: one stacked step on a GPU)."""
     t0 = time.perf_counter()
     groups: dict[tuple, list[RunSpec]] = {}
     for spec in specs:
-        groups.setdefault((spec.dataset, spec.model, spec.mier, spec.labels), []).append(spec)
+        groups.setdefault((spec.dataset, spec.model, spec.labels), []).append(spec)
     bar = tqdm(total=len(specs), desc="grid", unit="run", disable=None, dynamic_ncols=True)
     for group in groups.values():
         iw = 0 if group[0].model == "classifier" else iw_samples
