@@ -94,6 +94,7 @@ def test_reproduce_then_report(tmp_path, capsys):
     assert main(["report", str(out), "--no-figures"]) == 0
     assert (out / "table1.md").read_text() == t1
     readme = (out / "README.md").read_text()
+    assert "Command: `ssvae reproduce --datasets digits,nosuch --seeds 2" in readme  # the command as typed
     assert "Not in this grid: cifar10, fashion-mnist, kmnist, svhn" in readme
     assert "- nosuch: unknown dataset 'nosuch'" in readme  # a data set that cannot be loaded is skipped, and said
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -238,7 +239,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     meta = ck.load_json(meta_path) if meta_path.exists() else {"wall_seconds": 0.0}
     meta["unavailable"] = unavailable
     meta.update(
-        command="ssvae " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("ssvae") else "ssvae reproduce ...",
+        command="ssvae " + shlex.join(a.argv),
         tables=sorted(tables),
         datasets=datasets,
         seeds=a.seeds,
@@ -331,7 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command as typed, recorded with results
     try:
         args.func(args)
     except SSVAEError as e:

@@ -29,6 +29,10 @@ from .objectives import ObjectiveConfig
 from .train import Run, TrainConfig, progress_bar, train
 
 
+class NotStackable(ValueError):
+    """The runs cannot share one stacked step (checked before any training); train them one by one."""
+
+
 class NoiseTape:
     """Pre-drawn standard-normal noise, handed out in the order the model asks (see base.standard_normal)."""
 
@@ -112,7 +116,7 @@ def train_stacked(cfgs: list[TrainConfig], outs: list[str | Path], progress: boo
     runs = [Run(c, o) for c, o in zip(cfgs, outs)]
     r0 = runs[0]
     if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
-        raise ValueError("train_stacked needs runs that differ only in seed or MIER and stand at the same epoch")
+        raise NotStackable("train_stacked needs runs that differ only in seed or MIER and stand at the same epoch")
     stacked = StackedLoss([r.model for r in runs], r0.loss_fn, [r.obj_cfg for r in runs])
     params, names = stacked.params, stacked.names
     opt = torch.optim.Adam(params.values(), lr=r0.opt.param_groups[0]["lr"], betas=r0.cfg.adam_betas)
@@ -192,7 +196,7 @@ def train_many(
     if stack:
         try:
             return train_stacked(cfgs, outs, progress)
-        except ValueError:
+        except NotStackable:
             pass  # runs at different epochs (partly resumed grids): fall back to one by one
     return [train(c, o, progress=progress) for c, o in zip(cfgs, outs)]
 

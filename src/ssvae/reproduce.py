@@ -94,10 +94,7 @@ def run_grid(
 def parse_tables(text: str) -> set[int]:
     if text == "all":
         return {1, 2, 3}
-    try:
-        tables = {int(t) for t in text.split(",")}
-    except ValueError as e:
-        raise SSVAEError(f"--table takes 1, 2, 3, a comma list of them, or all; got '{text}'") from e
-    if not tables <= {1, 2, 3}:
+    parts = text.split(",")
+    if not all(p.strip() in ("1", "2", "3") for p in parts):
         raise SSVAEError(f"--table takes 1, 2, 3, a comma list of them, or all; got '{text}'")
-    return tables
+    return {int(p) for p in parts}
