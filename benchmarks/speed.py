@@ -21,8 +21,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ssvae.models import MODELS, build_model, model_config
 from ssvae.multirun import StackedLoss, noise_shapes
-from ssvae.objectives import ObjectiveConfig, loss_function
+from ssvae.objectives import ObjectiveConfig, loss_function, sum_weights
 from ssvae.train import PRECISIONS
+
+# Fashion-MNIST with 100 labels per class: 1000 labeled, 54000 unlabeled examples
+FASHION_MNIST_WEIGHTS = sum_weights(1000, 54000)
 
 STEPS_PER_EPOCH = 270  # Fashion-MNIST, 100 labels per class: 54000 unlabeled / 200
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -69,7 +72,7 @@ def bench(name: str, precision: str, device: torch.device, steps: int) -> dict:
     gen = torch.Generator(device=device).manual_seed(0)
     x_l, y_l = torch.rand(b, d, device=device), torch.randint(0, k, (b,), device=device)
     x_u = torch.rand(b, d, device=device)
-    loss_fn, cfg = loss_function(model), ObjectiveConfig(mier=True, alpha=5.4)
+    loss_fn, cfg = loss_function(model), ObjectiveConfig(mier=True, weights=FASHION_MNIST_WEIGHTS)
     autocast = PRECISIONS[precision]
 
     def step():
@@ -86,7 +89,7 @@ def bench_stacked(name: str, precision: str, device: torch.device, steps: int, r
     """R runs through one vmapped step (ssvae.multirun.StackedLoss), with one Adam over stacked parameters."""
     k, d, b = 10, 784, 200
     models = [build_model(name, d, k, model_config(name), seed=s).to(device) for s in range(runs)]
-    loss_fn, cfg = loss_function(models[0]), ObjectiveConfig(mier=True, alpha=5.4)
+    loss_fn, cfg = loss_function(models[0]), ObjectiveConfig(mier=True, weights=FASHION_MNIST_WEIGHTS)
     stacked = StackedLoss(models, loss_fn, [cfg] * runs)
     opt = torch.optim.Adam(stacked.params.values(), lr=3e-4)
     gen = torch.Generator(device=device).manual_seed(0)

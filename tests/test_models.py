@@ -47,9 +47,7 @@ def test_gradients_reach_every_parameter(name):
     model = tiny(name).float()
     loss_fn = loss_function(model)
     x, y = torch.rand(6, 12), torch.tensor([0, 1, 2, 0, 1, 2])
-    loss, _ = loss_fn(
-        model, x, y, torch.rand(7, 12), torch.Generator().manual_seed(0), ObjectiveConfig(mier=True, alpha=1.0), 1.0
-    )
+    loss, _ = loss_fn(model, x, y, torch.rand(7, 12), torch.Generator().manual_seed(0), ObjectiveConfig(mier=True), 1.0)
     loss.backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, pname

@@ -6,15 +6,18 @@ import pytest
 import torch
 
 from ssvae.models import build_model, model_config
-from ssvae.models.base import Bound
+from ssvae.models.base import Bound, SemiSupervisedVAE
 from ssvae.objectives import (
     ObjectiveConfig,
+    TermWeights,
     default_alpha,
     entropy,
     labeled_bound,
+    mean_weights,
     mier_bound,
     mutual_information,
     semi_supervised_loss,
+    sum_weights,
     unlabeled_bound,
     unlabeled_bound_kl,
 )
@@ -116,14 +119,119 @@ def test_default_alpha():
     assert default_alpha(270, 5) == pytest.approx(5.4)
 
 
+W = TermWeights(1.0, 1.0, 0.7, 0.7)
+
+
 def test_mier_loss_differs_from_plain_loss_by_exactly_the_regulariser():
     torch.manual_seed(0)
     model = build_model("m2", 16, 3, model_config("m2", z_dim=2, hidden=8, classifier_hidden=8), seed=0)
     xl, yl, xu = torch.rand(5, 16), torch.tensor([0, 1, 2, 0, 1]), torch.rand(6, 16)
-    cfg = ObjectiveConfig(mier=False, alpha=0.7)
+    cfg = ObjectiveConfig(mier=False, weights=W)
     plain, _ = semi_supervised_loss(model, xl, yl, xu, torch.Generator().manual_seed(1), cfg, 0.5)
-    cfg_m = ObjectiveConfig(mier=True, beta=5.0, gamma=1.0, alpha=0.7)
+    cfg_m = ObjectiveConfig(mier=True, beta=5.0, gamma=1.0, weights=W)
     mier, stats = semi_supervised_loss(model, xl, yl, xu, torch.Generator().manual_seed(1), cfg_m, 0.5)
     # loss = -J2 = -J - gamma I + beta H
     torch.testing.assert_close(mier - plain, -stats["mi"] + 5.0 * stats["entropy"])
     assert stats["mi"] > 0 and stats["entropy"] > 0
+
+
+# --------------------------------------------------------------------------------------------------------
+# Eq. 4 / 9 with sums, against J built by hand (plain floats, per example) on a tiny data set
+
+
+class TableModel(SemiSupervisedVAE):
+    """Bound pieces looked up per example (x[:, 0] is the example's row): a deterministic model."""
+
+    def __init__(self, logits, log_px, kl):
+        super().__init__()
+        self.logits, self.log_px, self.kl = logits, log_px, kl
+        self.num_classes = logits.shape[1]
+
+    def bound(self, x, y, gen):
+        i = x[:, 0].long()
+        log_qy = torch.log_softmax(self.logits[i], -1)
+        if y is None:
+            return Bound(log_qy, self.log_px[i], self.kl[i])
+        return Bound(log_qy, self.log_px[i, y], self.kl[i, y])
+
+
+def _table(n, k, seed):
+    g = torch.Generator().manual_seed(seed)
+    return (
+        2 * torch.randn(n, k, generator=g, dtype=torch.float64),
+        -50 - 10 * torch.rand(n, k, generator=g, dtype=torch.float64),
+        5 * torch.rand(n, k, generator=g, dtype=torch.float64),
+    )
+
+
+def _hand_j(model, lab, labels, unl, alpha, w, beta=0.0, gamma=0.0):
+    """J = sum_L L + sum_U M + alpha sum_L log q(y|x), term by term in plain Python (eq. 1, 3, 7, 8, 9)."""
+    k = model.num_classes
+
+    def q(i):
+        row = [float(v) for v in model.logits[i]]
+        m = max(row)
+        z = sum(math.exp(v - m) for v in row)
+        return [math.exp(v - m) / z for v in row]
+
+    def big_l(i, c):
+        return float(model.log_px[i, c]) - math.log(k) - w * float(model.kl[i, c])
+
+    j_lab = sum(big_l(i, c) for i, c in zip(lab, labels))
+    j_cls = sum(math.log(q(i)[c]) for i, c in zip(lab, labels))
+    ent = [-sum(p * math.log(p) for p in q(i)) for i in unl]
+    j_unl = sum(sum(p * big_l(i, c) for c, p in enumerate(q(i))) for i in unl) + sum(ent)
+    marg = [sum(q(i)[c] for i in unl) / len(unl) for c in range(k)]
+    mi = -sum(p * math.log(p) for p in marg) - sum(ent) / len(unl)
+    j_unl += len(unl) * gamma * mi - beta * sum(ent)
+    return j_lab + j_unl + alpha * j_cls
+
+
+def _rows(idx):
+    return torch.tensor(idx, dtype=torch.float64).unsqueeze(1)
+
+
+@pytest.mark.parametrize("mier", [False, True])
+@pytest.mark.parametrize("kl_weight", [1.0, 0.3])
+def test_sum_weighting_on_whole_data_sets_is_j_over_n(mier, kl_weight):
+    k, lab, unl = 3, [0, 1, 2, 3], [4, 5, 6, 7, 8, 9]
+    model = TableModel(*_table(10, k, seed=1))
+    labels = [2, 0, 1, 1]
+    w = sum_weights(len(lab), len(unl))
+    assert w.alpha == pytest.approx(0.1 * 10)  # Kingma et al.: alpha = 0.1 N
+    cfg = ObjectiveConfig(mier=mier, beta=5.0, gamma=1.0, weights=w)
+    loss, _ = semi_supervised_loss(model, _rows(lab), torch.tensor(labels), _rows(unl), None, cfg, kl_weight)
+    j = _hand_j(model, lab, labels, unl, w.alpha, kl_weight, *((5.0, 1.0) if mier else (0.0, 0.0)))
+    assert float(loss) == pytest.approx(-j / 10, rel=1e-9)
+
+
+def test_sum_weighting_minibatches_are_unbiased_for_j():
+    """Averaged over every labeled and unlabeled batch of the sizes used, the loss is exactly -J / N."""
+    import itertools
+
+    k, lab, unl = 3, [0, 1, 2, 3], [4, 5, 6, 7, 8]
+    model = TableModel(*_table(9, k, seed=2))
+    labels = {0: 1, 1: 1, 2: 0, 3: 2}
+    w = sum_weights(len(lab), len(unl), alpha=2.5)
+    cfg = ObjectiveConfig(mier=False, weights=w)
+    losses = [
+        float(
+            semi_supervised_loss(model, _rows(bl), torch.tensor([labels[i] for i in bl]), _rows(bu), None, cfg, 0.5)[0]
+        )
+        for bl in itertools.combinations(lab, 2)
+        for bu in itertools.combinations(unl, 3)
+    ]
+    j = _hand_j(model, lab, [labels[i] for i in lab], unl, 2.5, 0.5)
+    assert sum(losses) / len(losses) == pytest.approx(-j / 9, rel=1e-9)
+
+
+def test_weights_of_both_rules():
+    # digits, 10 labels per class: 100 labeled and 1247 unlabeled; Fashion-MNIST 100/class: 1000 and 54000
+    for n_l, n_u, rel in ((100, 1247, 10.8), (1000, 54000, 101.9)):
+        w = sum_weights(n_l, n_u)
+        assert w.label == pytest.approx(0.1 * n_l)
+        assert w.label / w.unlabeled == pytest.approx(rel, abs=0.05)  # alpha N_L / N_U, as the issue computes
+        assert w.labeled + w.unlabeled == pytest.approx(1.0)
+    m = mean_weights(270, 5)
+    assert (m.labeled, m.unlabeled, m.label) == (1.0, 1.0, pytest.approx(5.4))
+    assert mean_weights(270, 5, alpha=3.0).label == 3.0

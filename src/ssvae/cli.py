@@ -15,6 +15,7 @@ DEMO_EPOCHS = 60
 def add_train_args(p: argparse.ArgumentParser) -> None:
     from .models import MODELS
     from .models.base import LIKELIHOODS
+    from .objectives import WEIGHTINGS
     from .train import TrainConfig
 
     d = TrainConfig()
@@ -62,10 +63,18 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     o.add_argument("--beta", type=float, default=d.beta, help="MIER entropy weight")
     o.add_argument("--gamma", type=float, default=d.gamma, help="MIER mutual-information weight")
     o.add_argument(
+        "--weighting",
+        choices=list(WEIGHTINGS),
+        default=d.weighting,
+        help="sum: eq. 4/9 as written, minibatch estimates of the data-set sums (divided by N); mean: per-batch "
+        "means with equal weight (the widely used implementation's rule). README, 'The math in brief'",
+    )
+    o.add_argument(
         "--alpha",
         type=float,
         default=None,
-        help="weight of the labeled log q(y|x) term (default 0.1 x unlabeled batches / labeled batches per epoch)",
+        help="weight of the labeled log q(y|x) term (default: 0.1 N with --weighting sum, as Kingma et al.; "
+        "0.1 x unlabeled batches / labeled batches per epoch with mean)",
     )
     o.add_argument("--eval-every", type=int, default=d.eval_every, help="validate and checkpoint every N epochs")
     o.add_argument(
@@ -105,6 +114,7 @@ def config_from_args(a: argparse.Namespace):
         mier=a.mier,
         beta=a.beta,
         gamma=a.gamma,
+        weighting=a.weighting,
         alpha=a.alpha,
         eval_every=a.eval_every,
         device=a.device,

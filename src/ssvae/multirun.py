@@ -71,8 +71,8 @@ class StackedLoss:
     """
 
     def __init__(self, models: list[nn.Module], loss_fn, obj_cfgs: list[ObjectiveConfig]):
-        if len({c.alpha for c in obj_cfgs}) > 1:
-            raise ValueError("stacked runs must share alpha")
+        if len({c.weights for c in obj_cfgs}) > 1:
+            raise ValueError("stacked runs must share the objective's term weights")
         self.names = [n for n, _ in models[0].named_parameters()]
         params, self.buffers = stack_module_state(models)
         self.params = {n: p.detach().requires_grad_() for n, p in params.items()}

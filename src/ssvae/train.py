@@ -21,10 +21,10 @@ from tqdm import tqdm
 
 from . import checkpoint as ck
 from .data import DeviceData, Split, load_dataset, make_split, resolve_device, to_unit
-from .errors import SSVAEError
+from .errors import SSVAEError, warn
 from .evaluate import classification_metrics
 from .models import build_model, model_config
-from .objectives import ObjectiveConfig, default_alpha, loss_function
+from .objectives import WEIGHTINGS, ObjectiveConfig, TermWeights, loss_function
 
 
 @dataclass
@@ -48,7 +48,8 @@ class TrainConfig:
     mier: bool = False
     beta: float = 5.0
     gamma: float = 1.0
-    alpha: float | None = None  # default: see objectives.default_alpha
+    weighting: str = "sum"  # how eq. 4/9's terms are weighted per step: see objectives.WEIGHTINGS
+    alpha: float | None = None  # default: 0.1 N (sum) or objectives.default_alpha (mean)
     eval_every: int = 1
     device: str = "auto"
     precision: str = "fp32"  # or "bf16": autocast matrix products (see PRECISIONS)
@@ -80,6 +81,10 @@ def check_config(cfg: TrainConfig) -> None:
         raise SSVAEError(f"--warmup-epochs must be 0 or more, got {cfg.warmup_epochs}")
     if not cfg.lr > 0:
         raise SSVAEError(f"--lr must be positive, got {cfg.lr}")
+    if cfg.weighting not in WEIGHTINGS:
+        raise SSVAEError(f"unknown weighting '{cfg.weighting}'; known: {', '.join(WEIGHTINGS)}")
+    if cfg.alpha is not None and not cfg.alpha >= 0:
+        raise SSVAEError(f"--alpha must be 0 or more, got {cfg.alpha}")
     if cfg.precision not in PRECISIONS:
         raise SSVAEError(f"unknown precision '{cfg.precision}'; known: {', '.join(PRECISIONS)}")
     model_config(cfg.model, **cfg.model_options)  # unknown model / likelihood -> clear message
@@ -93,7 +98,7 @@ class Schedule:
     unlabeled_batch: int
     labeled_batch: int
     labeled_batches_per_epoch: int
-    alpha: float
+    weights: TermWeights
 
 
 def make_schedule(cfg: TrainConfig, n_unlabeled: int, n_labeled: int) -> Schedule:
@@ -101,8 +106,8 @@ def make_schedule(cfg: TrainConfig, n_unlabeled: int, n_labeled: int) -> Schedul
     bl = min(cfg.labeled_batch_size, n_labeled)
     steps = n_unlabeled // bu  # drop the ragged tail: every step has the same shape
     labeled_batches = math.ceil(n_labeled / bl)
-    alpha = cfg.alpha if cfg.alpha is not None else default_alpha(steps, labeled_batches)
-    return Schedule(steps, bu, bl, labeled_batches, alpha)
+    weights = WEIGHTINGS[cfg.weighting](n_labeled, n_unlabeled, labeled_batches, steps, cfg.alpha)
+    return Schedule(steps, bu, bl, labeled_batches, weights)
 
 
 def epoch_indices(n: int, steps: int, batch: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -130,6 +135,30 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path) -> bool:
         return True
     out.mkdir(parents=True, exist_ok=True)
     return False
+
+
+class CollapseGuard:
+    """Warns once when predictions pile onto few classes: the entropy of the mean q(y|x) on validation stays below
+    half the entropy of the labeled class frequencies for `patience` evaluations in a row. The usual cause is a
+    label term too weak for MIER's entropy penalty, which then makes the classifier confidently wrong."""
+
+    def __init__(self, y_lab: torch.Tensor, num_classes: int, patience: int = 3):
+        freq = torch.bincount(y_lab.cpu(), minlength=num_classes).double() / len(y_lab)
+        self.reference = float(-(freq[freq > 0] * freq[freq > 0].log()).sum())
+        self.patience, self.streak, self.warned = patience, 0, False
+
+    def update(self, marginal_entropy: float) -> bool:
+        """Record one evaluation; True while the predictions are collapsed."""
+        collapsed = marginal_entropy < 0.5 * self.reference
+        self.streak = self.streak + 1 if collapsed else 0
+        if self.streak >= self.patience and not self.warned:
+            self.warned = True
+            warn(
+                f"predictions have collapsed onto few classes for {self.streak} evaluations (entropy of the mean "
+                f"prediction {marginal_entropy:.2f} nats, labels {self.reference:.2f}): the label term is too weak "
+                "for the entropy penalty; use --weighting sum, a larger --alpha or a smaller --beta"
+            )
+        return collapsed
 
 
 class Run:
@@ -175,11 +204,18 @@ class Run:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=cfg.adam_betas)
         self.lr_sched = torch.optim.lr_scheduler.StepLR(self.opt, step_size=cfg.lr_decay_every, gamma=cfg.lr_decay)
         self.gen = torch.Generator(device=device).manual_seed(cfg.seed)
-        self.obj_cfg = ObjectiveConfig(mier=cfg.mier, beta=cfg.beta, gamma=cfg.gamma, alpha=sched.alpha)
+        self.obj_cfg = ObjectiveConfig(mier=cfg.mier, beta=cfg.beta, gamma=cfg.gamma, weights=sched.weights)
         self.loss_fn = loss_function(self.model)
         self.autocast = functools.partial(PRECISIONS[cfg.precision], device)
         self.warmup_steps = cfg.warmup_epochs * sched.steps_per_epoch
 
+        self.collapse = CollapseGuard(self.data.y_lab, ds.num_classes)
+        if cfg.warmup_epochs > cfg.epochs:
+            warn(
+                f"--warmup-epochs {cfg.warmup_epochs} is longer than --epochs {cfg.epochs}: the KL weight ends at "
+                f"{cfg.epochs / cfg.warmup_epochs:.2f}, not 1; pass --warmup-epochs {max(1, cfg.epochs // 5)} "
+                "(a fifth, as reproduce does)"
+            )
         self.epoch, self.step, self.best_val, self.best_epoch, self.seconds = 0, 0, -1.0, 0, 0.0
         if resuming and (self.out / ck.LAST).exists():
             state = ck.load_checkpoint(self.out / ck.LAST, device)
@@ -229,6 +265,7 @@ class Run:
         if done % cfg.eval_every and done != cfg.epochs:
             return None
         val = classification_metrics(self.model, self.data.x_val, self.data.y_val, seed=cfg.seed)
+        marginal = val["mi"] + val["entropy"]  # H(mean_x q(y|x)): eq. 8's I plus the mean entropy
         row = {
             "epoch": done,
             "step": self.step,
@@ -238,6 +275,8 @@ class Run:
             "val_accuracy": val["accuracy"],
             "val_entropy": val["entropy"],
             "val_mi": val["mi"],
+            "val_marginal_entropy": marginal,
+            "collapsed": self.collapse.update(marginal),
             "train_seconds": self.seconds,
         }
         self.sums, self.steps_in_sums = {}, 0
