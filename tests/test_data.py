@@ -173,11 +173,47 @@ def test_wrong_dtypes(tmp_path):
     assert "labels must be integers" in _bad(tmp_path, y_train=np.full(300, 0.5))
 
 
-def test_labels_out_of_range(tmp_path):
+def test_test_label_unknown_to_training(tmp_path):
     y = np.arange(60) % 3
     y[0] = 7
-    assert "0..K-1" in _bad(tmp_path, y_test=y)
-    assert "0..K-1" in _bad(tmp_path, y_train=np.where(np.arange(300) % 3 == 1, 2, np.arange(300) % 3))
+    assert "y_test has labels 7 that no labeled y_train example has; the classes are 0, 1, 2" in _bad(
+        tmp_path, y_test=y
+    )
+
+
+def test_class_names_are_kept_and_coded_in_sorted_order(tmp_path):
+    arrays = tiny_arrays()
+    names = np.array(["shirt", "bag", "coat"])
+    arrays["y_train"], arrays["y_test"] = names[arrays["y_train"]], names[arrays["y_test"]]
+    np.savez(tmp_path / "named.npz", **arrays)
+    ds = load_npz(tmp_path / "named.npz")
+    assert list(ds.classes) == ["bag", "coat", "shirt"]
+    np.testing.assert_array_equal(ds.classes[ds.y_train], names[tiny_arrays()["y_train"]])
+    np.testing.assert_array_equal(ds.classes[ds.y_test], names[tiny_arrays()["y_test"]])
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_own_unlabeled_marks(tmp_path, named):
+    arrays = tiny_arrays()
+    y = arrays["y_train"].astype(np.int64)
+    y[10:] = -1  # only the first 10 rows keep their label
+    arrays["y_train"] = np.array(["a", "b", "c"])[y].astype(object) if named else y
+    if named:
+        arrays["y_train"][10:] = "-1"
+        arrays["y_train"] = arrays["y_train"].astype(str)
+        arrays["y_test"] = np.array(["a", "b", "c"])[arrays["y_test"]]
+    np.savez(tmp_path / "own.npz", **arrays)
+    ds = load_npz(tmp_path / "own.npz")
+    assert ds.partially_labeled and (ds.y_train == -1).sum() == 290
+    split = make_split(ds.y_train, labels_per_class=None, val_size=None, seed=0)
+    np.testing.assert_array_equal(split.labeled, np.arange(10))
+    np.testing.assert_array_equal(split.unlabeled, np.arange(10, 300))
+    assert len(split.validation) == 0
+
+
+def test_all_unlabeled_or_one_class(tmp_path):
+    assert "no labeled example" in _bad(tmp_path, y_train=np.full(300, -1))
+    assert "labels of only one class (1)" in _bad(tmp_path, y_train=np.where(np.arange(300) < 5, 1, -1))
 
 
 def test_nan_pixels(tmp_path):

@@ -59,7 +59,7 @@ def _log_px_given_z(model, logits_fn, x, z):
     out = []
     for c in range(model.num_classes):
         logits = logits_fn(z, torch.full((g, 1), c))
-        out.append(base.log_likelihood(model.cfg.likelihood, logits, x.expand(g, -1)).squeeze(1))
+        out.append(model.lik.log_prob(logits, x.expand(g, -1)).squeeze(1))
     return torch.stack(out)
 
 
@@ -70,7 +70,7 @@ def exact_log_px(name, model, x, grid=20001, lim=12.0, lattice=1601):
         g = torch.linspace(-8.0, 8.0, lattice, dtype=torch.float64).view(-1, 1)
         log_dz = 2 * (g[1, 0] - g[0, 0]).log()
         logits = model.p_x(g)  # depends on z1 only: once for the whole lattice
-        log_px_z1 = torch.stack([base.log_likelihood(model.cfg.likelihood, logits, xb.expand(len(g), -1)) for xb in x])
+        log_px_z1 = torch.stack([model.lik.log_prob(logits, xb.expand(len(g), -1)) for xb in x])
         per_class = []
         for c in range(k):
             mu_p, lv_p = model._prior(0, g.unsqueeze(1), torch.full((len(g), 1), c))  # over z2: [G, 1, 1]
@@ -152,7 +152,7 @@ def test_adgm_classifier_and_every_class_share_one_a(monkeypatch):
         cls = torch.full((5, 1), k)
         mu_z, lv_z = model.q_z(model.qz_in(x, a, classes=cls))
         z = mu_z + torch.exp(0.5 * lv_z) * draws[1][:, k : k + 1]
-        log_px = base.log_likelihood("bernoulli", model.p_x(model.px_in(z, classes=cls)), x).squeeze(1)
+        log_px = model.lik.log_prob(model.p_x(model.px_in(z, classes=cls)), x).squeeze(1)
         mu_pa, lv_pa = model.p_a(model.pa_in(x, z, classes=cls))
         kl = base.kl_std_normal(mu_z, lv_z) + base.gaussian_log_prob(a, mu_a, lv_a).unsqueeze(1)
         kl = (kl - base.gaussian_log_prob(a.unsqueeze(1), mu_pa, lv_pa)).squeeze(1)

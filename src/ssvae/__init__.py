@@ -2,6 +2,7 @@
 
 from .data import Dataset, load_dataset, make_split
 from .errors import SSVAEError
+from .estimator import SemiSupervisedClassifier
 from .evaluate import evaluate_run
 from .models import MODELS, build_model, model_config
 from .train import TrainConfig, train
@@ -11,6 +12,7 @@ __all__ = [
     "MODELS",
     "Dataset",
     "SSVAEError",
+    "SemiSupervisedClassifier",
     "TrainConfig",
     "build_model",
     "evaluate_run",

@@ -16,7 +16,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     from .models import MODELS
     from .models.base import LIKELIHOODS
     from .objectives import WEIGHTINGS
-    from .train import TrainConfig
+    from .train import SELECTIONS, TrainConfig
 
     d = TrainConfig()
     g = p.add_argument_group("run")
@@ -33,7 +33,13 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="folder with <name>.npz, or torchvision's download cache (default $SSVAE_DATA or ~/.cache/ssvae)",
     )
-    g.add_argument("--labels-per-class", type=int, default=d.labels_per_class)
+    g.add_argument(
+        "--labels-per-class",
+        type=int,
+        default=None,
+        help=f"labeled examples drawn per class (default {d.labels_per_class}); refused for data whose y_train "
+        "marks unlabeled examples with -1, which keeps its own labels",
+    )
     g.add_argument(
         "--val-size",
         type=int,
@@ -78,6 +84,13 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     o.add_argument("--eval-every", type=int, default=d.eval_every, help="validate and checkpoint every N epochs")
     o.add_argument(
+        "--select",
+        choices=["auto", *SELECTIONS],
+        default=d.select,
+        help="which epoch's model to keep as best: val-accuracy (labeled validation), val-elbo (the ELBO of "
+        "held-out examples, no labels needed), last; auto: val-accuracy when validation is labeled, else last",
+    )
+    o.add_argument(
         "--likelihood", choices=list(LIKELIHOODS), default=None, help="decoder likelihood (default bernoulli)"
     )
     o.add_argument(
@@ -102,7 +115,7 @@ def config_from_args(a: argparse.Namespace):
         model=a.model,
         dataset=a.dataset,
         data_dir=a.data_dir,
-        labels_per_class=a.labels_per_class,
+        labels_per_class=a.labels_per_class if a.labels_per_class is not None else TrainConfig.labels_per_class,
         val_size=a.val_size,
         seed=a.seed,
         epochs=a.epochs,
@@ -117,6 +130,7 @@ def config_from_args(a: argparse.Namespace):
         weighting=a.weighting,
         alpha=a.alpha,
         eval_every=a.eval_every,
+        select=a.select,
         device=a.device,
         precision=a.precision,
         model_options=opts,
@@ -128,13 +142,19 @@ def cmd_train(a: argparse.Namespace) -> None:
     from .multirun import seeds_configs, train_many
 
     cfg = config_from_args(a)
+    if a.labels_per_class is not None and (cfg.dataset.endswith(".npz") or Path(cfg.dataset).is_file()):
+        from .data import load_dataset
+
+        if load_dataset(cfg.dataset).partially_labeled:
+            raise SSVAEError(
+                f"{cfg.dataset} marks its unlabeled examples with -1, so it keeps its own labels: "
+                "drop --labels-per-class"
+            )
     cfgs, outs = seeds_configs(cfg, a.seeds, a.out) if a.seeds else ([cfg], [a.out])
     for out in train_many(cfgs, outs):
         last = ck.read_history(Path(out) / ck.HISTORY)[-1]
-        print(
-            f"trained {out}: epoch {last['epoch']}, val accuracy {last['val_accuracy']:.2f}%; "
-            f"next: ssvae evaluate {out}"
-        )
+        acc = "" if last["val_accuracy"] is None else f", val accuracy {last['val_accuracy']:.2f}%"
+        print(f"trained {out}: epoch {last['epoch']}{acc}; next: ssvae evaluate {out}, or ssvae predict {out} INPUT")
 
 
 def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -292,6 +312,13 @@ def cmd_report(a: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def cmd_predict(a: argparse.Namespace) -> None:
+    from .predict import predict_to_csv
+
+    n = predict_to_csv(a.model, a.input, a.out, device=a.device)
+    print(f"wrote {a.out}: {n} predictions")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ssvae", description="Semi-supervised VAEs (M2, ...) with the MIER regulariser.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -317,6 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", default=None, help="where the data set is now, if it moved since training")
     e.add_argument("--no-figures", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+    pr = sub.add_parser("predict", help="class probabilities for new inputs from a saved model or a run directory")
+    pr.add_argument("model", help="a saved model directory (SemiSupervisedClassifier.save) or a run directory")
+    pr.add_argument("input", help="an .npy array, an .npz (array x, x_test or its only array), or a folder of images")
+    pr.add_argument("--out", default="predictions.csv", help="CSV: id, predicted class, one probability per class")
+    pr.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    pr.set_defaults(func=cmd_predict)
+
     r = sub.add_parser("reproduce", help="the paper's Tables 1-3 and Figures 2-4: train, evaluate, report")
     r.add_argument("--table", default="all", help="1, 2, 3, a comma list, or all")
     r.add_argument("--datasets", default="fashion-mnist,kmnist,cifar10,svhn", help="comma list")

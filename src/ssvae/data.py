@@ -29,6 +29,16 @@ class Dataset:
     y_test: np.ndarray
     image_shape: tuple[int, int]  # (H, W) for pictures; H * W == D
     num_classes: int
+    classes: np.ndarray | None = None  # class names, by code 0..K-1 (default: the codes themselves)
+
+    def __post_init__(self) -> None:
+        if self.classes is None:
+            object.__setattr__(self, "classes", np.arange(self.num_classes))
+
+    @property
+    def partially_labeled(self) -> bool:
+        """y_train carries its own -1 marks: the labels are the data's, not drawn by `make_split`."""
+        return bool((self.y_train == UNLABELED).any())
 
     @property
     def dim(self) -> int:
@@ -83,14 +93,54 @@ def _images(x: np.ndarray, what: str, source: str) -> tuple[np.ndarray, tuple[in
     return flat.astype(np.uint8), shape
 
 
-def _labels(y: np.ndarray, n: int, what: str, source: str) -> np.ndarray:
-    if y.ndim != 1 or len(y) != n:
-        raise SSVAEError(f"{source}: {what} has shape {tuple(y.shape)}; expected [{n}], one label per image")
-    if np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
-        y = y.astype(np.int64)
-    if not np.issubdtype(y.dtype, np.integer):
-        raise SSVAEError(f"{source}: {what} has dtype {y.dtype}; labels must be integers 0..K-1")
-    return y.astype(np.int64)
+UNLABELED = -1  # scikit-learn's mark for an unlabeled example (sklearn.semi_supervised)
+
+
+def is_unlabeled(y: np.ndarray) -> np.ndarray:
+    """Where y holds the -1 mark: the integer -1, or the text '-1' in a string array (an .npz cannot hold the
+    object arrays that mix -1 with class names)."""
+    if y.dtype.kind in "iuf":
+        return y == UNLABELED
+    if y.dtype.kind in "US":
+        return np.char.strip(y.astype(str)) == "-1"
+    return np.array([(isinstance(v, (int, np.integer)) and v == UNLABELED) or v == "-1" for v in y], dtype=bool)
+
+
+def encode_labels(
+    y_train: np.ndarray, y_test: np.ndarray | None, source: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Class names -> 0..K-1 in sorted order (as sklearn's `classes_`), -1 marks kept as -1; also the names."""
+    if y_train.dtype.kind == "f" and np.all(np.isfinite(y_train)) and np.all(y_train == np.round(y_train)):
+        y_train = y_train.astype(np.int64)
+    if y_train.dtype.kind not in "iuUSO":
+        raise SSVAEError(
+            f"{source}: y_train has dtype {y_train.dtype}; labels must be integers or strings, -1 for unlabeled"
+        )
+    unl = is_unlabeled(y_train)
+    labeled = y_train[~unl]
+    if labeled.dtype.kind == "O" and all(isinstance(v, str) for v in labeled):
+        labeled = labeled.astype(str)
+    try:
+        classes = np.unique(labeled)
+    except TypeError as e:
+        raise SSVAEError(f"{source}: y_train mixes label types ({e}); use all strings or all integers") from e
+    if len(classes) < 2:
+        what = "no labeled example" if len(classes) == 0 else f"labels of only one class ({classes[0]})"
+        raise SSVAEError(f"{source}: y_train has {what}; classification needs labeled examples of at least two classes")
+    codes = np.full(len(y_train), UNLABELED, dtype=np.int64)
+    codes[~unl] = np.searchsorted(classes, labeled)
+    if y_test is None:
+        return codes, None, classes
+    if y_test.dtype.kind == "f" and np.all(np.isfinite(y_test)) and np.all(y_test == np.round(y_test)):
+        y_test = y_test.astype(np.int64)
+    known = np.isin(y_test, classes)
+    if not known.all():
+        unknown = sorted({str(v) for v in y_test[~known]})[:5]
+        raise SSVAEError(
+            f"{source}: y_test has labels {', '.join(unknown)} that no labeled y_train example has; "
+            f"the classes are {', '.join(map(str, classes[:10]))}{' ...' if len(classes) > 10 else ''}"
+        )
+    return codes, np.searchsorted(classes, y_test).astype(np.int64), classes
 
 
 def validate_arrays(
@@ -109,23 +159,14 @@ def validate_arrays(
         raise SSVAEError(f"{source}: x_train images have {xtr.shape[1]} pixels but x_test images {xte.shape[1]}")
     if xtr.dtype != xte.dtype:  # one 0..255 and one [0, 1]: bring both to [0, 1]
         xtr, xte = (a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a for a in (xtr, xte))
-    ytr = _labels(np.asarray(y_train), len(xtr), "y_train", source)
-    yte = _labels(np.asarray(y_test), len(xte), "y_test", source)
-    k = int(ytr.max()) + 1
-    if ytr.min() < 0 or yte.min() < 0 or yte.max() >= k:
-        lo, hi = min(ytr.min(), yte.min()), max(ytr.max(), yte.max())
-        raise SSVAEError(
-            f"{source}: labels range over {lo}..{hi} but must lie in 0..K-1 with every class in y_train "
-            f"(K = {k} from y_train); relabel them as 0..K-1"
-        )
-    missing = sorted(set(range(k)) - set(np.unique(ytr).tolist()))
-    if missing:
-        raise SSVAEError(
-            f"{source}: classes {missing} have no training images; labels must be 0..K-1 with none missing"
-        )
-    if k < 2:
-        raise SSVAEError(f"{source}: y_train has a single class; classification needs at least two")
-    return Dataset(name, xtr, ytr, xte, yte, shape, k)
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    for y, x, what in ((y_train, xtr, "y_train"), (y_test, xte, "y_test")):
+        if y.ndim != 1 or len(y) != len(x):
+            raise SSVAEError(f"{source}: {what} has shape {tuple(y.shape)}; expected [{len(x)}], one label per image")
+    if is_unlabeled(y_test).any():
+        raise SSVAEError(f"{source}: y_test marks examples unlabeled (-1); every test example needs its label")
+    ytr, yte, classes = encode_labels(y_train, y_test, source)
+    return Dataset(name, xtr, ytr, xte, yte, shape, len(classes), classes)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -247,8 +288,21 @@ def default_val_size(n_train: int) -> int:
     return min(5000, n_train // 10)
 
 
-def make_split(y_train: np.ndarray, labels_per_class: int, val_size: int | None, seed: int) -> Split:
-    """Validation held out at random, then exactly N labeled per class; the rest is unlabeled."""
+def make_split(
+    y_train: np.ndarray, labels_per_class: int | None, val_size: int | None, seed: int, val_from: str = "labeled"
+) -> Split:
+    """Validation held out at random, then exactly N labeled per class; the rest is unlabeled.
+
+    Data with its own -1 marks keeps them (`own_marks_split`); `labels_per_class` must then be None."""
+    if (y_train == UNLABELED).any():
+        if labels_per_class is not None:
+            raise SSVAEError(
+                "this data set marks its unlabeled examples with -1, so its labels are its own: "
+                "drop --labels-per-class (or give every example its label to have them drawn)"
+            )
+        return own_marks_split(y_train, val_size or 0, seed, val_from)
+    if labels_per_class is None:
+        raise SSVAEError("give --labels-per-class: this data set has no -1 marks saying which labels to keep")
     n = len(y_train)
     val_size = default_val_size(n) if val_size is None else val_size
     if labels_per_class < 1:
@@ -318,3 +372,34 @@ class DeviceData:
             put(ds.x_train[split.validation]),
             put(ds.y_train[split.validation]),
         )
+
+
+def own_marks_split(y: np.ndarray, val_size: int, seed: int, val_from: str = "labeled") -> Split:
+    """Labeled rows are those with a label, unlabeled those marked -1 (all rows when none is marked: the
+    unlabeled bound then runs on the labeled images too). `val_size` rows are held out for model selection:
+    labeled ones, drawn per class in proportion and leaving every class at least one training label, for
+    selection by accuracy; or unlabeled ones (`val_from="unlabeled"`) for selection by the ELBO."""
+    rng = np.random.default_rng(seed)
+    labeled, unlabeled = np.flatnonzero(y >= 0), np.flatnonzero(y == UNLABELED)
+    validation = np.zeros(0, dtype=np.int64)
+    if val_size > 0 and val_from == "labeled":
+        counts = np.bincount(y[labeled])
+        take = np.floor(counts * val_size / len(labeled)).astype(int)
+        extra = rng.permutation(np.flatnonzero(counts - take > 1))[: max(0, val_size - take.sum())]
+        take[extra] += 1
+        if np.any(counts - take < 1) or take.sum() < val_size:
+            raise SSVAEError(
+                f"cannot hold out {val_size} labeled examples for validation and keep a training label in every "
+                f"class (labels per class: {counts.tolist()}); hold out fewer, or select without labels"
+            )
+        validation = np.concatenate([rng.permutation(labeled[y[labeled] == k])[:t] for k, t in enumerate(take)])
+        labeled = np.setdiff1d(labeled, validation)
+    elif val_size > 0:
+        pool = unlabeled if len(unlabeled) else labeled
+        if val_size >= len(pool):
+            raise SSVAEError(f"cannot hold out {val_size} of {len(pool)} unlabeled examples for validation")
+        validation = rng.choice(pool, val_size, replace=False)
+        unlabeled = np.setdiff1d(unlabeled, validation)
+    if len(unlabeled) == 0:
+        unlabeled = labeled
+    return Split(np.sort(labeled), np.sort(unlabeled), np.sort(validation))

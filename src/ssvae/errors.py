@@ -1,7 +1,7 @@
 """The one exception type users see: the CLI prints its message as a single line, no traceback."""
 
 
-class SSVAEError(Exception):
+class SSVAEError(ValueError):
     """A problem with the user's input or environment, phrased as what is wrong and what to do."""
 
 

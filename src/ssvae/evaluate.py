@@ -133,7 +133,8 @@ def evaluate_run(
         model.load_state_dict(state["model"])
         t0 = time.perf_counter()
         test = classification_metrics(model, x_test, y_test, seed=cfg["seed"])
-        val = classification_metrics(model, x_val, y_val, seed=cfg["seed"])
+        labeled_val = len(y_val) > 0 and bool((y_val >= 0).all())
+        val = classification_metrics(model, x_val, y_val, seed=cfg["seed"]) if labeled_val else {"accuracy": None}
         r = {
             "epoch": state["epoch"],
             "test_accuracy": test["accuracy"],

@@ -20,11 +20,11 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint as ck
-from .data import DeviceData, Split, load_dataset, make_split, resolve_device, to_unit
+from .data import Dataset, DeviceData, Split, load_dataset, make_split, resolve_device, to_unit
 from .errors import SSVAEError, warn
-from .evaluate import classification_metrics
+from .evaluate import elbo, predict_log_proba
 from .models import build_model, model_config
-from .objectives import WEIGHTINGS, ObjectiveConfig, TermWeights, loss_function
+from .objectives import WEIGHTINGS, ObjectiveConfig, TermWeights, entropy, loss_function, mutual_information
 
 
 @dataclass
@@ -51,6 +51,7 @@ class TrainConfig:
     weighting: str = "sum"  # how eq. 4/9's terms are weighted per step: see objectives.WEIGHTINGS
     alpha: float | None = None  # default: 0.1 N (sum) or objectives.default_alpha (mean)
     eval_every: int = 1
+    select: str = "auto"  # which epoch's model to keep: see SELECTIONS ("auto": val-accuracy, else last)
     device: str = "auto"
     precision: str = "fp32"  # or "bf16": autocast matrix products (see PRECISIONS)
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"likelihood": "continuous-bernoulli"}
@@ -81,6 +82,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise SSVAEError(f"--warmup-epochs must be 0 or more, got {cfg.warmup_epochs}")
     if not cfg.lr > 0:
         raise SSVAEError(f"--lr must be positive, got {cfg.lr}")
+    if cfg.select != "auto" and cfg.select not in SELECTIONS:
+        raise SSVAEError(f"unknown --select '{cfg.select}'; known: auto, {', '.join(SELECTIONS)}")
     if cfg.weighting not in WEIGHTINGS:
         raise SSVAEError(f"unknown weighting '{cfg.weighting}'; known: {', '.join(WEIGHTINGS)}")
     if cfg.alpha is not None and not cfg.alpha >= 0:
@@ -128,6 +131,8 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path) -> bool:
     if cfg_path.exists():
         old = ck.load_json(cfg_path)["config"]
         new = cfg.to_json()
+        defaults = TrainConfig().to_json()  # settings added since the run began count as their default
+        old = {**{k: v for k, v in defaults.items() if k not in old}, **old}
         diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
         if diff:
             what = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
@@ -161,45 +166,60 @@ class CollapseGuard:
         return collapsed
 
 
+def _val_accuracy(run: "Run", log_q: torch.Tensor) -> float:
+    return 100.0 * float((log_q.argmax(-1) == run.data.y_val).float().mean())
+
+
+def _val_elbo(run: "Run", log_q: torch.Tensor) -> float:
+    return float(elbo(run.model, run.data.x_val, seed=run.cfg.seed).mean())
+
+
+# How the kept ("best") model is chosen: name -> score of the current epoch; the highest score is kept.
+SELECTIONS: dict[str, Callable[["Run", torch.Tensor], float]] = {
+    "val-accuracy": _val_accuracy,  # labeled validation examples
+    "val-elbo": _val_elbo,  # eq. 2 on held-out examples, labels not needed
+    "last": lambda run, log_q: float(run.epoch),  # no validation: keep the last epoch
+}
+
+
 class Run:
     """One run's state: its data on the device, model, optimizer, schedule, generator and bookkeeping.
 
-    `train` drives one Run; `ssvae.multirun` drives several through one stacked step. Either way the run
-    directory, metrics and checkpoints are the same, and a run started one way can be resumed the other.
+    `train` drives one Run; `ssvae.multirun` drives several through one stacked step; the scikit-learn
+    estimator drives one on in-memory data (`data`) without a run directory (`out=None`). Either way the
+    metrics and the kept models are the same, and a run started one way can be resumed another.
     """
 
-    def __init__(self, cfg: TrainConfig, out: str | Path):
-        self.cfg, self.out = cfg, Path(out)
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        out: str | Path | None,
+        data: tuple[Dataset, Split] | None = None,
+        init: dict[str, Any] | None = None,
+    ):
+        self.cfg, self.out = cfg, None if out is None else Path(out)
         check_config(cfg)
-        resuming = _prepare_run_dir(cfg, self.out)
+        resuming = self.out is not None and _prepare_run_dir(cfg, self.out)
         self.device = device = resolve_device(cfg.device)
-        ds = load_dataset(cfg.dataset, cfg.data_dir)
-        split_path = self.out / ck.SPLIT
-        split = (
-            Split.load(split_path)
-            if split_path.exists()
-            else make_split(ds.y_train, cfg.labels_per_class, cfg.val_size, cfg.seed)
-        )
-        split.save(split_path)
+        if data is not None:
+            ds, split = data
+        else:
+            ds = load_dataset(cfg.dataset, cfg.data_dir)
+            split_path = None if self.out is None else self.out / ck.SPLIT
+            if split_path is not None and split_path.exists():
+                split = Split.load(split_path)
+            else:
+                val_from = "unlabeled" if cfg.select == "val-elbo" else "labeled"
+                lpc = None if ds.partially_labeled else cfg.labels_per_class
+                split = make_split(ds.y_train, lpc, cfg.val_size, cfg.seed, val_from)
+        self.dataset, self.split = ds, split
+        self.select = resolve_select(cfg.select, split, ds.y_train)
         self.data = DeviceData.from_split(ds, split, device)
         self.sched = sched = make_schedule(cfg, len(split.unlabeled), len(split.labeled))
-        mcfg = model_config(cfg.model, **cfg.model_options)
-        ck.save_json(
-            self.out / ck.CONFIG,
-            {
-                "config": cfg.to_json(),
-                "model_config": dataclasses.asdict(mcfg),
-                "derived": {
-                    **dataclasses.asdict(sched),
-                    "n_labeled": len(split.labeled),
-                    "n_unlabeled": len(split.unlabeled),
-                    "n_validation": len(split.validation),
-                    "input_dim": ds.dim,
-                    "image_shape": list(ds.image_shape),
-                    "num_classes": ds.num_classes,
-                },
-            },
-        )
+        self.mcfg = mcfg = model_config(cfg.model, **cfg.model_options)
+        if self.out is not None:
+            split.save(self.out / ck.SPLIT)
+            ck.save_json(self.out / ck.CONFIG, {"config": cfg.to_json(), **self.describe()})
         self.model = build_model(cfg.model, ds.dim, ds.num_classes, mcfg, cfg.seed).to(device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=cfg.adam_betas)
         self.lr_sched = torch.optim.lr_scheduler.StepLR(self.opt, step_size=cfg.lr_decay_every, gamma=cfg.lr_decay)
@@ -208,15 +228,18 @@ class Run:
         self.loss_fn = loss_function(self.model)
         self.autocast = functools.partial(PRECISIONS[cfg.precision], device)
         self.warmup_steps = cfg.warmup_epochs * sched.steps_per_epoch
-
         self.collapse = CollapseGuard(self.data.y_lab, ds.num_classes)
-        if cfg.warmup_epochs > cfg.epochs:
+        # predictions watched by the collapse guard when there is no validation set: a fixed unlabeled sample
+        self.x_watch = self.data.x_val if len(self.data.x_val) else self.data.x_unl[:2000]
+        if cfg.warmup_epochs > cfg.epochs and init is None:
             warn(
                 f"--warmup-epochs {cfg.warmup_epochs} is longer than --epochs {cfg.epochs}: the KL weight ends at "
                 f"{cfg.epochs / cfg.warmup_epochs:.2f}, not 1; pass --warmup-epochs {max(1, cfg.epochs // 5)} "
                 "(a fifth, as reproduce does)"
             )
-        self.epoch, self.step, self.best_val, self.best_epoch, self.seconds = 0, 0, -1.0, 0, 0.0
+        self.epoch, self.step, self.best_score, self.best_epoch, self.seconds = 0, 0, -math.inf, 0, 0.0
+        self.history: list[dict[str, Any]] = []
+        self.best_state: dict[str, torch.Tensor] | None = None
         if resuming and (self.out / ck.LAST).exists():
             state = ck.load_checkpoint(self.out / ck.LAST, device)
             self.model.load_state_dict(state["model"])
@@ -224,11 +247,37 @@ class Run:
             self.lr_sched.load_state_dict(state["scheduler"])
             self.gen.set_state(state["rng"].cpu())
             self.epoch, self.step = state["epoch"], state["step"]
-            self.best_val, self.best_epoch = state["best_val_accuracy"], state["best_epoch"]
-            self.seconds = state["train_seconds"]
-        ck.truncate_history(self.out / ck.HISTORY, self.epoch)
+            self.best_score = state.get("best_score", state.get("best_val_accuracy"))
+            self.best_epoch, self.seconds = state["best_epoch"], state["train_seconds"]
+        elif init is not None:  # warm start: the model and optimizer of an earlier fit, a new schedule of epochs
+            self.model.load_state_dict(init["model"])
+            if "optimizer" in init:
+                self.opt.load_state_dict(init["optimizer"])
+            self.step = init["step"]
+        if self.out is not None:
+            ck.truncate_history(self.out / ck.HISTORY, self.epoch)
+            self.history = ck.read_history(self.out / ck.HISTORY)
         self.sums: dict[str, torch.Tensor] = {}
         self.steps_in_sums = 0
+
+    def describe(self) -> dict[str, Any]:
+        """What, beside the TrainConfig, rebuilds this run's model and reads its data: config.json's other parts."""
+        ds, split = self.dataset, self.split
+        return {
+            "model_config": dataclasses.asdict(self.mcfg),
+            "derived": {
+                **dataclasses.asdict(self.sched),
+                "select": self.select,
+                "n_labeled": len(split.labeled),
+                "n_unlabeled": len(split.unlabeled),
+                "n_validation": len(split.validation),
+                "own_labels": ds.partially_labeled,
+                "input_dim": ds.dim,
+                "image_shape": list(ds.image_shape),
+                "num_classes": ds.num_classes,
+                "classes": [c.item() if hasattr(c, "item") else c for c in ds.classes],
+            },
+        }
 
     @property
     def label(self) -> str:
@@ -264,43 +313,61 @@ class Run:
         cfg, done = self.cfg, self.epoch
         if done % cfg.eval_every and done != cfg.epochs:
             return None
-        val = classification_metrics(self.model, self.data.x_val, self.data.y_val, seed=cfg.seed)
-        marginal = val["mi"] + val["entropy"]  # H(mean_x q(y|x)): eq. 8's I plus the mean entropy
+        log_q = predict_log_proba(self.model, self.x_watch, seed=cfg.seed)
+        labeled_val = len(self.data.y_val) > 0 and bool((self.data.y_val >= 0).all())
+        mean_h, mi = float(entropy(log_q).mean()), float(mutual_information(log_q))
+        marginal = mi + mean_h  # H(mean_x q(y|x)): eq. 8's I plus the mean entropy
+        score = SELECTIONS[self.select](self, log_q)
         row = {
             "epoch": done,
             "step": self.step,
             "lr": self.opt.param_groups[0]["lr"],
             "kl_weight": self.kl_weight(),
             "train": {k: float(v) / self.steps_in_sums for k, v in self.sums.items()},
-            "val_accuracy": val["accuracy"],
-            "val_entropy": val["entropy"],
-            "val_mi": val["mi"],
+            "val_accuracy": _val_accuracy(self, log_q) if labeled_val else None,
+            "val_entropy": mean_h,
+            "val_mi": mi,
             "val_marginal_entropy": marginal,
             "collapsed": self.collapse.update(marginal),
+            "score": score,
             "train_seconds": self.seconds,
         }
         self.sums, self.steps_in_sums = {}, 0
-        ck.append_history(self.out / ck.HISTORY, row)
-        if val["accuracy"] > self.best_val:
-            self.best_val, self.best_epoch = val["accuracy"], done
+        self.history.append(row)
+        if score > self.best_score:
+            self.best_score, self.best_epoch = score, done
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if self.out is not None:
+                ck.save_checkpoint(self.out / ck.BEST, {"model": self.best_state, "epoch": done, "score": score})
+        if self.out is not None:
+            ck.append_history(self.out / ck.HISTORY, row)
             ck.save_checkpoint(
-                self.out / ck.BEST, {"model": self.model.state_dict(), "epoch": done, "val_accuracy": self.best_val}
+                self.out / ck.LAST,
+                {
+                    "model": self.model.state_dict(),
+                    "optimizer": self.opt.state_dict(),
+                    "scheduler": self.lr_sched.state_dict(),
+                    "rng": self.gen.get_state(),
+                    "epoch": done,
+                    "step": self.step,
+                    "best_score": self.best_score,
+                    "best_epoch": self.best_epoch,
+                    "train_seconds": self.seconds,
+                },
             )
-        ck.save_checkpoint(
-            self.out / ck.LAST,
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.opt.state_dict(),
-                "scheduler": self.lr_sched.state_dict(),
-                "rng": self.gen.get_state(),
-                "epoch": done,
-                "step": self.step,
-                "best_val_accuracy": self.best_val,
-                "best_epoch": self.best_epoch,
-                "train_seconds": self.seconds,
-            },
-        )
         return row
+
+
+def resolve_select(select: str, split: Split, y_train) -> str:
+    """'auto': accuracy on labeled validation examples when there are any, else the last epoch."""
+    if select == "auto":
+        labeled = len(split.validation) > 0 and bool((y_train[split.validation] >= 0).all())
+        return "val-accuracy" if labeled else "last"
+    if select != "last" and len(split.validation) == 0:
+        raise SSVAEError(f"--select {select} needs validation examples; give --val-size or use --select last")
+    if select == "val-accuracy" and (y_train[split.validation] < 0).any():
+        raise SSVAEError("--select val-accuracy needs labeled validation examples; use --select val-elbo")
+    return select
 
 
 def progress_bar(start: int, total: int, desc: str, progress: bool | None) -> tqdm:
@@ -310,14 +377,9 @@ def progress_bar(start: int, total: int, desc: str, progress: bool | None) -> tq
     )
 
 
-def train(
-    cfg: TrainConfig,
-    out: str | Path,
-    on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
-    progress: bool | None = None,
-) -> Path:
-    """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint."""
-    run = Run(cfg, out)
+def run_epochs(run: Run, progress: bool | None = None, on_epoch_end=None) -> Run:
+    """The training loop: the run's remaining epochs, one minibatch step after another."""
+    cfg = run.cfg
     bar = progress_bar(run.epoch, cfg.epochs, run.label, progress)
     for _ in bar:
         t0 = time.perf_counter()
@@ -333,10 +395,37 @@ def train(
         row = run.end_epoch(time.perf_counter() - t0)
         if row is None:
             continue
-        bar.set_postfix(
-            loss=f"{row['train']['loss']:.2f}", val_acc=f"{row['val_accuracy']:.2f}", best=f"{run.best_val:.2f}"
-        )
+        acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}"
+        bar.set_postfix(loss=f"{row['train']['loss']:.2f}", val_acc=acc, best_epoch=run.best_epoch)
         if on_epoch_end is not None:
             on_epoch_end(row["epoch"], row)
     bar.close()
+    return run
+
+
+def train(
+    cfg: TrainConfig,
+    out: str | Path,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+    progress: bool | None = None,
+) -> Path:
+    """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint. A finished
+    run also exports its kept and its last model as `model-best/` and `model-last/` (safetensors + JSON)."""
+    run = run_epochs(Run(cfg, out), progress, on_epoch_end)
+    export_models(run)
     return run.out
+
+
+def export_models(run: Run) -> None:
+    from .saved import save_model
+
+    meta = run.describe()
+    info = {"config": run.cfg.to_json(), "best_epoch": run.best_epoch, "epochs": run.epoch}
+    save_model(run.out / "model-last", run.model.state_dict(), run.cfg.model, meta, unit_preprocessing(run), info)
+    best = run.best_state or ck.load_checkpoint(run.out / ck.BEST, "cpu")["model"]
+    save_model(run.out / "model-best", best, run.cfg.model, meta, unit_preprocessing(run), info)
+
+
+def unit_preprocessing(run: Run) -> dict[str, Any]:
+    """Run directories train on [0, 1] intensities (uint8 images divided by 255), shaped as the data set's."""
+    return {"kind": "unit", "input_shape": list(run.dataset.image_shape)}

@@ -23,8 +23,7 @@ from .base import (
     all_classes,
     gaussian_log_prob,
     kl_std_normal,
-    likelihood,
-    log_likelihood,
+    make_likelihood,
     reparameterize,
     standard_normal,
     std_normal_log_prob,
@@ -56,6 +55,7 @@ class ADGM(SemiSupervisedVAE):
         self.p_x = nn.Sequential(nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, d))
         self.pa_in = JointInput([d, cfg.z_dim], k, h)
         self.p_a = nn.Sequential(nn.ReLU(), nn.Linear(h, h), nn.ReLU(), Gaussian(h, cfg.a_dim))
+        self.lik = make_likelihood(cfg.likelihood, input_dim)
 
     # q(y|a,x)
     def _logits(self, x: Tensor, a: Tensor) -> Tensor:
@@ -76,7 +76,7 @@ class ADGM(SemiSupervisedVAE):
         """One z per class given the shared a: (log p(x|y,z), z, mu_z, logvar_z, log p(a|x,y,z))."""
         mu_z, lv_z = self.q_z(self.qz_in(x, a, classes=classes))
         z = reparameterize(mu_z, lv_z, gen)
-        log_px = log_likelihood(self.cfg.likelihood, self.p_x(self.px_in(z, classes=classes)), x)
+        log_px = self.lik.log_prob(self.p_x(self.px_in(z, classes=classes)), x)
         mu_pa, lv_pa = self.p_a(self.pa_in(x, z, classes=classes))
         return log_px, z, mu_z, lv_z, gaussian_log_prob(a.unsqueeze(1), mu_pa, lv_pa)
 
@@ -92,6 +92,13 @@ class ADGM(SemiSupervisedVAE):
             log_px, kl = log_px.squeeze(1), kl.squeeze(1)
         return Bound(log_qy, log_px, kl)
 
+    def latent_mean(self, x: Tensor) -> Tensor:
+        """z's mean at a = the mean of q(a|x), mixed over q(y|a,x)."""
+        a = self.q_a(x)[0]
+        mu_z, _ = self.q_z(self.qz_in(x, a, classes=all_classes(len(x), self.num_classes, x.device)))
+        q = torch.softmax(upcast(self._logits(x, a)), -1)
+        return (q.unsqueeze(-1) * mu_z).sum(1)
+
     def log_importance_weights(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
         mu_a, lv_a = self.q_a(x)
         a = reparameterize(mu_a, lv_a, gen)
@@ -103,8 +110,8 @@ class ADGM(SemiSupervisedVAE):
     def reconstruct(self, x: Tensor, y: Tensor) -> Tensor:
         classes = y.unsqueeze(1)
         mu_z, _ = self.q_z(self.qz_in(x, self.q_a(x)[0], classes=classes))
-        return likelihood(self.cfg.likelihood, self.p_x(self.px_in(mu_z, classes=classes))).mean.squeeze(1)
+        return self.lik.mean(self.p_x(self.px_in(mu_z, classes=classes))).squeeze(1)
 
     def sample(self, y: Tensor, gen: torch.Generator | None) -> Tensor:
         z = standard_normal((len(y), 1, self.cfg.z_dim), gen, self.cls_out.weight)
-        return likelihood(self.cfg.likelihood, self.p_x(self.px_in(z, classes=y.unsqueeze(1)))).mean.squeeze(1)
+        return self.lik.mean(self.p_x(self.px_in(z, classes=y.unsqueeze(1)))).squeeze(1)

@@ -14,7 +14,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.distributions import Bernoulli, ContinuousBernoulli, Distribution
+from torch.distributions import Bernoulli, ContinuousBernoulli, Distribution, Normal
 
 
 @dataclass
@@ -63,6 +63,10 @@ class SemiSupervisedVAE(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         """The classifier's penultimate layer (what the paper's Fig. 4 t-SNE shows)."""
+        raise NotImplementedError
+
+    def latent_mean(self, x: Tensor) -> Tensor:
+        """Mean of the continuous latent under q(z|x) = sum_y q(y|x) q(z|x,y): the estimator's `transform`."""
         raise NotImplementedError
 
     def reconstruct(self, x: Tensor, y: Tensor) -> Tensor:
@@ -160,21 +164,64 @@ def kl_std_normal(mu: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).sum(-1)
 
 
-LIKELIHOODS: dict[str, type[Distribution]] = {
-    "bernoulli": Bernoulli,  # on [0,1] intensities: the scale of the paper's NLL
-    "continuous-bernoulli": ContinuousBernoulli,  # the normalised density for [0,1] data
+class Likelihood(nn.Module):
+    """p(x|.) of the decoder's output `out` [..., D]; x broadcasts against it ([B, D] against [B, C, D])."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+
+    def distribution(self, out: Tensor) -> Distribution:
+        raise NotImplementedError
+
+    def log_prob(self, out: Tensor, x: Tensor) -> Tensor:
+        """log p(x|.) summed over features."""
+        if out.dim() == 3 and x.dim() == 2:
+            x = x.unsqueeze(1)
+        return self.distribution(upcast(out)).log_prob(x).sum(-1)
+
+    def mean(self, out: Tensor) -> Tensor:
+        return self.distribution(upcast(out)).mean
+
+
+class BernoulliLikelihood(Likelihood):
+    """On [0, 1] intensities, from logits: the scale of the paper's NLL (about 248 nats on Fashion-MNIST)."""
+
+    def distribution(self, out: Tensor) -> Distribution:
+        return Bernoulli(logits=out, validate_args=False)
+
+
+class ContinuousBernoulliLikelihood(Likelihood):
+    """The normalised density for [0, 1] data (Loaiza-Ganem and Cunningham, 2019)."""
+
+    def distribution(self, out: Tensor) -> Distribution:
+        return ContinuousBernoulli(logits=out, validate_args=False)
+
+
+class GaussianLikelihood(Likelihood):
+    """For real-valued (standardised) features: N(x; out, sigma^2) with one learned sigma per feature.
+
+    log sigma is floored at log 0.01 (a hundredth of a standard deviation): a feature that is constant, or a
+    copy of another, would otherwise let its variance shrink to zero and the density grow without bound."""
+
+    MIN_LOG_SCALE = math.log(0.01)
+
+    def __init__(self, dim: int):
+        super().__init__(dim)
+        self.log_scale = nn.Parameter(torch.zeros(dim))
+
+    def distribution(self, out: Tensor) -> Distribution:
+        return Normal(out, self.log_scale.clamp(min=self.MIN_LOG_SCALE).exp(), validate_args=False)
+
+
+LIKELIHOODS: dict[str, type[Likelihood]] = {
+    "bernoulli": BernoulliLikelihood,
+    "continuous-bernoulli": ContinuousBernoulliLikelihood,
+    "gaussian": GaussianLikelihood,
 }
 
 
-def likelihood(name: str, logits: Tensor) -> Distribution:
-    return LIKELIHOODS[name](logits=logits, validate_args=False)
-
-
-def log_likelihood(name: str, logits: Tensor, x: Tensor) -> Tensor:
-    """log p(x|.) summed over pixels; x broadcasts against logits ([B, D] against [B, C, D])."""
-    if logits.dim() == 3 and x.dim() == 2:
-        x = x.unsqueeze(1)
-    return likelihood(name, upcast(logits)).log_prob(x).sum(-1)
+def make_likelihood(name: str, dim: int) -> Likelihood:
+    return LIKELIHOODS[name](dim)
 
 
 def init_parameters(module: nn.Module, gen: torch.Generator) -> None:

@@ -30,5 +30,9 @@ class Classifier(SemiSupervisedVAE):
     def features(self, x: Tensor) -> Tensor:
         return self.classifier(x)
 
+    def latent_mean(self, x: Tensor) -> Tensor:
+        """No generative latent: the classifier's hidden layer."""
+        return self.features(x)
+
     def classifier_logits(self, x: Tensor, gen: torch.Generator | None = None) -> Tensor:
         return self.classifier_out(self.classifier(x))

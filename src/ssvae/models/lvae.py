@@ -24,8 +24,7 @@ from .base import (
     gaussian_log_prob,
     kl_gaussians,
     kl_std_normal,
-    likelihood,
-    log_likelihood,
+    make_likelihood,
     mlp,
     reparameterize,
     standard_normal,
@@ -70,6 +69,7 @@ class LVAE(SemiSupervisedVAE):
             nn.Sequential(nn.Linear(dims[i + 1], h), nn.ReLU(), Gaussian(h, dims[i])) for i in range(len(dims) - 2)
         )
         self.p_x = nn.Sequential(nn.Linear(dims[0], h), nn.ReLU(), nn.Linear(h, input_dim))
+        self.lik = make_likelihood(cfg.likelihood, input_dim)
 
     def features(self, x: Tensor) -> Tensor:
         return self.classifier(x)
@@ -105,7 +105,7 @@ class LVAE(SemiSupervisedVAE):
         log_qy = self.predict_log_proba(x)
         classes = all_classes(len(x), self.num_classes, x.device) if y is None else y.unsqueeze(1)
         z1, layers = self._ladder(x, classes, gen)
-        log_px = log_likelihood(self.cfg.likelihood, self.p_x(z1), x)
+        log_px = self.lik.log_prob(self.p_x(z1), x)
         _, mu, lv, _, _ = layers[0]
         kl = kl_std_normal(mu, lv)  # top layer against N(0, I)
         for _, mu, lv, mu_p, lv_p in layers[1:]:  # each lower layer against its top-down prior
@@ -114,23 +114,26 @@ class LVAE(SemiSupervisedVAE):
             log_px, kl = log_px.squeeze(1), kl.squeeze(1)
         return Bound(log_qy, log_px, kl)
 
+    def latent_mean(self, x: Tensor) -> Tensor:
+        """The bottom latent z_1 (the largest), from the top-down pass at posterior means, mixed over q(y|x)."""
+        z1, _ = self._ladder(x, all_classes(len(x), self.num_classes, x.device), None, sample=False)
+        return (self.predict_log_proba(x).exp().unsqueeze(-1) * z1).sum(1)
+
     def log_importance_weights(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
         z1, layers = self._ladder(x, all_classes(len(x), self.num_classes, x.device), gen)
         z, mu, lv, _, _ = layers[0]
-        log_w = (
-            log_likelihood(self.cfg.likelihood, self.p_x(z1), x) + std_normal_log_prob(z) - gaussian_log_prob(z, mu, lv)
-        )
+        log_w = self.lik.log_prob(self.p_x(z1), x) + std_normal_log_prob(z) - gaussian_log_prob(z, mu, lv)
         for z, mu, lv, mu_p, lv_p in layers[1:]:
             log_w = log_w + gaussian_log_prob(z, mu_p, lv_p) - gaussian_log_prob(z, mu, lv)
         return log_w
 
     def reconstruct(self, x: Tensor, y: Tensor) -> Tensor:
         z1, _ = self._ladder(x, y.unsqueeze(1), None, sample=False)
-        return likelihood(self.cfg.likelihood, self.p_x(z1)).mean.squeeze(1)
+        return self.lik.mean(self.p_x(z1)).squeeze(1)
 
     def sample(self, y: Tensor, gen: torch.Generator | None) -> Tensor:
         classes = y.unsqueeze(1)
         z = standard_normal((len(y), 1, self.cfg.latent_dims[-1]), gen, self.p_x[0].weight)
         for i in reversed(range(len(self.cfg.latent_dims) - 1)):
             z = reparameterize(*self._prior(i, z, classes), gen)
-        return likelihood(self.cfg.likelihood, self.p_x(z)).mean.squeeze(1)
+        return self.lik.mean(self.p_x(z)).squeeze(1)

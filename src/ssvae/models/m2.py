@@ -15,8 +15,7 @@ from .base import (
     all_classes,
     gaussian_log_prob,
     kl_std_normal,
-    likelihood,
-    log_likelihood,
+    make_likelihood,
     mlp,
     reparameterize,
     standard_normal,
@@ -46,6 +45,7 @@ class M2(SemiSupervisedVAE):
         self.q_z = Gaussian(h, cfg.z_dim)
         self.dec_in = JointInput([cfg.z_dim], num_classes, h)
         self.dec = nn.Sequential(nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, input_dim))
+        self.lik = make_likelihood(cfg.likelihood, input_dim)
 
     # q(y|x)
     def features(self, x: Tensor) -> Tensor:
@@ -64,7 +64,7 @@ class M2(SemiSupervisedVAE):
     def _per_class(self, x: Tensor, classes: Tensor, gen: torch.Generator | None) -> tuple[Tensor, Tensor]:
         mu, logvar = self.encode(x, classes)
         z = reparameterize(mu, logvar, gen)
-        log_px = log_likelihood(self.cfg.likelihood, self.decode_logits(z, classes), x)
+        log_px = self.lik.log_prob(self.decode_logits(z, classes), x)
         return log_px, kl_std_normal(mu, logvar)
 
     def bound(self, x: Tensor, y: Tensor | None, gen: torch.Generator | None) -> Bound:
@@ -78,13 +78,17 @@ class M2(SemiSupervisedVAE):
         classes = all_classes(len(x), self.num_classes, x.device)
         mu, logvar = self.encode(x, classes)
         z = reparameterize(mu, logvar, gen)
-        log_px = log_likelihood(self.cfg.likelihood, self.decode_logits(z, classes), x)
+        log_px = self.lik.log_prob(self.decode_logits(z, classes), x)
         return log_px + std_normal_log_prob(z) - gaussian_log_prob(z, mu, logvar)
+
+    def latent_mean(self, x: Tensor) -> Tensor:
+        mu, _ = self.encode(x, all_classes(len(x), self.num_classes, x.device))
+        return (self.predict_log_proba(x).exp().unsqueeze(-1) * mu).sum(1)
 
     def reconstruct(self, x: Tensor, y: Tensor) -> Tensor:
         mu, _ = self.encode(x, y.unsqueeze(1))
-        return likelihood(self.cfg.likelihood, self.decode_logits(mu, y.unsqueeze(1))).mean.squeeze(1)
+        return self.lik.mean(self.decode_logits(mu, y.unsqueeze(1))).squeeze(1)
 
     def sample(self, y: Tensor, gen: torch.Generator | None) -> Tensor:
         z = standard_normal((len(y), 1, self.cfg.z_dim), gen, self.q_z.mu.weight)
-        return likelihood(self.cfg.likelihood, self.decode_logits(z, y.unsqueeze(1))).mean.squeeze(1)
+        return self.lik.mean(self.decode_logits(z, y.unsqueeze(1))).squeeze(1)

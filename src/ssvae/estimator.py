@@ -1,0 +1,311 @@
+"""`SemiSupervisedClassifier`: a scikit-learn estimator over the same training Run as `ssvae train`.
+
+Unlabeled rows are marked `y == -1`, as in `sklearn.semi_supervised`. The estimator only turns arrays into a
+data set and a split, runs `ssvae.train.run_epochs` on them in memory, and keeps the chosen model; there is no
+second training loop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d
+
+from .data import UNLABELED, Dataset, encode_labels, is_unlabeled, own_marks_split, resolve_device
+from .errors import SSVAEError
+from .evaluate import predict_log_proba
+from .preprocess import Preprocessing, choose_likelihood
+from .saved import json_classes, load_model, save_model
+from .train import Run, TrainConfig, run_epochs
+
+# early_stopping value -> (TrainConfig.select, where the held-out rows come from)
+SELECTION = {False: ("last", None), True: ("val-accuracy", "labeled"), "elbo": ("val-elbo", "unlabeled")}
+
+
+class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
+    """Semi-supervised classification with a deep generative model (M2, ADGM, Ladder-VAE) and MIER.
+
+    Parameters mirror `ssvae train`'s flags (see the README). The ones that matter most:
+
+    model : "m2", "adgm", "lvae", or "classifier" (q(y|x) alone, trained on the labeled rows: the baseline).
+    mier : add the MIER regulariser (eq. 7/9) with weights `beta` (entropy) and `gamma` (mutual information).
+    weighting, alpha : how eq. 4/9's terms are weighted; "sum" with alpha = 0.1 N by default (README).
+    likelihood : "auto" models [0, 1] intensities and uint8 images with a Bernoulli decoder, and any other
+        features, standardised inside the estimator, with a Gaussian one; or "bernoulli", "gaussian",
+        "continuous-bernoulli".
+    early_stopping : which epoch's model to keep. False (default): the last; right when no labels can be spared
+        and training is stable, as it is with MIER. True: hold out `validation_fraction` of the labeled rows
+        (per class) and keep the most accurate epoch, as MLPClassifier does; right when labels are plentiful
+        enough that losing some costs less than picking a bad epoch. "elbo": hold out `validation_fraction` of
+        the unlabeled rows and keep the epoch with the best ELBO on them; needs no labels, but the ELBO tracks
+        how well x is modelled, not accuracy, so it guards against overfitting the data, not the labels.
+    warm_start : a second `fit` continues from the fitted model (and optimizer) instead of starting over.
+    random_state : seeds the split, the initialisation and the batch order and noise; None draws a seed.
+    verbose : show a tqdm progress bar.
+    """
+
+    def __init__(
+        self,
+        model: str = "m2",
+        mier: bool = True,
+        beta: float = 5.0,
+        gamma: float = 1.0,
+        alpha: float | None = None,
+        weighting: str = "sum",
+        epochs: int = 100,
+        batch_size: int = 100,
+        lr: float = 1e-3,
+        warmup_epochs: int | None = None,
+        likelihood: str = "auto",
+        precision: str = "fp32",
+        device: str = "auto",
+        hidden: int | None = None,
+        z_dim: int | None = None,
+        classifier_hidden: int | None = None,
+        early_stopping: bool | str = False,
+        validation_fraction: float = 0.1,
+        warm_start: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+    ):
+        self.model = model
+        self.mier = mier
+        self.beta = beta
+        self.gamma = gamma
+        self.alpha = alpha
+        self.weighting = weighting
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.warmup_epochs = warmup_epochs
+        self.likelihood = likelihood
+        self.precision = precision
+        self.device = device
+        self.hidden = hidden
+        self.z_dim = z_dim
+        self.classifier_hidden = classifier_hidden
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # latent means come out as float32, as the network
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # ----------------------------------------------------------------------------------------------------
+    # fitting
+
+    def fit(self, X, y) -> "SemiSupervisedClassifier":
+        """Train on X with labels y; rows with y == -1 are unlabeled. Returns self."""
+        return self._fit(X, y, self.epochs, warm=self.warm_start and hasattr(self, "model_"))
+
+    def partial_fit(self, X, y, classes=None) -> "SemiSupervisedClassifier":
+        """One more epoch on (X, y), continuing from the fitted model; `classes` fixes the classes on the first
+        call (as sklearn's partial_fit does) when the first batch does not show them all."""
+        if not hasattr(self, "model_") and classes is not None:
+            self._fixed_classes = np.unique(np.asarray(classes))
+        return self._fit(X, y, 1, warm=hasattr(self, "model_"))
+
+    def _fit(self, X, y, epochs: int, warm: bool) -> "SemiSupervisedClassifier":
+        x = self._check_X(X, reset=not warm)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(x, y)
+        unl = is_unlabeled(y)
+        if (~unl).any():
+            check_classification_targets(y[~unl])
+        classes = self.classes_ if warm else getattr(self, "_fixed_classes", None)
+        codes, classes = self._encode(y, unl, classes)
+        sel = SELECTION.get(self.early_stopping)
+        if sel is None:
+            raise ValueError(f"early_stopping must be False, True or 'elbo', got {self.early_stopping!r}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction}")
+        select, val_from = sel
+        seed = self.seed_ if warm else int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if not warm:
+            self.likelihood_ = choose_likelihood(x, self.likelihood)
+            self.preprocessing_ = Preprocessing.fit(x, self.likelihood_)
+        xp = self.preprocessing_.transform(x)
+        pool = int((codes >= 0).sum() if val_from == "labeled" else (codes < 0).sum() or len(codes))
+        n_val = 0 if val_from is None else max(1, int(round(self.validation_fraction * pool)))
+        split = own_marks_split(codes, n_val, seed, val_from or "labeled")
+        shape = self.preprocessing_.input_shape
+        image_shape = tuple(shape[:2]) if len(shape) == 2 else (1, self.preprocessing_.dim)
+        ds = Dataset("X", xp, codes, xp[:0], codes[:0], image_shape, len(classes), classes)
+        cfg = self._config(seed, epochs, select)
+        init = self.train_state_ if warm else None
+        run = run_epochs(Run(cfg, None, (ds, split), init=init), progress=bool(self.verbose))
+        self.train_state_ = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "step": run.step}
+        if run.best_state is not None:
+            run.model.load_state_dict(run.best_state)
+        run.model.eval()
+        self.model_, self.classes_, self.seed_ = run.model, classes, seed
+        self.config_ = {"config": cfg.to_json(), **run.describe()}
+        self.history_ = (self.history_ if warm else []) + run.history
+        self.best_epoch_ = run.best_epoch
+        self.n_iter_ = (self.n_iter_ if warm else 0) + run.epoch
+        return self
+
+    def _encode(self, y: np.ndarray, unl: np.ndarray, classes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if classes is None:
+            codes, _, classes = encode_labels(y, None, "y")
+            return codes, classes
+        labeled = y[~unl]
+        known = np.isin(labeled, classes)
+        if not known.all():
+            raise ValueError(
+                f"y has labels {sorted({str(v) for v in labeled[~known]})[:5]} that are not among the classes "
+                f"{list(classes)[:10]}; fit again without warm_start to learn new classes"
+            )
+        codes = np.full(len(y), UNLABELED, dtype=np.int64)
+        codes[~unl] = np.searchsorted(classes, labeled)
+        return codes, classes
+
+    def _config(self, seed: int, epochs: int, select: str) -> TrainConfig:
+        options = {
+            "likelihood": self.likelihood_,
+            "hidden": self.hidden,
+            "z_dim": self.z_dim,
+            "classifier_hidden": self.classifier_hidden,
+        }
+        return TrainConfig(
+            model=self.model,
+            dataset="X",
+            seed=seed,
+            epochs=epochs,
+            lr=self.lr,
+            lr_decay_every=max(epochs, 1),
+            batch_size=self.batch_size,
+            labeled_batch_size=self.batch_size,
+            warmup_epochs=self.warmup_epochs if self.warmup_epochs is not None else max(1, self.epochs // 5),
+            mier=self.mier,
+            beta=self.beta,
+            gamma=self.gamma,
+            weighting=self.weighting,
+            alpha=self.alpha,
+            select=select,
+            device=self.device,
+            precision=self.precision,
+            model_options={k: v for k, v in options.items() if v is not None},
+        )
+
+    def _check_X(self, X, reset: bool) -> np.ndarray:
+        """[N, D], [N, H, W] or [N, H, W, C], finite numbers; at predict time the fitted number of features."""
+        x = check_array(X, allow_nd=True, dtype="numeric", ensure_min_samples=1)
+        if x.ndim > 4:
+            raise ValueError(f"X has shape {x.shape}; expected [N, D], [N, H, W] or [N, H, W, C]")
+        n_features = int(np.prod(x.shape[1:]))
+        if reset:
+            self.n_features_in_ = n_features
+        elif n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                f"features as input (one example of shape {tuple(self.preprocessing_.input_shape)})"
+            )
+        return x
+
+    # ----------------------------------------------------------------------------------------------------
+    # using a fitted model
+
+    def _tensor(self, X) -> torch.Tensor:
+        check_is_fitted(self, "model_")
+        x = self.preprocessing_.transform(self._check_X(X, reset=False))
+        return torch.from_numpy(x).to(next(self.model_.parameters()).device)
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """log q(y|x), [N, K] in the order of `classes_` (ADGM: averaged over draws of a, seeded)."""
+        x = self._tensor(X)
+        return predict_log_proba(self.model_, x, seed=self.seed_).double().cpu().numpy()
+
+    def predict_proba(self, X) -> np.ndarray:
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.classes_[self.predict_log_proba(X).argmax(1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on the labeled rows of y (rows marked -1 are left out)."""
+        y = column_or_1d(y)
+        keep = ~is_unlabeled(y)
+        w = None if sample_weight is None else np.asarray(sample_weight)[keep]
+        return super().score(np.asarray(X)[keep], y[keep], sample_weight=w)
+
+    @torch.no_grad()
+    def transform(self, X) -> np.ndarray:
+        """The inference network's latent means, mixed over q(y|x) (for plots and downstream models)."""
+        x = self._tensor(X)
+        return torch.cat([self.model_.latent_mean(x[i : i + 2000]) for i in range(0, len(x), 2000)]).cpu().numpy()
+
+    @torch.no_grad()
+    def sample(self, n: int, y=None, random_state: int | None = None) -> np.ndarray:
+        """n draws of the mean of p(x|y,z), z from the prior, in X's units and shape; y: one class for all, n
+        classes, or None for classes drawn uniformly."""
+        check_is_fitted(self, "model_")
+        if self.model_.supervised_only:
+            raise ValueError("model='classifier' has no generative part to sample from")
+        rng = check_random_state(random_state)
+        if y is None:
+            codes = rng.randint(len(self.classes_), size=n)
+        else:
+            names = np.resize(np.asarray(y, dtype=self.classes_.dtype), n)
+            if not np.isin(names, self.classes_).all():
+                raise ValueError(f"y must name classes among {list(self.classes_)}")
+            codes = np.searchsorted(self.classes_, names)
+        device = next(self.model_.parameters()).device
+        gen = torch.Generator(device=device).manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        out = self.model_.sample(torch.as_tensor(codes, device=device), gen).float().cpu().numpy()
+        return self.preprocessing_.inverse(out)
+
+    # ----------------------------------------------------------------------------------------------------
+    # saving
+
+    def save(self, directory: str | Path) -> Path:
+        """DIR/config.json + DIR/model.safetensors: no pickle; `SemiSupervisedClassifier.load(DIR)` reads it."""
+        check_is_fitted(self, "model_")
+        meta = {k: self.config_[k] for k in ("model_config", "derived")}
+        meta["derived"] = {**meta["derived"], "classes": json_classes(self.classes_)}
+        params = {k: v for k, v in self.get_params().items() if k != "random_state"}
+        info = {
+            "params": params,
+            "seed": self.seed_,
+            "n_features_in": self.n_features_in_,
+            "likelihood": self.likelihood_,
+            "best_epoch": self.best_epoch_,
+            "n_iter": self.n_iter_,
+            "step": self.train_state_["step"],
+            "history": self.history_,
+        }
+        return save_model(directory, self.model_.state_dict(), self.model, meta, self.preprocessing_.to_json(), info)
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str = "auto") -> "SemiSupervisedClassifier":
+        """A fitted estimator from `save`'s directory (or a run directory's exported model), ready to predict."""
+        model, config, pre = load_model(directory, resolve_device(device))
+        info = config.get("info", {})
+        est = cls(**{k: v for k, v in info.get("params", {}).items() if k in cls._get_param_names()})
+        est.device = device
+        est.model_, est.preprocessing_ = model, pre
+        est.classes_ = np.asarray(config["classes"])
+        est.seed_ = info.get("seed", 0)
+        est.n_features_in_ = pre.dim
+        est.likelihood_ = config["model_config"].get("likelihood", "bernoulli")
+        est.history_ = info.get("history", [])
+        est.best_epoch_, est.n_iter_ = info.get("best_epoch", 0), info.get("n_iter", 0)
+        derived = {k: config[k] for k in ("input_dim", "num_classes", "classes")}
+        est.config_ = {"model_config": config["model_config"], "derived": derived}
+        # warm_start after load continues from these weights with a fresh optimizer
+        est.train_state_ = {"model": model.state_dict(), "step": info.get("step", 0)}
+        return est
+
+
+__all__ = ["SemiSupervisedClassifier", "SSVAEError"]

@@ -1,0 +1,213 @@
+"""The scikit-learn estimator, saved models and `ssvae predict`, as a practitioner would use them."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from ssvae import SemiSupervisedClassifier
+from ssvae.cli import main
+
+TINY = dict(hidden=48, z_dim=8, classifier_hidden=48, batch_size=100, device="cpu", random_state=0)
+
+
+def digits_semi(labels_per_class=10, seed=0):
+    """sklearn's digits as 0..16 integers, 10 labels per class kept, the rest marked -1; a test split of 300."""
+    x, y = load_digits(return_X_y=True)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=300, stratify=y, random_state=0)
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.choice(np.flatnonzero(ytr == k), labels_per_class, replace=False) for k in range(10)])
+    y_semi = np.full(len(ytr), -1)
+    y_semi[keep] = ytr[keep]
+    return xtr, y_semi, xte, yte
+
+
+@pytest.fixture(scope="module")
+def fitted_digits():
+    xtr, y_semi, xte, yte = digits_semi()
+    est = SemiSupervisedClassifier(epochs=15, **TINY).fit(xtr / 16.0, y_semi)
+    return est, xte / 16.0, yte
+
+
+def test_fit_with_unlabeled_marks_on_digits(fitted_digits):
+    est, xte, yte = fitted_digits
+    assert est.likelihood_ == "bernoulli"  # [0, 1] intensities
+    assert est.n_features_in_ == 64 and list(est.classes_) == list(range(10))
+    assert len(est.history_) == 15 and est.best_epoch_ == 15 and est.n_iter_ == 15  # default keeps the last
+    assert est.score(xte, yte) > 0.75  # chance is 0.10
+    proba = est.predict_proba(xte)
+    assert proba.shape == (300, 10) and np.allclose(proba.sum(1), 1.0)
+    np.testing.assert_allclose(np.exp(est.predict_log_proba(xte)), proba)
+    np.testing.assert_array_equal(est.predict(xte), est.classes_[proba.argmax(1)])
+
+
+def test_transform_and_sample(fitted_digits):
+    est, xte, _ = fitted_digits
+    z = est.transform(xte[:7])
+    assert z.shape == (7, 8) and np.isfinite(z).all()
+    imgs = est.sample(4, y=3, random_state=0)
+    assert imgs.shape == (4, 64) and imgs.min() >= 0 and imgs.max() <= 1
+    np.testing.assert_array_equal(imgs, est.sample(4, y=3, random_state=0))
+
+
+def test_score_leaves_out_unlabeled_rows(fitted_digits):
+    est, xte, yte = fitted_digits
+    y = yte.copy()
+    y[::2] = -1
+    assert est.score(xte, y) == pytest.approx(est.score(xte[1::2], yte[1::2]))
+
+
+def test_string_labels_round_trip_through_save_and_load(tmp_path):
+    xtr, y_semi, xte, _ = digits_semi()
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    y_str = names[np.maximum(y_semi, 0)].astype(object)
+    y_str[y_semi < 0] = -1  # sklearn's convention for string labels: an object array with -1 for unlabeled
+    est = SemiSupervisedClassifier(epochs=3, **TINY).fit(xtr, y_str)  # 0..16 integers: Gaussian, standardised
+    assert est.likelihood_ == "gaussian" and sorted(est.classes_) == list(est.classes_)
+    assert set(est.predict(xte)) <= set(names)
+    est.save(tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "model.safetensors"]
+    assert not (tmp_path / "model" / "model.safetensors").read_bytes().startswith(b"\x80")  # not a pickle
+    back = SemiSupervisedClassifier.load(tmp_path / "model", device="cpu")
+    np.testing.assert_array_equal(back.predict_proba(xte), est.predict_proba(xte))
+    np.testing.assert_array_equal(back.predict(xte), est.predict(xte))
+    np.testing.assert_array_equal(back.transform(xte[:5]), est.transform(xte[:5]))
+    assert back.get_params()["epochs"] == 3 and back.n_features_in_ == 64
+
+
+def test_tampered_weights_give_one_line(tmp_path, capsys, fitted_digits):
+    est, xte, _ = fitted_digits
+    est.save(tmp_path / "model")
+    w = tmp_path / "model" / "model.safetensors"
+    data = bytearray(w.read_bytes())
+    data[10:40] = b"\xff" * 30  # the JSON header is corrupted
+    w.write_bytes(bytes(data))
+    np.save(tmp_path / "x.npy", xte)
+    assert main(["predict", str(tmp_path / "model"), str(tmp_path / "x.npy"), "--out", str(tmp_path / "p.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "model.safetensors is damaged" in err
+    assert not (tmp_path / "p.csv").exists()
+    w.write_bytes(bytes(data[: len(data) // 2]))  # truncated
+    assert main(["predict", str(tmp_path / "model"), str(tmp_path / "x.npy"), "--out", str(tmp_path / "p.csv")]) == 2
+    assert "is damaged" in capsys.readouterr().err
+
+
+def test_clone_grid_search_and_pipeline():
+    xtr, y_semi, _, _ = digits_semi()
+    base = SemiSupervisedClassifier(epochs=2, **TINY)
+    assert clone(base).get_params() == base.get_params()
+    lab = y_semi >= 0  # cross-validate on the labeled rows, as sklearn's scorers need true labels
+    grid = GridSearchCV(base, {"mier": [False, True]}, cv=2).fit(xtr[lab] / 16.0, y_semi[lab])
+    assert set(grid.cv_results_["param_mier"]) == {False, True} and hasattr(grid, "best_estimator_")
+    pipe = make_pipeline(FunctionTransformer(lambda x: x / 16.0), clone(base)).fit(xtr, y_semi)
+    assert pipe.predict(xtr[:3]).shape == (3,)
+
+
+def test_gaussian_likelihood_on_real_valued_table():
+    x, y = load_breast_cancer(return_X_y=True)  # 30 real-valued features on very different scales
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=169, stratify=y, random_state=0)
+    y_semi = np.full(len(ytr), -1)
+    rng = np.random.default_rng(0)
+    for k in (0, 1):
+        idx = rng.choice(np.flatnonzero(ytr == k), 10, replace=False)
+        y_semi[idx] = k
+    est = SemiSupervisedClassifier(epochs=30, **TINY).fit(xtr, y_semi)
+    assert est.likelihood_ == "gaussian"
+    assert est.score(xte, yte) > 0.85  # chance (the majority class) is 0.63
+    lik = est.model_.lik
+    assert lik.log_scale.shape == (30,) and lik.log_scale.requires_grad  # one learned variance per feature
+
+
+def test_early_stopping_holds_out_labels_and_elbo_holds_out_unlabeled():
+    xtr, y_semi, _, _ = digits_semi()
+    acc = SemiSupervisedClassifier(epochs=3, early_stopping=True, validation_fraction=0.2, **TINY).fit(xtr / 16, y_semi)
+    assert acc.config_["derived"]["select"] == "val-accuracy"
+    assert acc.config_["derived"]["n_labeled"] == 80 and acc.config_["derived"]["n_validation"] == 20
+    assert all(r["val_accuracy"] is not None for r in acc.history_)
+    assert acc.best_epoch_ == max(range(3), key=lambda i: acc.history_[i]["val_accuracy"]) + 1
+    elbo = SemiSupervisedClassifier(epochs=3, early_stopping="elbo", **TINY).fit(xtr / 16, y_semi)
+    assert elbo.config_["derived"]["select"] == "val-elbo" and elbo.config_["derived"]["n_labeled"] == 100
+    assert elbo.best_epoch_ == max(range(3), key=lambda i: elbo.history_[i]["score"]) + 1
+
+
+def test_warm_start_and_partial_fit_continue():
+    xtr, y_semi, _, _ = digits_semi()
+    est = SemiSupervisedClassifier(epochs=2, warm_start=True, **TINY).fit(xtr / 16, y_semi)
+    first = {k: v.clone() for k, v in est.model_.state_dict().items()}
+    est.fit(xtr / 16, y_semi)
+    assert est.n_iter_ == 4 and len(est.history_) == 4
+    assert any(not torch.equal(first[k], v) for k, v in est.model_.state_dict().items())
+    cold = SemiSupervisedClassifier(epochs=2, **TINY).fit(xtr / 16, y_semi)
+    cold.fit(xtr / 16, y_semi)
+    assert cold.n_iter_ == 2
+    inc = SemiSupervisedClassifier(**TINY)
+    inc.partial_fit(xtr / 16, y_semi).partial_fit(xtr / 16, y_semi)
+    assert inc.n_iter_ == 2
+
+
+@pytest.mark.parametrize(
+    "y_change,x_change,match",
+    [
+        (lambda y: np.full_like(y, -1), None, "no labeled example"),
+        (lambda y: np.where(y == 3, 3, -1), None, "only one class"),
+        (lambda y: y[:-1], None, "inconsistent numbers of samples"),
+        (None, lambda x: np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), "NaN"),
+    ],
+)
+def test_bad_fit_input_is_one_clear_error(y_change, x_change, match):
+    xtr, y_semi, _, _ = digits_semi()
+    x = x_change(xtr) if x_change else xtr
+    y = y_change(y_semi) if y_change else y_semi
+    with pytest.raises(ValueError, match=match):
+        SemiSupervisedClassifier(epochs=1, **TINY).fit(x, y)
+
+
+def test_predict_with_other_feature_count(fitted_digits):
+    est, xte, _ = fitted_digits
+    with pytest.raises(ValueError, match="X has 63 features, but SemiSupervisedClassifier is expecting 64"):
+        est.predict(xte[:, :63])
+
+
+def test_predict_command_on_a_folder_of_pngs(tmp_path):
+    from PIL import Image
+
+    x, y_semi, xte, yte = digits_semi()
+    imgs = (x.reshape(-1, 8, 8) * 255 / 16).astype(np.uint8)  # [N, H, W] uint8 images
+    est = SemiSupervisedClassifier(epochs=3, **TINY).fit(imgs, y_semi)
+    est.save(tmp_path / "model")
+    test_imgs = (xte.reshape(-1, 8, 8)[:12] * 255 / 16).astype(np.uint8)
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, im in enumerate(test_imgs):
+        Image.fromarray(im).convert("RGB").save(folder / f"img{i:02d}.png")  # RGB files: converted to gray
+    assert main(["predict", str(tmp_path / "model"), str(folder), "--out", str(tmp_path / "p.csv")]) == 0
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0] == "id,predicted," + ",".join(f"p_{k}" for k in range(10))
+    assert [r.split(",")[0] for r in rows[1:]] == [f"img{i:02d}.png" for i in range(12)]
+    expected = est.predict_proba(test_imgs)
+    got = np.array([[float(v) for v in r.split(",")[2:]] for r in rows[1:]])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert [int(r.split(",")[1]) for r in rows[1:]] == list(expected.argmax(1))
+    Image.fromarray(np.zeros((9, 9), np.uint8)).save(folder / "wrong.png")
+    assert main(["predict", str(tmp_path / "model"), str(folder), "--out", str(tmp_path / "q.csv")]) == 2
+
+
+# Checks that cannot apply, and why:
+NOT_APPLICABLE = {
+    # fits binary labels -1 and 1: -1 is the unlabeled mark here, as in sklearn.semi_supervised (sklearn exempts
+    # its own LabelSpreading and SelfTrainingClassifier from this check by name)
+    "check_classifiers_classes": "labels -1 and 1: -1 marks unlabeled rows (sklearn.semi_supervised convention)",
+}
+
+
+@parametrize_with_checks(
+    [SemiSupervisedClassifier(epochs=10, lr=3e-3, **{**TINY, "batch_size": 50})],
+    expected_failed_checks=lambda est: NOT_APPLICABLE,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
