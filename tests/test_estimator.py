@@ -1,11 +1,13 @@
 """The scikit-learn estimator, saved models and `ssvae predict`, as a practitioner would use them."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -104,6 +106,8 @@ def test_clone_grid_search_and_pipeline():
     lab = y_semi >= 0  # cross-validate on the labeled rows, as sklearn's scorers need true labels
     grid = GridSearchCV(base, {"mier": [False, True]}, cv=2).fit(xtr[lab] / 16.0, y_semi[lab])
     assert set(grid.cv_results_["param_mier"]) == {False, True} and hasattr(grid, "best_estimator_")
+    scores = cross_val_score(base, xtr[lab] / 16.0, y_semi[lab], cv=2)
+    assert scores.shape == (2,) and (scores > 0.1).all()
     pipe = make_pipeline(FunctionTransformer(lambda x: x / 16.0), clone(base)).fit(xtr, y_semi)
     assert pipe.predict(xtr[:3]).shape == (3,)
 
@@ -211,3 +215,55 @@ NOT_APPLICABLE = {
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_cli_trains_on_own_marks_with_string_labels_and_predicts(tmp_path, capsys):
+    from conftest import tiny_arrays
+
+    arrays = tiny_arrays()
+    names = np.array(["red", "green", "blue"])
+    y = names[arrays["y_train"]].astype("<U5")
+    y[30:] = "-1"  # 30 labeled rows, 270 unlabeled
+    np.savez(
+        tmp_path / "own.npz",
+        x_train=arrays["x_train"],
+        y_train=y,
+        x_test=arrays["x_test"],
+        y_test=names[arrays["y_test"]],
+    )
+    run = tmp_path / "run"
+    args = [
+        "train",
+        "--dataset",
+        str(tmp_path / "own.npz"),
+        "--epochs",
+        "2",
+        "--warmup-epochs",
+        "1",
+        "--batch-size",
+        "50",
+        "--labeled-batch-size",
+        "30",
+        "--device",
+        "cpu",
+        "--out",
+        str(run),
+    ]
+    assert main([*args, "--labels-per-class", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "drop --labels-per-class" in err and not run.exists()
+    assert main(args) == 0
+    meta = json.loads((run / "config.json").read_text())["derived"]
+    assert meta["own_labels"] and meta["n_labeled"] == 30 and meta["n_unlabeled"] == 270
+    assert meta["classes"] == ["blue", "green", "red"] and meta["select"] == "last"
+    for kept in ("model-best", "model-last"):
+        assert sorted(p.name for p in (run / kept).iterdir()) == ["config.json", "model.safetensors"]
+    np.save(tmp_path / "x.npy", arrays["x_test"])
+    assert main(["predict", str(run), str(tmp_path / "x.npy"), "--out", str(tmp_path / "p.csv")]) == 0
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines[0] == "id,predicted,p_blue,p_green,p_red" and len(lines) == 61
+    assert {r.split(",")[1] for r in lines[1:]} <= set(names)
+    est = SemiSupervisedClassifier.load(run, device="cpu")  # a run directory loads as a fitted estimator
+    np.testing.assert_allclose(
+        est.predict_proba(arrays["x_test"]), [[float(v) for v in r.split(",")[2:]] for r in lines[1:]], rtol=1e-5
+    )

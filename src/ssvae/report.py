@@ -365,6 +365,8 @@ def figures(ix: Index, datasets: list[str], labels: int, out: Path, data_dir: st
     if seed is None:
         return written
     runs = [p[seed].run_dir for p in pair]
+    if not all((r / ck.BEST).exists() for r in runs):  # results kept as small files only: no checkpoints to draw
+        return written
     device = torch.device("cpu")
     cfg = ck.load_json(runs[0] / ck.CONFIG)
     ds = load_dataset(cfg["config"]["dataset"], data_dir or cfg["config"]["data_dir"])
