@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from ssvae import checkpoint as ck
 from ssvae.multirun import stackable, train_many
@@ -35,6 +36,12 @@ def _compare(dir_a, dir_b, atol):
     for k in sa["model"]:
         torch.testing.assert_close(sa["model"][k], sb["model"][k], rtol=0, atol=atol)
     assert sa["step"] == sb["step"]
+    # both paths export the last model as safetensors, equal to the checkpoint it came from
+    for d, state in ((dir_a, sa), (dir_b, sb)):
+        exported = load_file(d / "model-last" / "model.safetensors")
+        assert exported.keys() == state["model"].keys()
+        for k, v in exported.items():
+            torch.testing.assert_close(v, state["model"][k], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("model", ["m2", "adgm", "lvae"])

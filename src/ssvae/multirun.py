@@ -26,7 +26,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .models import base
 from .objectives import ObjectiveConfig
-from .train import Run, TrainConfig, progress_bar, train
+from .train import Run, TrainConfig, export_models, progress_bar, train
 
 
 class NotStackable(ValueError):
@@ -153,6 +153,8 @@ def train_stacked(cfgs: list[TrainConfig], outs: list[str | Path], progress: boo
             accs = [row["val_accuracy"] for row in rows]
             bar.set_postfix(val_acc=f"{min(accs):.1f}-{max(accs):.1f}")
     bar.close()
+    for r in runs:
+        export_models(r)
     return [r.out for r in runs]
 
 

@@ -231,7 +231,7 @@ class Run:
         self.collapse = CollapseGuard(self.data.y_lab, ds.num_classes)
         # predictions watched by the collapse guard when there is no validation set: a fixed unlabeled sample
         self.x_watch = self.data.x_val if len(self.data.x_val) else self.data.x_unl[:2000]
-        if cfg.warmup_epochs > cfg.epochs and init is None:
+        if cfg.warmup_epochs > cfg.epochs and self.out is not None:
             warn(
                 f"--warmup-epochs {cfg.warmup_epochs} is longer than --epochs {cfg.epochs}: the KL weight ends at "
                 f"{cfg.epochs / cfg.warmup_epochs:.2f}, not 1; pass --warmup-epochs {max(1, cfg.epochs // 5)} "
