@@ -25,8 +25,8 @@ def run_dir(out: Path, mier: bool, weighting: str, seed: int) -> Path:
     return out / f"m2{'-mier' if mier else ''}-{weighting}" / f"seed{seed}"
 
 
-def row(runs: list[Path], label: str) -> str:
-    hist = [ck.read_history(r / ck.HISTORY) for r in runs]
+def row(runs: list[Path], label: str, upto: int | None = None) -> str:
+    hist = [[r for r in ck.read_history(run / ck.HISTORY) if upto is None or r["epoch"] <= upto] for run in runs]
     hist = [h for h in hist if h]
     if not hist:
         return f"| {label} | 0 | – | – | – | – | – |"
@@ -51,6 +51,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--out", required=True)
     p.add_argument("--no-train", action="store_true", help="only summarise the run directories already there")
+    p.add_argument("--upto", type=int, default=None, help="summarise epochs 1..UPTO only (runs that went further)")
     a = p.parse_args()
     out = Path(a.out)
     if not a.no_train:
@@ -74,7 +75,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for mier, weighting in VARIANTS:
         label = f"M2{'+MIER' if mier else ''}, {weighting}"
-        print(row([run_dir(out, mier, weighting, s) for s in a.seeds], label))
+        print(row([run_dir(out, mier, weighting, s) for s in a.seeds], label, a.upto))
 
 
 if __name__ == "__main__":
