@@ -53,7 +53,7 @@ def test_reproduce_then_report(tmp_path, capsys):
         str(out),
     ]
     assert main(args) == 0
-    runs = sorted(p.parent for p in (out / "runs").rglob("metrics.json"))
+    runs = sorted(p.parent for p in (out / "runs").rglob("metrics.json") if "sklearn-" not in str(p))
     assert len(runs) == 2 * (7 + 2)
     for f in (
         "table1.md",
@@ -85,6 +85,16 @@ def test_reproduce_then_report(tmp_path, capsys):
     }
     assert np.array_equal(split["m2", 0], split["m2-mier", 0])
     assert not np.array_equal(split["m2", 0], split["m2", 1])
+    # scikit-learn baselines on exactly the runs' splits, one small run directory each, in the tables
+    for slug in ("sklearn-logreg", "sklearn-labelspreading", "sklearn-selftraining"):
+        for s in (0, 1):
+            b = out / "runs" / f"digits/{slug}/n10/seed{s}"
+            assert np.array_equal(np.load(b / "split.npz")["labeled"], split["m2", s])
+            assert 10 < ck.load_json(b / "metrics.json")["best"]["test_accuracy"] <= 100
+    assert "| scikit-learn label spreading (knn, k=10) |" in t1 and "best scikit-learn baseline" in t1
+    logreg = [r for r in rows if r["model"] == "sklearn-logreg" and r["checkpoint"] == "best"][0]
+    direct = [ck.load_json(out / "runs" / f"digits/sklearn-logreg/n10/seed{s}/metrics.json") for s in (0, 1)]
+    assert float(logreg["mean"]) == pytest.approx(np.mean([m["best"]["test_accuracy"] for m in direct]))
     # rerunning resumes: nothing is trained again
     stamp = {r: (r / "last.pt").stat().st_mtime_ns for r in runs}
     assert main(args) == 0
@@ -97,6 +107,15 @@ def test_reproduce_then_report(tmp_path, capsys):
     assert "Command: `ssvae reproduce --datasets digits,nosuch --seeds 2" in readme  # the command as typed
     assert "Not in this grid: cifar10, fashion-mnist, kmnist, svhn" in readme
     assert "- nosuch: unknown dataset 'nosuch'" in readme  # a data set that cannot be loaded is skipped, and said
+    # results kept as small files only (what gets committed): no checkpoints, no splits, no exported models
+    import shutil
+
+    small = tmp_path / "small"
+    shutil.copytree(out, small, ignore=shutil.ignore_patterns("*.pt", "split.npz", "model-*", "*.png"))
+    assert main(["report", str(small)]) == 0
+    assert (small / "table1.md").read_text() == t1
+    assert main([*args[:-1], str(small)]) == 0  # reproduce counts them as done: nothing trains again
+    assert not list(small.rglob("*.pt"))
 
 
 def test_report_of_nothing_is_one_line(tmp_path, capsys):

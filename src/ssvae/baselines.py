@@ -8,6 +8,7 @@ generative models see them.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -41,11 +42,11 @@ def self_training(x_lab, y_lab, x_unl):
     return SelfTrainingClassifier(_logistic(), threshold=0.9, max_iter=10).fit(x, y)
 
 
-# name -> fit(x_labeled, y_labeled, x_unlabeled) returning a fitted classifier
-BASELINES: dict[str, Callable] = {
-    "logistic regression (labels only)": logistic_labels_only,
-    "label spreading (knn, k=10)": label_spreading,
-    "self-training (logistic regression)": self_training,
+# slug -> (display name, fit(x_labeled, y_labeled, x_unlabeled) returning a fitted classifier)
+BASELINES: dict[str, tuple[str, Callable]] = {
+    "sklearn-logreg": ("logistic regression (labels only)", logistic_labels_only),
+    "sklearn-labelspreading": ("label spreading (knn, k=10)", label_spreading),
+    "sklearn-selftraining": ("self-training (logistic regression)", self_training),
 }
 
 
@@ -58,10 +59,36 @@ def run_baselines(ds: Dataset, split: Split, names: list[str] | None = None) -> 
     x_lab, y_lab = unit(ds.x_train[split.labeled]), ds.y_train[split.labeled]
     x_unl, x_test = unit(ds.x_train[split.unlabeled]), unit(ds.x_test)
     rows = []
-    for name in names or list(BASELINES):
+    for slug in names or list(BASELINES):
+        name, fit = BASELINES[slug]
         t0 = time.perf_counter()
-        clf = BASELINES[name](x_lab, y_lab, x_unl)
+        clf = fit(x_lab, y_lab, x_unl)
         seconds = time.perf_counter() - t0
         acc = 100.0 * float((clf.predict(x_test) == ds.y_test).mean())
-        rows.append({"baseline": name, "test_accuracy": acc, "fit_seconds": seconds})
+        rows.append({"slug": slug, "baseline": name, "test_accuracy": acc, "fit_seconds": seconds})
     return rows
+
+
+def write_baseline_runs(root: Path, dataset: str, labels: int, seed: int, split_path: Path, data_dir) -> list[Path]:
+    """One small run directory per baseline beside the generative runs of this split (ROOT/<dataset>/<slug>/
+    n<labels>/seed<seed>), with config.json and metrics.json as `ssvae report` reads them; skipped when done."""
+    from . import checkpoint as ck
+    from .data import load_dataset
+
+    dirs = {slug: root / Path(dataset).stem / slug / f"n{labels}" / f"seed{seed}" for slug in BASELINES}
+    todo = [slug for slug, d in dirs.items() if not (d / ck.METRICS).exists()]
+    if not todo:
+        return []
+    split = Split.load(split_path)
+    for row in run_baselines(load_dataset(dataset, data_dir), split, todo):
+        d = dirs[row["slug"]]
+        d.mkdir(parents=True, exist_ok=True)
+        np.savez(d / ck.SPLIT, labeled=split.labeled, unlabeled=split.unlabeled, validation=split.validation)
+        cfg = {"model": row["slug"], "mier": False, "dataset": dataset, "labels_per_class": labels, "seed": seed}
+        ck.save_json(d / ck.CONFIG, {"config": cfg})
+        result = {"test_accuracy": row["test_accuracy"], "test_entropy": None, "test_elbo": None, "test_iwae": None}
+        ck.save_json(
+            d / ck.METRICS,
+            {**cfg, "epochs": 0, "best_epoch": 0, "train_seconds": row["fit_seconds"], "best": result, "last": result},
+        )
+    return [dirs[s] for s in todo]

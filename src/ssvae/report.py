@@ -19,9 +19,16 @@ import numpy as np
 
 from . import checkpoint as ck
 from . import paper
+from .baselines import BASELINES
 from .errors import SSVAEError
 
-LABEL = {"m2": "M2", "adgm": "ADGM", "lvae": "LVAE", "classifier": "supervised only"}
+LABEL = {
+    "m2": "M2",
+    "adgm": "ADGM",
+    "lvae": "LVAE",
+    "classifier": "supervised only",
+    **{slug: f"scikit-learn {name}" for slug, (name, _) in BASELINES.items()},
+}
 ORDER = [
     ("m2", False),
     ("m2", True),
@@ -31,6 +38,7 @@ ORDER = [
     ("lvae", True),
     ("classifier", False),
 ]
+BASELINE_ORDER = [(slug, False) for slug in BASELINES]  # on the same splits (ssvae.baselines)
 CHECKPOINTS = ("best", "last")
 
 
@@ -151,7 +159,7 @@ def table1(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) ->
         out.append(f"\n## {ckpt}-{'by-validation' if ckpt == 'best' else 'epoch'} checkpoint\n")
         header = ["model"] + [h for d in datasets for h in (d, "paper")]
         rows = []
-        for model, mier in ORDER:
+        for model, mier in ORDER + BASELINE_ORDER:
             row = [variant(model, mier)]
             for d in datasets:
                 s = summarize(list(ix.values((d, model, mier, labels), ckpt, "test_accuracy").values()))
@@ -219,6 +227,26 @@ def table1(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) ->
                 rows,
             )
         )
+        out.append("\n\nEach model − the best scikit-learn baseline on the same splits, paired by seed (points):\n")
+        rows = []
+        for d in datasets:
+            means = {
+                slug: summarize(list(ix.values((d, slug, False, labels), ckpt, "test_accuracy").values()))["mean"]
+                for slug, _ in BASELINE_ORDER
+            }
+            means = {k: v for k, v in means.items() if not math.isnan(v)}
+            if not means:
+                continue
+            best = max(means, key=means.get)
+            for model, mier in ORDER:
+                diff = ix.paired((d, model, mier, labels), (d, best, False, labels), ckpt, "test_accuracy")
+                if diff["n"] == 0:
+                    continue
+                v = verdict(diff, "ssvae better", "ssvae worse")
+                rows.append([variant(model, mier), d, LABEL[best], fmt(diff), v])
+                if ckpt == "best":
+                    findings.append(f"{variant(model, mier)} on {d} − {LABEL[best]}: {fmt(diff)} points ({v}).")
+        out.append(md_table(["model", "dataset", "best baseline", "model − baseline", "verdict"], rows))
     return "\n".join(out) + "\n", findings
 
 
@@ -441,6 +469,11 @@ def build_report(root: str | Path, data_dir: str | None = None, draw: bool = Tru
 
 
 def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> str:
+    fit = defaultdict(list)
+    for r in recs:
+        if r.model in BASELINES:
+            fit[r.model].append(r.metrics["train_seconds"])
+    recs = [r for r in recs if r.model not in BASELINES]  # the scikit-learn rows are not training runs
     seeds = sorted({r.seed for r in recs})
     epochs = Counter(r.metrics["epochs"] for r in recs)
     train_h = sum(r.metrics["train_seconds"] for r in recs) / 3600
@@ -458,6 +491,15 @@ def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> st
         f"- Command: `{grid['command']}`"
         if "command" in grid
         else "- Command: not recorded (built by `ssvae report`).",
+        *(
+            [
+                "- scikit-learn baselines on the same splits, mean fit seconds: "
+                + ", ".join(f"{LABEL[k]} {np.mean(v):.1f} s" for k, v in fit.items())
+                + "."
+            ]
+            if fit
+            else []
+        ),
         "- Built by `ssvae report`: every number comes from the run directories under `runs/` (the test split is "
         "read only at evaluation; the best checkpoint is chosen on a validation set held out of the training split).",
         "",

@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import checkpoint as ck
+from .baselines import write_baseline_runs
 from .errors import SSVAEError
 from .evaluate import evaluate_run
 from .multirun import train_many
@@ -84,8 +85,9 @@ def run_grid(
         ]
         runs = [out / "runs" / s.path for s in todo]
         train_many(cfgs, runs, progress=False)
-        for run in runs:
+        for spec, run in zip(todo, runs):
             evaluate_run(run, iw_samples=iw, device=base.device, figures=figures, progress=False)
+            write_baseline_runs(out / "runs", spec.dataset, spec.labels, spec.seed, run / ck.SPLIT, base.data_dir)
             bar.update(1)
     bar.close()
     return time.perf_counter() - t0
