@@ -8,7 +8,8 @@ epoch), the official test split for scoring. The scikit-learn rows come from `ss
     python benchmarks/compare.py --dataset fashion-mnist --data-dir ../shared/data --runs RUN_DIR [RUN_DIR ...]
 
 With --runs, the ssvae rows are read from finished run directories (`ssvae train` + `ssvae evaluate`, last
-checkpoint) that share one split, and the baselines use that split; otherwise SemiSupervisedClassifier is fit here.
+checkpoint) that share one split, and the baselines use that split (read from the small run directories that
+`ssvae reproduce` writes beside them, when there); otherwise SemiSupervisedClassifier is fit here.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 
 from ssvae import SemiSupervisedClassifier
 from ssvae import checkpoint as ck
-from ssvae.baselines import run_baselines, unit
+from ssvae.baselines import BASELINES, run_baselines, unit
 from ssvae.cli import format_table
 from ssvae.data import Split, load_dataset, make_split
 
@@ -59,6 +60,20 @@ def run_rows(runs: list[Path]) -> tuple[list[dict], Split]:
     return rows, splits[0]
 
 
+def baseline_rows(ds, split: Split, runs: list[Path] | None) -> list[dict]:
+    """The baselines `ssvae reproduce` already fit beside the runs (RUNS/<dataset>/<slug>/n<L>/seed<S>), if any;
+    the rest are fit here."""
+    rows = []
+    for slug, (name, _) in BASELINES.items():
+        done = runs[0].parents[2] / slug / runs[0].parent.name / runs[0].name / ck.METRICS if runs else None
+        if done is not None and done.exists():
+            m = ck.load_json(done)
+            rows.append({"baseline": name, "test_accuracy": m["best"]["test_accuracy"], "fit_seconds": m["train_seconds"]})
+        else:
+            rows += run_baselines(ds, split, [slug])
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="digits")
@@ -74,7 +89,7 @@ def main() -> None:
     else:
         split = make_split(ds.y_train, a.labels_per_class, None, a.seed)
         rows = estimator_rows(ds, split, a.epochs, a.seed)
-    for b in run_baselines(ds, split):
+    for b in baseline_rows(ds, split, a.runs):
         rows.append({"model": f"scikit-learn {b['baseline']}", **{k: b[k] for k in ("test_accuracy", "fit_seconds")}})
     print(
         f"\n{a.dataset}: {len(split.labeled)} labeled + {len(split.unlabeled)} unlabeled training images, "

@@ -80,8 +80,10 @@ def write_baseline_runs(root: Path, dataset: str, labels: int, seed: int, split_
     if not todo:
         return []
     split = Split.load(split_path)
-    for row in run_baselines(load_dataset(dataset, data_dir), split, todo):
-        d = dirs[row["slug"]]
+    ds = load_dataset(dataset, data_dir)
+    for slug in todo:  # one at a time, each saved as soon as it is fit
+        (row,) = run_baselines(ds, split, [slug])
+        d = dirs[slug]
         d.mkdir(parents=True, exist_ok=True)
         np.savez(d / ck.SPLIT, labeled=split.labeled, unlabeled=split.unlabeled, validation=split.validation)
         cfg = {"model": row["slug"], "mier": False, "dataset": dataset, "labels_per_class": labels, "seed": seed}
