@@ -68,7 +68,8 @@ def baseline_rows(ds, split: Split, runs: list[Path] | None) -> list[dict]:
         done = runs[0].parents[2] / slug / runs[0].parent.name / runs[0].name / ck.METRICS if runs else None
         if done is not None and done.exists():
             m = ck.load_json(done)
-            rows.append({"baseline": name, "test_accuracy": m["best"]["test_accuracy"], "fit_seconds": m["train_seconds"]})
+            acc, seconds = m["best"]["test_accuracy"], m["train_seconds"]
+            rows.append({"baseline": name, "test_accuracy": acc, "fit_seconds": seconds})
         else:
             rows += run_baselines(ds, split, [slug])
     return rows
