@@ -56,6 +56,7 @@ class Record:
     metrics: dict[str, Any]
     history: list[dict[str, Any]]
     run_dir: Path
+    config: dict[str, Any]
 
 
 def collect(root: Path) -> list[Record]:
@@ -75,6 +76,7 @@ def collect(root: Path) -> list[Record]:
                 ck.load_json(mpath),
                 ck.read_history(run / ck.HISTORY),
                 run,
+                cfg,
             )
         )
     if not recs:
@@ -485,6 +487,12 @@ def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> st
         f"datasets {', '.join(datasets)}; seeds {seeds}; {labels} labels per class"
         + (f"; Table 3 ablation {ablation}" if 3 in tables else "")
         + ".",
+        "- Protocol: "
+        + "; ".join(
+            f"{key} {', '.join(sorted({str(r.config.get(key, '–')).replace('None', 'default') for r in recs}))}"
+            for key in ("epochs", "warmup_epochs", "precision", "weighting", "alpha", "beta", "gamma")
+        )
+        + " (the paper: 1000 epochs, warm-up 200, beta 5, gamma 1; alpha not given).",
         f"- Device: {device}; training time summed over runs {train_h:.2f} h"
         + (f"; wall time of the grid {grid['wall_seconds'] / 3600:.2f} h" if "wall_seconds" in grid else "")
         + ".",
