@@ -364,7 +364,7 @@ def figures(ix: Index, datasets: list[str], labels: int, out: Path, data_dir: st
         for ax, getter in (
             (axes[0], lambda h: h["train"]["mi"]),
             (axes[1], lambda h: h["train"]["entropy"]),
-            (axes[2], lambda h: h["val_accuracy"]),
+            (axes[2], lambda h: math.nan if h["val_accuracy"] is None else h["val_accuracy"]),
         ):
             ys = np.mean([[getter(h) for h in rows if h["epoch"] in epochs] for rows in hist], axis=0)
             ax.plot(epochs, ys, styles[mier], color=colors[model], label=variant(model, mier))
