@@ -250,7 +250,7 @@ def print_baselines(run_dir: Path, rows: list[dict]) -> None:
     gap = best_m["test_accuracy"] - best_b["test_accuracy"]
     n = len(ds.y_test)
     se = 100 * (best_b["test_accuracy"] / 100 * (1 - best_b["test_accuracy"] / 100) / n) ** 0.5
-    verdict = "beats" if gap > 0 else "does not beat"
+    verdict = "beats" if gap > 0 else "trails"
     print(
         f"\nOn this one split the best ssvae model ({best_m['model']}, {best_m['test_accuracy']:.2f}%) {verdict} the "
         f"best scikit-learn baseline ({best_b['baseline']}, {best_b['test_accuracy']:.2f}%) by {abs(gap):.2f} "
