@@ -175,6 +175,20 @@ def test_bad_fit_input_is_one_clear_error(y_change, x_change, match):
         SemiSupervisedClassifier(epochs=1, **TINY).fit(x, y)
 
 
+def test_early_stopping_never_leaves_a_class_without_training_labels():
+    from ssvae.data import own_marks_split
+
+    xtr, y_semi, _, _ = digits_semi()
+    y = y_semi.copy()
+    y[np.flatnonzero(y == 3)[1:]] = -1  # class 3 keeps a single label
+    split = own_marks_split(y, 46, seed=0)
+    assert len(split.validation) == 46 and np.flatnonzero(y == 3)[0] in split.labeled
+    assert set(y[split.labeled]) == set(range(10))  # every class keeps at least one training label
+    SemiSupervisedClassifier(epochs=1, early_stopping=True, validation_fraction=0.5, **TINY).fit(xtr / 16, y)
+    with pytest.raises(ValueError, match="keep a training label in every class"):  # 99 of 100: impossible
+        SemiSupervisedClassifier(epochs=1, early_stopping=True, validation_fraction=0.99, **TINY).fit(xtr / 16, y)
+
+
 def test_predict_with_other_feature_count(fitted_digits):
     est, xte, _ = fitted_digits
     with pytest.raises(ValueError, match="X has 63 features, but SemiSupervisedClassifier is expecting 64"):
