@@ -213,3 +213,17 @@ def test_mier_at_default_weighting_does_not_collapse_on_small_data(tmp_path, mod
     mean = tmp_path / f"{model}-mean"
     train(TrainConfig(model=model, mier=True, epochs=8, weighting="mean", **FAST), mean, progress=False)
     assert ck.read_history(mean / "metrics.jsonl")[-1]["collapsed"]  # the guard sees the old rule's collapse
+
+
+def test_run_from_before_the_weighting_setting_resumes_only_under_its_old_rule(tmp_path, capsys):
+    run = tmp_path / "old"
+    cfg = TrainConfig(model="classifier", epochs=1, weighting="mean", **FAST)
+    train(cfg, run, progress=False)
+    meta = json.loads((run / "config.json").read_text())
+    for key in ("weighting", "select"):  # as a run directory written before these settings existed
+        del meta["config"][key]
+    (run / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(SSVAEError, match="weighting: 'mean' -> 'sum'"):
+        train(TrainConfig(model="classifier", epochs=2, **FAST), run, progress=False)
+    train(TrainConfig(model="classifier", epochs=2, weighting="mean", **FAST), run, progress=False)
+    assert ck.read_history(run / "metrics.jsonl")[-1]["epoch"] == 2

@@ -69,6 +69,10 @@ PRECISIONS: dict[str, Callable[[torch.device], Any]] = {
     "bf16": lambda device: torch.autocast(device.type, dtype=torch.bfloat16),
 }
 
+# Settings added after runs were made, with the behaviour runs had before: a run directory without them in its
+# config.json resumes only under that behaviour (e.g. --weighting mean), never silently under a new default.
+BEFORE_THEY_EXISTED = {"weighting": "mean", "select": "auto"}
+
 # Settings that may change when a run is resumed (e.g. to train longer, or on another machine).
 RESUMABLE_CHANGES = {"epochs", "device", "data_dir", "eval_every"}
 
@@ -131,8 +135,7 @@ def _prepare_run_dir(cfg: TrainConfig, out: Path) -> bool:
     if cfg_path.exists():
         old = ck.load_json(cfg_path)["config"]
         new = cfg.to_json()
-        defaults = TrainConfig().to_json()  # settings added since the run began count as their default
-        old = {**{k: v for k, v in defaults.items() if k not in old}, **old}
+        old = {**BEFORE_THEY_EXISTED, **old}  # a run older than a setting ran with what the code did then
         diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
         if diff:
             what = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
