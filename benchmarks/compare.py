@@ -24,9 +24,10 @@ import torch
 
 from ssvae import SemiSupervisedClassifier
 from ssvae import checkpoint as ck
-from ssvae.baselines import BASELINES, run_baselines, unit
+from ssvae.baselines import BASELINES, run_baselines
 from ssvae.cli import format_table
 from ssvae.data import Split, load_dataset, make_split
+from ssvae.preprocess import unit_intensities as unit
 
 ESTIMATORS = {
     "ssvae M2+MIER (estimator defaults)": dict(),

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .data import Dataset, Split
+from .preprocess import unit_intensities
 
 
 def _logistic():
@@ -50,14 +51,10 @@ BASELINES: dict[str, tuple[str, Callable]] = {
 }
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
-
-
 def run_baselines(ds: Dataset, split: Split, names: list[str] | None = None) -> list[dict]:
     """Test accuracy (%) and fit seconds of each baseline on one split."""
-    x_lab, y_lab = unit(ds.x_train[split.labeled]), ds.y_train[split.labeled]
-    x_unl, x_test = unit(ds.x_train[split.unlabeled]), unit(ds.x_test)
+    x_lab, y_lab = unit_intensities(ds.x_train[split.labeled]), ds.y_train[split.labeled]
+    x_unl, x_test = unit_intensities(ds.x_train[split.unlabeled]), unit_intensities(ds.x_test)
     rows = []
     for slug in names or list(BASELINES):
         name, fit = BASELINES[slug]

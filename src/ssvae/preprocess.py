@@ -18,6 +18,12 @@ from .errors import SSVAEError
 KIND_OF_LIKELIHOOD = {"bernoulli": "unit", "continuous-bernoulli": "unit", "gaussian": "standardize"}
 
 
+def unit_intensities(x: np.ndarray) -> np.ndarray:
+    """float32 [0, 1] intensities: uint8 images divided by 255, floats as they are."""
+    out = x.astype(np.float32)
+    return out / 255.0 if x.dtype == np.uint8 else out
+
+
 def in_unit_range(x: np.ndarray) -> bool:
     """uint8 images, or floats (and 0/1 integers) within [0, 1]."""
     if x.dtype == np.uint8:
@@ -64,8 +70,7 @@ class Preprocessing:
         """[N, *input_shape] or [N, D] -> float32 [N, D]."""
         flat = x.reshape(len(x), -1)
         if self.kind == "unit":
-            out = flat.astype(np.float32)
-            return out / 255.0 if x.dtype == np.uint8 else out
+            return unit_intensities(flat)
         return ((flat - self.mean) / self.std).astype(np.float32)
 
     def inverse(self, x: np.ndarray) -> np.ndarray:
