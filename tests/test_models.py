@@ -218,3 +218,67 @@ def test_init_is_seeded_and_device_independent():
     c = build_model("m2", 8, 3, model_config("m2"), seed=6)
     for (_, p), (_, q), (_, r) in zip(a.named_parameters(), b.named_parameters(), c.named_parameters()):
         assert torch.equal(p, q) and not torch.equal(p, r)
+
+
+@torch.no_grad()
+def test_lvae_kl_terms_against_closed_forms():
+    """The ladder's KL: top layer against N(0, I), each lower layer against its top-down prior, in the direction
+    KL(q || p); rebuilt here with torch.distributions from the very layers the bound used."""
+    from torch.distributions import Normal, kl_divergence
+
+    model = tiny("lvae")
+    x = torch.rand(5, 12, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 0, 1])
+    b = model.bound(x, y, torch.Generator().manual_seed(4))
+    _, layers = model._ladder(x, y.unsqueeze(1), torch.Generator().manual_seed(4))
+    _, mu, lv, _, _ = layers[0]
+    expected = kl_divergence(Normal(mu, (0.5 * lv).exp()), Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(-1)
+    for _, mu, lv, mu_p, lv_p in layers[1:]:
+        assert not torch.allclose(mu_p, torch.zeros_like(mu_p))  # a prior that is not N(0, I), or the test is blind
+        expected = expected + kl_divergence(Normal(mu, (0.5 * lv).exp()), Normal(mu_p, (0.5 * lv_p).exp())).sum(-1)
+    torch.testing.assert_close(b.kl, expected.squeeze(1))
+
+
+@torch.no_grad()
+def test_adgm_prediction_is_the_arithmetic_mean_over_draws_of_a(monkeypatch):
+    """q(y|x) = (1/S) sum_s q(y|a_s,x): probabilities averaged, not log-probabilities (a geometric mean)."""
+    import ssvae.models.adgm as adgm
+
+    drawn = []
+
+    def recording(mu, logvar, gen):
+        a = base.reparameterize(mu, logvar, gen)
+        drawn.append(a)
+        return a
+
+    monkeypatch.setattr(adgm, "reparameterize", recording)
+    model = tiny("adgm", predict_samples=4)
+    model.q_a[-1].logvar.bias.fill_(1.0)  # wide q(a|x), so that the draws disagree
+    x = torch.rand(6, 12, dtype=torch.float64)
+    got = model.predict_log_proba(x, torch.Generator().manual_seed(0)).exp()
+    (a,) = drawn
+    assert a.shape == (4, 6, 2)
+    per_draw = torch.stack([torch.softmax(model._logits(x, a[s]), -1) for s in range(4)])
+    torch.testing.assert_close(got, per_draw.mean(0))
+    geometric = torch.softmax(per_draw.log().mean(0), -1)
+    assert (got - geometric).abs().max() > 1e-4  # the two means differ here, so the check above has teeth
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("name", ["m2", "lvae"])
+def test_evaluation_elbo_is_eq2_estimated_by_sampling(name):
+    """evaluate.elbo (analytic KL, weight 1) equals the mean over many draws of
+    sum_y q(y|x) [log p(y) + log w_y(z) - log q(y|x)], w_y = p(x, z|y) / q(z|x, y): the same bound computed
+    from the importance weights, that is with every KL sampled. A KL weight other than 1 moves it by KL/2 nats."""
+    model = tiny(name)
+    x = (torch.rand(3, 12, generator=torch.Generator().manual_seed(1)) > 0.5).double()
+    reps = 20000
+    xr = x.repeat(reps, 1)
+    log_q = model.predict_log_proba(x)
+    log_w = model.log_importance_weights(xr, torch.Generator().manual_seed(2)).view(reps, 3, 3)
+    sampled = (log_q.exp() * (log_w + math.log(1 / 3) - log_q)).sum(-1)  # [reps, 3]
+    analytic = elbo(model, xr, seed=0).view(reps, 3)  # also one z per class and x: average the same number
+    stderr = ((sampled.var(0) + analytic.var(0)) / reps) ** 0.5
+    kl = (log_q.exp() * model.bound(x, None, torch.Generator().manual_seed(0)).kl).sum(-1)
+    assert (kl / 2 > 20 * stderr).all(), (kl, stderr)  # a KL weight of 0.5 would be far outside the noise
+    assert ((analytic.mean(0) - sampled.mean(0)).abs() < 4 * stderr).all(), (analytic.mean(0), sampled.mean(0))

@@ -227,3 +227,18 @@ def test_run_from_before_the_weighting_setting_resumes_only_under_its_old_rule(t
         train(TrainConfig(model="classifier", epochs=2, **FAST), run, progress=False)
     train(TrainConfig(model="classifier", epochs=2, weighting="mean", **FAST), run, progress=False)
     assert ck.read_history(run / "metrics.jsonl")[-1]["epoch"] == 2
+
+
+@pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")
+def test_learning_rate_halves_exactly_every_n_epochs(tmp_path):
+    """Section 5.2: lr for epochs 1..N, lr/2 for N+1..2N, ... Recorded at every optimizer step, not from the log."""
+    from ssvae.train import Run, run_epochs
+
+    cfg = TrainConfig(model="classifier", epochs=7, lr=0.004, lr_decay_every=3, **FAST)
+    run = Run(cfg, tmp_path / "r")
+    used: list[tuple[int, float]] = []
+    step = run.opt.step
+    run.opt.step = lambda *a, **k: (used.append((run.epoch + 1, run.opt.param_groups[0]["lr"])), step(*a, **k))[1]
+    run_epochs(run, progress=False)
+    by_epoch = {e: {lr for ep, lr in used if ep == e} for e in range(1, 8)}
+    assert by_epoch == {1: {0.004}, 2: {0.004}, 3: {0.004}, 4: {0.002}, 5: {0.002}, 6: {0.002}, 7: {0.001}}
