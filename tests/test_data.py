@@ -236,5 +236,13 @@ def test_too_many_labels_per_class():
 def test_not_an_npz(tmp_path):
     p = tmp_path / "junk.npz"
     p.write_text("not a zip")
+    with pytest.raises(SSVAEError, match="not an .npz archive"):
+        load_npz(p)
+
+
+def test_damaged_zip_npz_is_one_line(tmp_path):
+    p = tmp_path / "cut.npz"
+    np.savez(p, **tiny_arrays())
+    p.write_bytes(p.read_bytes()[:200])  # a zip cut short: the signature is right, the archive is not
     with pytest.raises(SSVAEError, match="cannot be read as .npz"):
         load_npz(p)

@@ -1,13 +1,23 @@
-"""Run-directory files: written atomically so an interrupted run never leaves a half-written file."""
+"""Run-directory files: written atomically, read with a clear message when damaged, guarded by a lock.
+
+Every write goes to a uniquely named temporary file in the same folder, is fsynced, then renamed over the
+target, so an interrupted or failed write leaves the previous file intact and no temporary file behind. One
+process at a time may train into a run directory (`RunLock`, an OS lock that dies with its process).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
+
+from .errors import SSVAEError
 
 CONFIG = "config.json"
 SPLIT = "split.npz"
@@ -15,48 +25,192 @@ HISTORY = "metrics.jsonl"
 LAST = "last.pt"
 BEST = "best.pt"
 METRICS = "metrics.json"
+LOCK = ".lock"
+# what `ssvae train --restart` removes: everything a run writes, nothing else a user may keep there
+RUN_FILES = (CONFIG, SPLIT, HISTORY, LAST, BEST, METRICS)
+RUN_FOLDERS = ("model-best", "model-last")
+
+RESUME_HINT = "free some space (or fix the permissions) and rerun the same command: it resumes from the last checkpoint"
 
 
-def _replace_atomically(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def write_error(path: Path, e: OSError) -> SSVAEError:
+    """One line for a failed write: what, where, and that nothing was lost."""
+    why = "no space left on the device" if e.errno == errno.ENOSPC else (e.strerror or type(e).__name__)
+    return SSVAEError(f"cannot write {path} ({why}); the previous version is intact; {RESUME_HINT}")
+
+
+def replace_atomically(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
+    """write(binary file) into a unique temporary beside `path`, fsync, rename over `path`; clean up on failure."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise write_error(path, e) from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise write_error(path, e) from e
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    _replace_atomically(Path(path), lambda f: torch.save(state, f))
+    replace_atomically(path, lambda f: torch.save(state, f))
 
 
-def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu") -> dict[str, Any]:
-    return torch.load(path, map_location=device, weights_only=True)
+def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu", fix: str | None = None) -> dict:
+    """A checkpoint's state (tensors and plain data only: a pickle with code in it is refused, never run)."""
+    import warnings
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols before refusing them
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=device, weights_only=True)
+        if not isinstance(state, dict) or "model" not in state:
+            raise ValueError("it holds no model state")
+        return state
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # truncated, empty, random bytes, foreign or malicious pickle: torch raises many kinds
+        hint = fix or f"rerun `ssvae train` with the same flags and --restart to train {path.parent} again"
+        raise SSVAEError(f"{path} is damaged and cannot be read ({damage(path, e)}); {hint}") from e
+
+
+def damage(path: Path, e: Exception) -> str:
+    """What is wrong with a checkpoint that torch could not load, in words."""
+    if "Unsupported global" in str(e):
+        return "it holds code or objects other than tensors and numbers, which are never unpickled"
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        return "the file is empty"
+    if head == b"PK\x03\x04":
+        return "its archive is cut short or corrupt"
+    if isinstance(e, ValueError):
+        return str(e)
+    return "it is not a PyTorch checkpoint"
 
 
 def save_json(path: str | os.PathLike, obj: Any) -> None:
-    _replace_atomically(Path(path), lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
+    replace_atomically(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
 
 
 def load_json(path: str | os.PathLike) -> Any:
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SSVAEError(f"{path} is damaged ({type(e).__name__}: {e}); restore it or start the run over") from e
 
 
 def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The per-epoch rows; a last line cut off by a crash mid-append is dropped (its epoch is redone)."""
     path = Path(path)
     if not path.exists():
         return []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        lines = [line for line in f if line.strip()]
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if i == len(lines) - 1:
+                break
+            raise SSVAEError(f"{path} line {i + 1} is damaged ({e}); start the run over with --restart") from e
+    return rows
 
 
 def truncate_history(path: str | os.PathLike, last_epoch: int) -> None:
     """Drop lines written after the checkpoint we resume from, so a resumed run logs each epoch once."""
     rows = [r for r in read_history(path) if r["epoch"] <= last_epoch]
-    _replace_atomically(Path(path), lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    replace_atomically(Path(path), lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
 
 
 def append_history(path: str | os.PathLike, row: dict[str, Any]) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
+    line = (json.dumps(row) + "\n").encode()
+    try:
+        with open(path, "ab") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise write_error(Path(path), e) from e
+
+
+def check_run_dir_path(out: Path) -> None:
+    """Say in one line, before anything is written, why `out` cannot be a run directory."""
+    if out.exists() and not out.is_dir():
+        raise SSVAEError(f"--out {out} is an existing file, not a folder; give the name of a new or existing folder")
+    parent = next((p for p in [out, *out.parents] if p.exists()), None)
+    if parent is not None and (not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK)):
+        raise SSVAEError(f"cannot create the run directory {out}: {parent} is not writable; choose another --out")
+
+
+def make_run_dir(out: Path) -> None:
+    check_run_dir_path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SSVAEError(f"cannot create the run directory {out} ({e.strerror}); choose another --out") from e
+
+
+class RunLock:
+    """An exclusive OS lock on OUT/.lock, held while one process trains into OUT. The OS releases it when the
+    process dies (kill -9 included), so a crashed run never leaves a stale lock behind."""
+
+    def __init__(self, out: Path):
+        self.path = Path(out) / LOCK
+        try:
+            import fcntl
+        except ImportError:  # no POSIX locks (Windows): run unguarded rather than not at all
+            self.file = None
+            return
+        try:
+            self.file = open(self.path, "a+")
+        except OSError as e:
+            raise SSVAEError(f"cannot lock {self.path} ({e.strerror}); choose another --out") from e
+        try:
+            fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "unknown"
+            self.file.close()
+            raise SSVAEError(
+                f"{out} is being trained by another process (PID {holder}); wait for it to finish, or stop it, "
+                "before writing to this run directory"
+            ) from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(str(os.getpid()))
+        self.file.flush()
+
+    def release(self) -> None:
+        if self.file is not None and not self.file.closed:
+            self.file.close()  # closing drops the lock
+
+    def __enter__(self) -> "RunLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def clear_run(out: Path) -> None:
+    """`--restart`: remove what a run wrote into `out` (under its lock), so that it trains from scratch."""
+    import shutil
+
+    if not out.is_dir():
+        return
+    with RunLock(out):
+        for name in RUN_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                (out / name).unlink()
+        for name in RUN_FOLDERS:
+            shutil.rmtree(out / name, ignore_errors=True)

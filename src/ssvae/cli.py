@@ -12,6 +12,24 @@ from .errors import SSVAEError
 DEMO_EPOCHS = 60
 
 
+class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Every flag's help ends with its default, unless there is none to show (None, a switch) or it names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        hidden = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if not action.option_strings or hidden or "default" in text:
+            return text
+        return text + " (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what is wrong, where to look), exit status 2, like every other."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 def add_train_args(p: argparse.ArgumentParser) -> None:
     from .models import MODELS
     from .models.base import LIKELIHOODS
@@ -56,15 +74,22 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         help="several seeds: one run each in OUT/seed{S}; on a GPU they train together in one stacked step",
     )
     g.add_argument("--out", required=True, help="run directory; rerunning on an existing one resumes it")
+    g.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard what an earlier run wrote into --out (checkpoints, history, metrics) and train from scratch",
+    )
     g.add_argument("--device", default=d.device, help="auto, cpu or cuda")
     o = p.add_argument_group("optimisation (paper defaults)")
-    o.add_argument("--epochs", type=int, default=d.epochs)
-    o.add_argument("--lr", type=float, default=d.lr)
+    o.add_argument("--epochs", type=int, default=d.epochs, help="passes over the unlabeled set")
+    o.add_argument("--lr", type=float, default=d.lr, help="Adam's learning rate")
     o.add_argument(
         "--lr-decay-every", type=int, default=d.lr_decay_every, help="halve the learning rate every N epochs"
     )
     o.add_argument("--batch-size", type=int, default=d.batch_size, help="unlabeled batch size")
-    o.add_argument("--labeled-batch-size", type=int, default=d.labeled_batch_size)
+    o.add_argument(
+        "--labeled-batch-size", type=int, default=d.labeled_batch_size, help="labeled batch size (cycled per step)"
+    )
     o.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs, help="linear KL warm-up length")
     o.add_argument("--beta", type=float, default=d.beta, help="MIER entropy weight")
     o.add_argument("--gamma", type=float, default=d.gamma, help="MIER mutual-information weight")
@@ -151,6 +176,12 @@ def cmd_train(a: argparse.Namespace) -> None:
                 "drop --labels-per-class"
             )
     cfgs, outs = seeds_configs(cfg, a.seeds, a.out) if a.seeds else ([cfg], [a.out])
+    if a.restart:
+        from .train import check_config
+
+        check_config(cfg)  # refuse bad flags before discarding anything
+        for out in outs:
+            ck.clear_run(Path(out))
     for out in train_many(cfgs, outs):
         last = ck.read_history(Path(out) / ck.HISTORY)[-1]
         acc = "" if last["val_accuracy"] is None else f", val accuracy {last['val_accuracy']:.2f}%"
@@ -188,10 +219,12 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 def cmd_demo(a: argparse.Namespace) -> None:
     """Supervised-only, M2 and M2+MIER on scikit-learn's bundled digits, on the CPU in about a minute."""
+    from .checkpoint import check_run_dir_path
     from .evaluate import evaluate_run
     from .train import TrainConfig, train
 
     out = Path(a.out)
+    check_run_dir_path(out)
     runs = [("classifier", False, "supervised only"), ("m2", False, "M2"), ("m2", True, "M2+MIER")]
     rows = []
     for model, mier, label in runs:
@@ -272,10 +305,13 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
 
     tables = parse_tables(a.table)
     datasets = [d.strip() for d in a.datasets.split(",") if d.strip()]
-    ablation = [int(n) for n in a.labels_ablation.split(",")]
+    try:
+        ablation = [int(n) for n in a.labels_ablation.split(",")]
+    except ValueError:
+        raise SSVAEError(f"--labels-ablation {a.labels_ablation!r}: give whole numbers separated by commas") from None
     out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(a.device)
+    ck.check_run_dir_path(out)
     warmup = a.warmup_epochs if a.warmup_epochs is not None else min(200, max(1, a.epochs // 5))
     base = TrainConfig(
         data_dir=a.data_dir,
@@ -286,6 +322,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         eval_every=a.eval_every,
     )
     unavailable = dataset_problems(datasets, a.data_dir)
+    ck.make_run_dir(out)
     for d, why in unavailable.items():
         print(f"skipping {d}: {why}", file=sys.stderr)
     datasets = [d for d in datasets if d not in unavailable]
@@ -347,8 +384,14 @@ def cmd_predict(a: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ssvae", description="Semi-supervised VAEs (M2, ...) with the MIER regulariser.")
+    p = Parser(
+        prog="ssvae",
+        description="Semi-supervised VAEs (M2, ADGM, LVAE) with the MIER regulariser.",
+        formatter_class=HelpWithDefaults,
+    )
     sub = p.add_subparsers(dest="command", required=True)
+    add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: add_parser(*a, formatter_class=HelpWithDefaults, **k)  # defaults in every --help
 
     d = sub.add_parser("demo", help="M2 vs M2+MIER vs supervised-only on bundled digits (CPU, ~1 min)")
     d.add_argument("--out", default="runs/demo", help="folder for the three run directories (default runs/demo)")
@@ -363,13 +406,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="test metrics and figures for a trained run")
-    e.add_argument("run_dir")
+    e.add_argument("run_dir", help="the --out of `ssvae train`")
     e.add_argument(
         "--iw-samples", type=int, default=0, help="importance samples per class for the IWAE bound (0: skip)"
     )
-    e.add_argument("--device", default="auto")
+    e.add_argument("--device", default="auto", help="auto, cpu or cuda")
     e.add_argument("--data-dir", default=None, help="where the data set is now, if it moved since training")
-    e.add_argument("--no-figures", action="store_true")
+    e.add_argument("--no-figures", action="store_true", help="metrics only: skip recon, samples and t-SNE figures")
     e.set_defaults(func=cmd_evaluate)
     pr = sub.add_parser("predict", help="class probabilities for new inputs from a saved model or a run directory")
     pr.add_argument("model", help="a saved model directory (SemiSupervisedClassifier.save) or a run directory")
@@ -380,24 +423,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reproduce", help="the paper's Tables 1-3 and Figures 2-4: train, evaluate, report")
     r.add_argument("--table", default="all", help="1, 2, 3, a comma list, or all")
-    r.add_argument("--datasets", default="fashion-mnist,kmnist,cifar10,svhn", help="comma list")
+    r.add_argument(
+        "--datasets",
+        default="fashion-mnist,kmnist,cifar10,svhn",
+        help="comma list; those that cannot be loaded are skipped",
+    )
     r.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1); each draws its own labeled set")
-    r.add_argument("--data-dir", default=None)
-    r.add_argument("--out", required=True)
-    r.add_argument("--epochs", type=int, default=1000)
+    r.add_argument("--data-dir", default=None, help="folder with <name>.npz, or torchvision's download cache")
+    r.add_argument("--out", required=True, help="results folder: run directories, tables, figures; rerun to resume")
+    r.add_argument("--epochs", type=int, default=1000, help="epochs per run (the paper's protocol)")
     r.add_argument("--warmup-epochs", type=int, default=None, help="default 200, or a fifth of --epochs if shorter")
     r.add_argument("--labels-per-class", type=int, default=100, help="for Tables 1 and 2")
     r.add_argument("--labels-ablation", default="100,250,500", help="Table 3's labels per class")
     r.add_argument("--iw-samples", type=int, default=1000, help="IWAE samples per class for Table 2")
-    r.add_argument("--eval-every", type=int, default=1)
-    r.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    r.add_argument("--device", default="auto")
+    r.add_argument("--eval-every", type=int, default=1, help="validate and checkpoint every N epochs")
+    r.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="matrix products of training steps")
+    r.add_argument("--device", default="auto", help="auto, cpu or cuda")
     r.set_defaults(func=cmd_reproduce)
 
     rp = sub.add_parser("report", help="rebuild tables and figures from finished runs, without training")
     rp.add_argument("dir", help="a results directory of `ssvae reproduce`, or any folder of run directories")
     rp.add_argument("--data-dir", default=None, help="where the data sets are now (for the figures)")
-    rp.add_argument("--no-figures", action="store_true")
+    rp.add_argument("--no-figures", action="store_true", help="tables only")
     rp.set_defaults(func=cmd_report)
     return p
 

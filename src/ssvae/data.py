@@ -59,6 +59,8 @@ def _images(x: np.ndarray, what: str, source: str) -> tuple[np.ndarray, tuple[in
     """Flatten [N,H,W], [N,H,W,3] or [N,D] into [N,D] and scale-check the pixels."""
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise SSVAEError(f"{source}: {what} has dtype {x.dtype}; images must be integers 0..255 or floats in [0, 1]")
+    if x.size == 0:
+        raise SSVAEError(f"{source}: {what} is empty (shape {tuple(x.shape)}); it needs at least one image")
     if x.ndim == 4 and x.shape[-1] == 3:
         if not np.issubdtype(x.dtype, np.integer):
             raise SSVAEError(
@@ -181,6 +183,9 @@ def load_npz(path: str | os.PathLike, name: str | None = None) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise SSVAEError(f"{path}: no such file; give an existing .npz with x_train, y_train, x_test, y_test")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
+            raise SSVAEError(f"{path}: not an .npz archive (not a zip file); write it with numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in NPZ_KEYS if k not in f.files]
@@ -256,6 +261,11 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
             f"unknown dataset '{name}'; known: {', '.join(SOURCES)}, or a path to an .npz with {', '.join(NPZ_KEYS)}"
         )
     root = Path(data_dir) if data_dir is not None else default_data_dir()
+    if data_dir is not None and name != "digits" and not root.is_dir():
+        raise SSVAEError(
+            f"--data-dir {root} is not a folder; create it (data sets are downloaded into it) or give the folder "
+            f"that holds {name}.npz"
+        )
     for stem in (name, name.replace("-", "_"), name.replace("-", "")):
         if (root / f"{stem}.npz").is_file():
             return load_npz(root / f"{stem}.npz", name)
@@ -275,7 +285,10 @@ class Split:
     validation: np.ndarray
 
     def save(self, path: str | os.PathLike) -> None:
-        np.savez(path, labeled=self.labeled, unlabeled=self.unlabeled, validation=self.validation)
+        from .checkpoint import replace_atomically
+
+        parts = dict(labeled=self.labeled, unlabeled=self.unlabeled, validation=self.validation)
+        replace_atomically(path, lambda f: np.savez(f, **parts))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Split":
@@ -289,7 +302,12 @@ def default_val_size(n_train: int) -> int:
 
 
 def make_split(
-    y_train: np.ndarray, labels_per_class: int | None, val_size: int | None, seed: int, val_from: str = "labeled"
+    y_train: np.ndarray,
+    labels_per_class: int | None,
+    val_size: int | None,
+    seed: int,
+    val_from: str = "labeled",
+    classes: np.ndarray | None = None,
 ) -> Split:
     """Validation held out at random, then exactly N labeled per class; the rest is unlabeled.
 
@@ -316,8 +334,15 @@ def make_split(
     for k in range(int(y_train.max()) + 1):
         members = rest[y_train[rest] == k]
         if len(members) < labels_per_class:
+            name = k if classes is None else classes[k]
+            counts = np.bincount(y_train[y_train >= 0], minlength=int(y_train.max()) + 1)
+            if counts[k] * 10 < np.median(counts):
+                raise SSVAEError(
+                    f"class {name} has only {counts[k]} training image(s) where the median class has "
+                    f"{int(np.median(counts))}: a mistyped label? Fix y_train, or lower --labels-per-class"
+                )
             raise SSVAEError(
-                f"--labels-per-class {labels_per_class} is more than class {k} has "
+                f"--labels-per-class {labels_per_class} is more than class {name} has "
                 f"({len(members)} training images outside validation); use at most {len(members)}"
             )
         labeled.append(members[:labels_per_class])  # `rest` is already in random order

@@ -103,6 +103,8 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Test metrics for the best-by-validation and the last checkpoint; writes metrics.json and figures."""
     run_dir = Path(run_dir)
+    if iw_samples < 0:
+        raise SSVAEError(f"--iw-samples must be 0 (skip the IWAE bound) or more, got {iw_samples}")
     dev = resolve_device(device)
     meta, model = load_run(run_dir, dev)
     cfg = meta["config"]

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from .errors import SSVAEError
 from .models import base
 from .objectives import ObjectiveConfig
 from .train import Run, TrainConfig, export_models, progress_bar, train
@@ -113,8 +114,18 @@ def stackable(cfgs: list[TrainConfig]) -> bool:
 
 
 def train_stacked(cfgs: list[TrainConfig], outs: list[str | Path], progress: bool | None = None) -> list[Path]:
-    runs = [Run(c, o) for c, o in zip(cfgs, outs)]
-    r0 = runs[0]
+    runs: list[Run] = []
+    try:
+        for c, o in zip(cfgs, outs):
+            runs.append(Run(c, o))
+        return _train_stacked(runs, progress)
+    finally:
+        for r in runs:
+            r.close()
+
+
+def _train_stacked(runs: list[Run], progress: bool | None) -> list[Path]:
+    r0, cfgs = runs[0], [r.cfg for r in runs]
     if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
         raise NotStackable("train_stacked needs runs that differ only in seed or MIER and stand at the same epoch")
     stacked = StackedLoss([r.model for r in runs], r0.loss_fn, [r.obj_cfg for r in runs])
@@ -211,4 +222,7 @@ def _on_gpu(cfg: TrainConfig) -> bool:
 
 def seeds_configs(cfg: TrainConfig, seeds: list[int], out: str | Path) -> tuple[list[TrainConfig], list[Any]]:
     """One config and run directory per seed: OUT/seed{S}."""
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise SSVAEError(f"--seeds repeats {', '.join(map(str, repeated))}; give each seed once")
     return ([dataclasses.replace(cfg, seed=s) for s in seeds], [Path(out) / f"seed{s}" for s in seeds])

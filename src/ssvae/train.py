@@ -84,6 +84,9 @@ def check_config(cfg: TrainConfig) -> None:
             raise SSVAEError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     if cfg.warmup_epochs < 0:
         raise SSVAEError(f"--warmup-epochs must be 0 or more, got {cfg.warmup_epochs}")
+    for name in ("beta", "gamma"):
+        if not getattr(cfg, name) >= 0:
+            raise SSVAEError(f"--{name} must be 0 or more (MIER's weights are not negative), got {getattr(cfg, name)}")
     if not cfg.lr > 0:
         raise SSVAEError(f"--lr must be positive, got {cfg.lr}")
     if cfg.select != "auto" and cfg.select not in SELECTIONS:
@@ -129,20 +132,22 @@ def kl_warmup(step: int, warmup_steps: int) -> float:
     return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
 
 
-def _prepare_run_dir(cfg: TrainConfig, out: Path) -> bool:
-    """Write config.json for a new run, or check that an existing one matches; True when resuming."""
+def _check_resumable(cfg: TrainConfig, out: Path) -> bool:
+    """True when `out` holds a run to resume; refuses one made with other settings. Reads only."""
+    ck.check_run_dir_path(out)
     cfg_path = out / ck.CONFIG
-    if cfg_path.exists():
-        old = ck.load_json(cfg_path)["config"]
-        new = cfg.to_json()
-        old = {**BEFORE_THEY_EXISTED, **old}  # a run older than a setting ran with what the code did then
-        diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
-        if diff:
-            what = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
-            raise SSVAEError(f"{out} holds a run with other settings ({what}); use a new --out or the same flags")
-        return True
-    out.mkdir(parents=True, exist_ok=True)
-    return False
+    if not cfg_path.exists():
+        return False
+    old = ck.load_json(cfg_path)["config"]
+    new = cfg.to_json()
+    old = {**BEFORE_THEY_EXISTED, **old}  # a run older than a setting ran with what the code did then
+    diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
+    if diff:
+        what = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise SSVAEError(
+            f"{out} holds a run with other settings ({what}); use a new --out, the same flags, or --restart"
+        )
+    return True
 
 
 class CollapseGuard:
@@ -201,28 +206,27 @@ class Run:
         init: dict[str, Any] | None = None,
     ):
         self.cfg, self.out = cfg, None if out is None else Path(out)
+        self.lock: ck.RunLock | None = None
+        # Everything that can refuse the run is checked before the run directory is created or written to.
         check_config(cfg)
-        resuming = self.out is not None and _prepare_run_dir(cfg, self.out)
         self.device = device = resolve_device(cfg.device)
+        resuming = self.out is not None and _check_resumable(cfg, self.out)
         if data is not None:
             ds, split = data
         else:
             ds = load_dataset(cfg.dataset, cfg.data_dir)
             split_path = None if self.out is None else self.out / ck.SPLIT
-            if split_path is not None and split_path.exists():
+            if resuming and split_path.exists():
                 split = Split.load(split_path)
             else:
                 val_from = "unlabeled" if cfg.select == "val-elbo" else "labeled"
                 lpc = None if ds.partially_labeled else cfg.labels_per_class
-                split = make_split(ds.y_train, lpc, cfg.val_size, cfg.seed, val_from)
+                split = make_split(ds.y_train, lpc, cfg.val_size, cfg.seed, val_from, ds.classes)
         self.dataset, self.split = ds, split
         self.select = resolve_select(cfg.select, split, ds.y_train)
         self.data = DeviceData.from_split(ds, split, device)
         self.sched = sched = make_schedule(cfg, len(split.unlabeled), len(split.labeled))
         self.mcfg = mcfg = model_config(cfg.model, **cfg.model_options)
-        if self.out is not None:
-            split.save(self.out / ck.SPLIT)
-            ck.save_json(self.out / ck.CONFIG, {"config": cfg.to_json(), **self.describe()})
         self.model = build_model(cfg.model, ds.dim, ds.num_classes, mcfg, cfg.seed).to(device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=cfg.adam_betas)
         self.lr_sched = torch.optim.lr_scheduler.StepLR(self.opt, step_size=cfg.lr_decay_every, gamma=cfg.lr_decay)
@@ -234,34 +238,55 @@ class Run:
         self.collapse = CollapseGuard(self.data.y_lab, ds.num_classes)
         # predictions watched by the collapse guard when there is no validation set: a fixed unlabeled sample
         self.x_watch = self.data.x_val if len(self.data.x_val) else self.data.x_unl[:2000]
-        if cfg.warmup_epochs > cfg.epochs and self.out is not None:
-            warn(
-                f"--warmup-epochs {cfg.warmup_epochs} is longer than --epochs {cfg.epochs}: the KL weight ends at "
-                f"{cfg.epochs / cfg.warmup_epochs:.2f}, not 1; pass --warmup-epochs {max(1, cfg.epochs // 5)} "
-                "(a fifth, as reproduce does)"
-            )
         self.epoch, self.step, self.best_score, self.best_epoch, self.seconds = 0, 0, -math.inf, 0, 0.0
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         if resuming and (self.out / ck.LAST).exists():
             state = ck.load_checkpoint(self.out / ck.LAST, device)
-            self.model.load_state_dict(state["model"])
-            self.opt.load_state_dict(state["optimizer"])
-            self.lr_sched.load_state_dict(state["scheduler"])
-            self.gen.set_state(state["rng"].cpu())
-            self.epoch, self.step = state["epoch"], state["step"]
-            self.best_score = state.get("best_score", state.get("best_val_accuracy"))
-            self.best_epoch, self.seconds = state["best_epoch"], state["train_seconds"]
+            try:
+                self.model.load_state_dict(state["model"])
+                self.opt.load_state_dict(state["optimizer"])
+                self.lr_sched.load_state_dict(state["scheduler"])
+                self.gen.set_state(state["rng"].cpu())
+                self.epoch, self.step = state["epoch"], state["step"]
+                self.best_score = state.get("best_score", state.get("best_val_accuracy"))
+                self.best_epoch, self.seconds = state["best_epoch"], state["train_seconds"]
+            except (KeyError, RuntimeError, ValueError, TypeError) as e:
+                raise SSVAEError(
+                    f"{self.out / ck.LAST} does not fit this run ({type(e).__name__}: {str(e)[:100]}); "
+                    "rerun with --restart to train it again"
+                ) from e
         elif init is not None:  # warm start: the model and optimizer of an earlier fit, a new schedule of epochs
             self.model.load_state_dict(init["model"])
             if "optimizer" in init:
                 self.opt.load_state_dict(init["optimizer"])
             self.step = init["step"]
         if self.out is not None:
-            ck.truncate_history(self.out / ck.HISTORY, self.epoch)
-            self.history = ck.read_history(self.out / ck.HISTORY)
+            self.history = [r for r in ck.read_history(self.out / ck.HISTORY) if r["epoch"] <= self.epoch]
+            ck.make_run_dir(self.out)
+            self.lock = ck.RunLock(self.out)
+            try:
+                if not (self.out / ck.SPLIT).exists():
+                    split.save(self.out / ck.SPLIT)
+                ck.save_json(self.out / ck.CONFIG, {"config": cfg.to_json(), **self.describe()})
+                ck.truncate_history(self.out / ck.HISTORY, self.epoch)
+            except BaseException:
+                self.close()
+                raise
+            if cfg.warmup_epochs > cfg.epochs:
+                warn(
+                    f"--warmup-epochs {cfg.warmup_epochs} is longer than --epochs {cfg.epochs}: the KL weight ends "
+                    f"at {cfg.epochs / cfg.warmup_epochs:.2f}, not 1; pass --warmup-epochs {max(1, cfg.epochs // 5)} "
+                    "(a fifth, as reproduce does)"
+                )
         self.sums: dict[str, torch.Tensor] = {}
         self.steps_in_sums = 0
+
+    def close(self) -> None:
+        """Release the run directory's lock (also released by the OS if the process dies)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def describe(self) -> dict[str, Any]:
         """What, beside the TrainConfig, rebuilds this run's model and reads its data: config.json's other parts."""
@@ -414,8 +439,12 @@ def train(
 ) -> Path:
     """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint. A finished
     run also exports its kept and its last model as `model-best/` and `model-last/` (safetensors + JSON)."""
-    run = run_epochs(Run(cfg, out), progress, on_epoch_end)
-    export_models(run)
+    run = Run(cfg, out)
+    try:
+        run_epochs(run, progress, on_epoch_end)
+        export_models(run)
+    finally:
+        run.close()
     return run.out
 
 

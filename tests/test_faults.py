@@ -1,0 +1,435 @@
+"""Fault injection: kill -9, damaged checkpoints, a full disk, two writers, and a table of bad inputs.
+
+Each bad input must end in one line on stderr that names the problem, exit status 2, and a run directory left
+exactly as it was (or never created). Each fault must lose no finished work: rerunning the same command
+resumes and ends bit-identical to a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_arrays
+
+from ssvae import checkpoint as ck
+from ssvae.cli import main
+from ssvae.errors import SSVAEError
+from ssvae.train import Run, TrainConfig, train
+
+SMALL = {"hidden": 32, "z_dim": 4, "classifier_hidden": 32}  # tiny networks: these tests are about files
+FAST = dict(
+    dataset="digits",
+    labels_per_class=10,
+    batch_size=100,
+    labeled_batch_size=100,
+    warmup_epochs=1,
+    device="cpu",
+    model_options=SMALL,
+)
+CLI = ["--dataset", "digits", "--labels-per-class", "10", "--batch-size", "100", "--labeled-batch-size", "100"]
+CLI += ["--warmup-epochs", "1", "--device", "cpu"]
+
+
+def snapshot(root: Path) -> dict[str, str] | None:
+    """Every file under root with a hash of its bytes; None when root does not exist."""
+    if not root.exists():
+        return None
+    if root.is_file():
+        return {"": hashlib.sha256(root.read_bytes()).hexdigest()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+    }
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return ck.load_checkpoint(run / ck.LAST)["model"]
+
+
+def history(run: Path) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "train_seconds"} for r in ck.read_history(run / ck.HISTORY)]
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    assert history(a) == history(b)
+    wa, wb = weights(a), weights(b)
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+    assert not list(b.glob("*.tmp")) and not list(b.glob(".*.tmp"))
+
+
+def cli_env() -> dict[str, str]:
+    src = str(Path(__file__).parents[1] / "src")
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+# --------------------------------------------------------------------------------------------------------
+# kill -9
+
+
+def test_kill_9_at_random_points_always_resumes_to_the_same_result(tmp_path):
+    """A process killed anywhere (starting up, mid-step, mid-evaluation, mid-checkpoint) loses at most the epoch
+    in flight: killed again and again, the rerun ends bit-identical to an uninterrupted run."""
+    epochs = 10
+    cmd = [sys.executable, "-m", "ssvae", "train", "--model", "m2", "--mier", "--epochs", str(epochs), *CLI]
+    ref = tmp_path / "uninterrupted"
+    t0 = time.perf_counter()
+    subprocess.run([*cmd, "--out", str(ref)], check=True, env=cli_env(), capture_output=True)
+    per_epoch = (time.perf_counter() - t0) / epochs  # an upper bound: start-up counted in
+    run = tmp_path / "killed"
+    rng = random.Random(0)
+    kills = []
+    for attempt in range(5):
+        done = len(ck.read_history(run / ck.HISTORY))
+        p = subprocess.Popen(
+            [*cmd, "--out", str(run)], env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        if attempt > 0:  # the first dies while starting up; the others after logging one more epoch, then later
+            while len(ck.read_history(run / ck.HISTORY)) <= done and p.poll() is None:
+                time.sleep(0.02)
+        time.sleep(rng.uniform(0, per_epoch))
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            kills.append(len(ck.read_history(run / ck.HISTORY)))
+        p.wait()
+        assert p.returncode in (0, -signal.SIGKILL), p.stderr.read().decode()
+    assert len(kills) >= 4 and max(kills) < epochs, kills  # the kills hit running training
+    subprocess.run([*cmd, "--out", str(run)], check=True, env=cli_env(), capture_output=True)  # finish
+    assert_same_run(ref, run)
+
+
+# --------------------------------------------------------------------------------------------------------
+# damaged checkpoints
+
+
+class Payload:
+    """A pickle that would create a file if it were ever unpickled with code execution allowed."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _damage(kind: str, path: Path, marker: Path) -> None:
+    good = path.read_bytes()
+    damaged = {
+        "truncated": lambda: good[: len(good) // 2],
+        "empty": lambda: b"",
+        "random": lambda: np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
+        "pickle with code": lambda: pickle.dumps({"model": Payload(marker)}),
+    }[kind]()
+    path.write_bytes(damaged)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished 2-epoch run directory, made as the CLI flags in CLI make it; copied by each test that damages it."""
+    run = tmp_path_factory.mktemp("trained") / "run"
+    train(TrainConfig(model="m2", epochs=2, **{**FAST, "model_options": {}}), run, progress=False)
+    return run
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.mark.parametrize("kind", ["truncated", "empty", "random", "pickle with code"])
+@pytest.mark.parametrize("which", ["last.pt", "best.pt"])
+def test_damaged_checkpoint_is_named_in_one_line_and_restart_fixes_it(tmp_path, trained, capsys, kind, which):
+    run = _copy(trained, tmp_path / "run")
+    marker = tmp_path / "code-ran"
+    _damage(kind, run / which, marker)
+    before = snapshot(run)
+    command = "train" if which == "last.pt" else "evaluate"
+    argv = ["train", "--model", "m2", "--epochs", "3", *CLI, "--out", str(run)]
+    if command == "evaluate":
+        argv = ["evaluate", str(run), "--no-figures"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(run / which) in err[0] and "--restart" in err[0], err
+    assert not marker.exists()  # the pickle's code never ran
+    assert snapshot(run) == before
+    assert main(["train", "--model", "m2", "--epochs", "2", *CLI, "--out", str(run), "--restart"]) == 0
+    assert_same_run(trained, run)  # started over: the same run as the first time
+
+
+def test_history_line_cut_off_by_a_crash_is_redone(tmp_path, trained):
+    run = _copy(trained, tmp_path / "run")
+    ref = _copy(trained, tmp_path / "ref")
+    with open(run / ck.HISTORY, "a") as f:
+        f.write('{"epoch": 3, "step": 4')  # killed mid-append of epoch 3, before its checkpoint
+    cfg = TrainConfig(model="m2", epochs=3, **{**FAST, "model_options": {}})
+    train(cfg, run, progress=False)
+    train(cfg, ref, progress=False)
+    assert_same_run(ref, run)
+
+
+# --------------------------------------------------------------------------------------------------------
+# full disk
+
+
+def _fill_after_epoch_one(fill):
+    def hook(epoch, row):
+        if epoch == 1:
+            fill()
+
+    return hook
+
+
+def _check_disk_full_then_resume(run: Path, ref: Path, cfg: TrainConfig, fill, unfill) -> None:
+    with pytest.raises(SSVAEError, match="no space left") as e:
+        train(cfg, run, on_epoch_end=_fill_after_epoch_one(fill), progress=False)
+    assert "\n" not in str(e.value) and "resume" in str(e.value)
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]  # no half-written temporary left behind
+    assert ck.load_checkpoint(run / ck.LAST)["epoch"] == 1  # the last good checkpoint is intact
+    unfill()
+    train(cfg, run, progress=False)  # the same command again, with space
+    train(cfg, ref, progress=False)
+    assert_same_run(ref, run)
+
+
+def test_disk_full_during_a_checkpoint_patched_writer(tmp_path, monkeypatch):
+    """Every write fails with ENOSPC after a few bytes, from epoch 2 on; then space comes back."""
+    cfg = TrainConfig(model="m2", epochs=3, **FAST)
+    real_save, full = torch.save, {"on": False}
+
+    def save(obj, f, *a, **k):
+        if full["on"]:
+            f.write(b"PK\x03\x04 half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(obj, f, *a, **k)
+
+    monkeypatch.setattr(ck.torch, "save", save)
+    _check_disk_full_then_resume(
+        tmp_path / "run", tmp_path / "ref", cfg, lambda: full.update(on=True), lambda: full.update(on=False)
+    )
+
+
+def test_disk_full_on_a_real_small_file_system(tmp_path):
+    """The same on a tmpfs that really fills up (needs root and mount; skipped where the platform refuses)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        cfg = TrainConfig(model="m2", epochs=3, **FAST)
+        filler = mnt / "filler"
+
+        def fill():
+            free = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
+            filler.write_bytes(b"\0" * max(0, free - 2048))
+
+        _check_disk_full_then_resume(mnt / "run", tmp_path / "ref", cfg, fill, filler.unlink)
+    finally:
+        subprocess.run(["umount", str(mnt)])
+
+
+# --------------------------------------------------------------------------------------------------------
+# two writers
+
+
+def test_second_writer_is_refused_naming_the_holder(tmp_path):
+    run = tmp_path / "run"
+    first = Run(TrainConfig(model="m2", epochs=2, **FAST), run)
+    try:
+        with pytest.raises(SSVAEError, match=f"PID {os.getpid()}"):
+            Run(TrainConfig(model="m2", epochs=2, **FAST), run)
+    finally:
+        first.close()
+    Run(TrainConfig(model="m2", epochs=2, **FAST), run).close()  # released: the next writer is welcome
+
+
+def test_two_concurrent_cli_writers(tmp_path):
+    """Two `ssvae train` on one --out: the second is refused in one line naming the first's PID; the first
+    finishes with each epoch logged once."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "ssvae", "train", "--model", "m2", "--epochs", "30", *CLI, "--out", str(run)]
+    first = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while not (run / ck.HISTORY).exists() and time.time() < deadline:  # the first holds the lock by then
+            time.sleep(0.1)
+        second = subprocess.run(cmd, env=cli_env(), capture_output=True, text=True)
+        assert first.poll() is None, "the first run ended before the second started: make it longer"
+        assert second.returncode == 2
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"PID {first.pid}" in lines[0], lines
+    finally:
+        assert first.wait(timeout=300) == 0
+    assert [r["epoch"] for r in ck.read_history(run / ck.HISTORY)] == list(range(1, 31))
+
+
+# --------------------------------------------------------------------------------------------------------
+# bad inputs: one line, exit 2, nothing written
+
+
+def _npz(tmp: Path, name: str, **change) -> str:
+    arrays = {**tiny_arrays(), **change}
+    np.savez(tmp / name, **arrays)
+    return str(tmp / name)
+
+
+def _bad_files(tmp: Path) -> dict[str, str]:
+    a = tiny_arrays()
+    y10 = a["y_train"].astype(np.int64)
+    y10[0] = 10
+    marked = a["y_train"].astype(np.int64)
+    marked[::2] = -1
+    (tmp / "text.npz").write_text("x_train,y_train\n1,2\n")
+    np.savez(tmp / "keys.npz", x_train=a["x_train"], y_train=a["y_train"])
+    return {
+        "empty_train": _npz(tmp, "empty_train.npz", x_train=a["x_train"][:0], y_train=a["y_train"][:0]),
+        "empty_test": _npz(tmp, "empty_test.npz", x_test=a["x_test"][:0], y_test=a["y_test"][:0]),
+        "label10": _npz(tmp, "label10.npz", y_train=y10),
+        "one_class": _npz(tmp, "one_class.npz", y_train=np.zeros_like(a["y_train"])),
+        "text": str(tmp / "text.npz"),
+        "keys": str(tmp / "keys.npz"),
+        "nan": _npz(tmp, "nan.npz", x_train=np.full((300, 4, 4), np.nan, dtype=np.float32)),
+        "range": _npz(tmp, "range.npz", x_train=a["x_train"].astype(np.int64) * 3),
+        "unknown_test_label": _npz(tmp, "unknown.npz", y_test=a["y_test"].astype(np.int64) + 5),
+        "unlabeled_test": _npz(tmp, "unl_test.npz", y_test=np.full(60, -1)),
+        "length": _npz(tmp, "length.npz", y_train=a["y_train"][:-1]),
+        "five_d": _npz(tmp, "five_d.npz", x_train=a["x_train"].reshape(300, 1, 4, 4, 1)),
+        "pixels": _npz(tmp, "pixels.npz", x_test=np.zeros((60, 5, 5), dtype=np.uint8)),
+        "fractional_labels": _npz(tmp, "frac.npz", y_train=a["y_train"] + 0.5),
+        "marked": _npz(tmp, "marked.npz", y_train=marked),
+    }
+
+
+TRAIN = ["train", "--model", "m2", "--epochs", "1", "--warmup-epochs", "0", "--device", "cpu"]
+TINY = ["--labels-per-class", "5"]
+
+# (id, argv with {f[...]} file names, {out} the run directory, {run} a trained one, {file} a plain file; the
+#  words the one line must contain)
+BAD = [
+    ("empty x_train", "--dataset {f[empty_train]} {tiny} --out {out}", "x_train is empty"),
+    ("empty x_test", "--dataset {f[empty_test]} {tiny} --out {out}", "x_test is empty"),
+    ("stray label", "--dataset {f[label10]} {tiny} --out {out}", "class 10 has only 1"),
+    ("one class", "--dataset {f[one_class]} {tiny} --out {out}", "only one class"),
+    ("text named .npz", "--dataset {f[text]} {tiny} --out {out}", "not an .npz archive"),
+    ("missing arrays", "--dataset {f[keys]} {tiny} --out {out}", "lacks x_test, y_test"),
+    ("NaN pixels", "--dataset {f[nan]} {tiny} --out {out}", "NaN"),
+    ("pixels above 255", "--dataset {f[range]} {tiny} --out {out}", "0..255"),
+    ("test label unseen", "--dataset {f[unknown_test_label]} {tiny} --out {out}", "y_test has labels"),
+    ("unlabeled test", "--dataset {f[unlabeled_test]} {tiny} --out {out}", "every test example needs"),
+    ("label count", "--dataset {f[length]} {tiny} --out {out}", "one label per image"),
+    ("5-d images", "--dataset {f[five_d]} {tiny} --out {out}", "expected [N, H, W]"),
+    ("pixel counts differ", "--dataset {f[pixels]} {tiny} --out {out}", "pixels but x_test"),
+    ("fractional labels", "--dataset {f[fractional_labels]} {tiny} --out {out}", "must be integers or strings"),
+    ("labels per class on -1 data", "--dataset {f[marked]} {tiny} --out {out}", "drop --labels-per-class"),
+    ("no such npz", "--dataset {tmp}/nope.npz {tiny} --out {out}", "no such file"),
+    ("unknown data set", "--dataset nope {tiny} --out {out}", "unknown dataset"),
+    ("data dir missing", "--dataset mnist --data-dir {tmp}/no/dir {tiny} --out {out}", "is not a folder"),
+    ("out is a file", "--dataset {f[marked]} --out {file}", "existing file"),
+    ("out unwritable", "--dataset {f[marked]} --out /proc/ssvae/run", "run directory"),
+    ("negative beta", "--dataset {f[marked]} --mier --beta -5 --out {out}", "--beta must be 0 or more"),
+    ("negative gamma", "--dataset {f[marked]} --mier --gamma -1 --out {out}", "--gamma must be 0 or more"),
+    ("repeated seeds", "--dataset {f[marked]} --seeds 1 1 --out {out}", "--seeds repeats 1"),
+    ("epochs 0", "--dataset {f[marked]} --epochs 0 --out {out}", "--epochs must be at least 1"),
+    ("lr 0", "--dataset {f[marked]} --lr 0 --out {out}", "--lr must be positive"),
+    ("lr negative", "--dataset {f[marked]} --lr -0.1 --out {out}", "--lr must be positive"),
+    ("batch 0", "--dataset {f[marked]} --batch-size 0 --out {out}", "--batch-size must be at least 1"),
+    ("labeled batch 0", "--dataset {f[marked]} --labeled-batch-size 0 --out {out}", "--labeled-batch-size"),
+    ("eval every 0", "--dataset {f[marked]} --eval-every 0 --out {out}", "--eval-every"),
+    ("decay every 0", "--dataset {f[marked]} --lr-decay-every 0 --out {out}", "--lr-decay-every"),
+    ("labels per class 0", "--dataset digits --labels-per-class 0 --out {out}", "--labels-per-class must be"),
+    ("too many labels", "--dataset digits --labels-per-class 500 --out {out}", "use at most"),
+    ("val size negative", "--dataset digits --labels-per-class 5 --val-size -1 --out {out}", "--val-size"),
+    ("val size too big", "--dataset digits --labels-per-class 5 --val-size 99999 --out {out}", "--val-size"),
+    ("warm-up negative", "--dataset {f[marked]} --warmup-epochs -1 --out {out}", "--warmup-epochs"),
+    ("alpha negative", "--dataset {f[marked]} --alpha -1 --out {out}", "--alpha must be 0 or more"),
+    ("unknown model", "--dataset {f[marked]} --model nope --out {out}", "nope"),
+    ("unknown device", "--dataset {f[marked]} --device tpu9 --out {out}", "unknown device"),
+    ("no GPU", "--dataset {f[marked]} --device cuda --out {out}", "no CUDA GPU"),
+    ("unknown precision", "--dataset {f[marked]} --precision fp16 --out {out}", "invalid choice"),
+    ("unknown weighting", "--dataset {f[marked]} --weighting none --out {out}", "invalid choice"),
+    ("not a number", "--dataset {f[marked]} --epochs ten --out {out}", "invalid int value"),
+    ("no --out", "--dataset {f[marked]}", "required: --out"),
+    ("select needs validation", "--dataset {f[marked]} --select val-accuracy --out {out}", "--select"),
+    ("other settings", "--dataset {f[marked]} --mier --out {run}", "other settings"),
+    ("evaluate: not a run", "evaluate {tmp}", "not a run directory"),
+    ("evaluate: iw samples", "evaluate {run} --iw-samples -1", "--iw-samples must be"),
+    ("predict: no model", "predict {tmp} {f[marked]} --out {tmp}/p.csv", "no saved model"),
+    ("predict: no input", "predict {run} {tmp}/nope.npy --out {tmp}/p.csv", "nope.npy"),
+    ("reproduce: table", "reproduce --table 7 --out {out}", "table"),
+    ("reproduce: ablation", "reproduce --labels-ablation 100,lots --out {out}", "--labels-ablation"),
+    ("reproduce: out is a file", "reproduce --datasets digits --out {file}", "existing file"),
+    ("demo: out is a file", "demo --out {file}", "existing file"),
+    ("report: empty", "report {tmp}/empty", "no finished runs"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_input_world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bad")
+    files = _bad_files(tmp)
+    run = tmp / "trained"
+    assert main([*TRAIN, "--dataset", files["marked"], "--out", str(run)]) == 0
+    (tmp / "afile").write_text("not a folder")
+    (tmp / "empty").mkdir()
+    return tmp, files, run
+
+
+@pytest.mark.parametrize("argv, words", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(bad_input_world, capsys, argv, words):
+    if "--device cuda" in argv and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    tmp, files, run = bad_input_world
+    out = tmp / "out"
+    text = argv.format(f=files, tiny=" ".join(TINY), out=out, run=run, file=tmp / "afile", tmp=tmp)
+    args = text.split()
+    args = args if args[0] in ("demo", "evaluate", "predict", "reproduce", "report") else [*TRAIN, *args]
+    before = {p: snapshot(p) for p in (tmp, out)}
+    rc = run_cli(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2, (rc, err)
+    assert len(err) == 1 and err[0].startswith("ssvae") and words in err[0], err
+    assert {p: snapshot(p) for p in (tmp, out)} == before  # nothing written, nothing created
+
+
+def run_cli(args: list[str]) -> int:
+    """main()'s exit status, also when argparse exits on a usage error."""
+    try:
+        return main(args)
+    except SystemExit as e:
+        return e.code
+
+
+# --------------------------------------------------------------------------------------------------------
+# help
+
+
+def test_every_flag_has_help_and_shows_its_default(capsys):
+    """`--help` of every command: each option explained, and each default that exists printed."""
+    import argparse
+
+    from ssvae.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) == {"demo", "train", "evaluate", "predict", "reproduce", "report"}
+    for name, p in sub.choices.items():
+        text = " ".join(p.format_help().split())
+        for action in p._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, (name, action.dest)
+            shown = action.default is not None and action.default is not False
+            if action.option_strings and shown:
+                assert f"default: {action.default}" in text or "default" in action.help, (name, action.dest, text)
