@@ -121,3 +121,25 @@ def test_reproduce_then_report(tmp_path, capsys):
 def test_report_of_nothing_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "no finished runs" in capsys.readouterr().err
+
+
+def test_reproduce_in_time_limited_chunks_equals_one_go(tmp_path, capsys):
+    """`reproduce --time-limit`: each command trains what fits (at least one epoch), says how far the grid is,
+    evaluates only finished runs; repeated, it ends with the same metrics as one uninterrupted command."""
+    args = ["reproduce", "--table", "3", "--datasets", "digits", "--seeds", "1", "--epochs", "2"]
+    args += ["--labels-per-class", "10", "--labels-ablation", "10", "--device", "cpu", "--eval-every", "1"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    lines = []
+    for _ in range(6):
+        capsys.readouterr()
+        assert main([*args, "--out", str(tmp_path / "chunks"), "--time-limit", "0.001"]) == 0
+        out = capsys.readouterr().out.strip().splitlines()
+        if not any("run-epochs done" in line for line in out):
+            break
+        lines.append(out[-1])
+    # two runs (M2, M2+MIER) of two epochs, one epoch per command, the last command finishing and reporting
+    assert lines == [f"{n} of 4 run-epochs done; run the same command again to continue" for n in (1, 2, 3)]
+    for run in ("m2/n10/seed0", "m2-mier/n10/seed0"):
+        a, b = (ck.load_json(tmp_path / d / "runs" / "digits" / run / ck.METRICS) for d in ("whole", "chunks"))
+        assert a["best"]["test_accuracy"] == b["best"]["test_accuracy"]
+        assert a["last"]["test_elbo"] == b["last"]["test_elbo"]

@@ -242,3 +242,44 @@ def test_learning_rate_halves_exactly_every_n_epochs(tmp_path):
     run_epochs(run, progress=False)
     by_epoch = {e: {lr for ep, lr in used if ep == e} for e in range(1, 8)}
     assert by_epoch == {1: {0.004}, 2: {0.004}, 3: {0.004}, 4: {0.002}, 5: {0.002}, 6: {0.002}, 7: {0.001}}
+
+
+def test_time_limited_chunks_resume_bit_identical(tmp_path):
+    """--time-limit: each command stops before an epoch it cannot finish, checkpointing even between evaluations
+    (eval_every 2 here), and the chunks together equal one uninterrupted run."""
+    import itertools
+
+    from ssvae.train import TimeBudget
+
+    cfg = TrainConfig(model="m2", mier=True, epochs=5, eval_every=2, **FAST)
+    train(cfg, tmp_path / "whole", progress=False)
+    chunks = []
+    while not (tmp_path / "chunked" / "model-last").exists():
+        ticks = itertools.count()
+        budget = TimeBudget(8, clock=lambda: float(next(ticks)))  # every clock reading advances one second
+        train(cfg, tmp_path / "chunked", progress=False, budget=budget)
+        chunks.append(budget.progress[str(tmp_path / "chunked")][0])
+        assert len(chunks) < 10
+    assert chunks[0] < 5 and len(chunks) > 2 and chunks[-1] == 5, chunks
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "train_seconds"} for r in rows]  # noqa: E731
+    assert strip(ck.read_history(tmp_path / "whole" / ck.HISTORY)) == strip(
+        ck.read_history(tmp_path / "chunked" / ck.HISTORY)
+    )
+    a, b = _state(tmp_path / "whole"), _state(tmp_path / "chunked")
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+
+
+def test_cli_time_limit_says_how_far_and_continues(tmp_path, capsys, monkeypatch):
+    args = ["train", "--model", "m2", "--dataset", "digits", "--labels-per-class", "10", "--epochs", "2"]
+    args += ["--warmup-epochs", "1", "--batch-size", "100", "--labeled-batch-size", "100", "--device", "cpu"]
+    monkeypatch.setenv("SSVAE_TIME_LIMIT", "0.001")  # the environment's limit, as a cluster job would set it
+    assert main([*args, "--out", str(tmp_path / "r")]) == 0
+    assert capsys.readouterr().out.strip() == "1 of 2 run-epochs done; run the same command again to continue"
+    assert main([*args, "--out", str(tmp_path / "r")]) == 0  # at least one epoch per command: it finishes
+    assert "trained" in capsys.readouterr().out
+    monkeypatch.delenv("SSVAE_TIME_LIMIT")
+    assert main([*args, "--out", str(tmp_path / "w")]) == 0
+    ra, rb = (ck.read_history(tmp_path / d / ck.HISTORY) for d in ("r", "w"))
+    assert [r["val_accuracy"] for r in ra] == [r["val_accuracy"] for r in rb]
+    assert main([*args, "--out", str(tmp_path / "x"), "--time-limit", "-3"]) == 2

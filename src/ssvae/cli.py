@@ -12,6 +12,20 @@ from .errors import SSVAEError
 DEMO_EPOCHS = 60
 
 
+def add_time_limit(p: argparse.ArgumentParser) -> None:
+    import os
+
+    env = os.environ.get("SSVAE_TIME_LIMIT")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=float(env) if env else None,
+        metavar="SECONDS",
+        help="start no epoch expected to end after this many seconds; checkpoint and exit 0, and the same command "
+        "continues exactly (at least one epoch per command; default $SSVAE_TIME_LIMIT or no limit)",
+    )
+
+
 class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
     """Every flag's help ends with its default, unless there is none to show (None, a switch) or it names it."""
 
@@ -80,6 +94,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         help="discard what an earlier run wrote into --out (checkpoints, history, metrics) and train from scratch",
     )
     g.add_argument("--device", default=d.device, help="auto, cpu or cuda")
+    add_time_limit(g)
     o = p.add_argument_group("optimisation (paper defaults)")
     o.add_argument("--epochs", type=int, default=d.epochs, help="passes over the unlabeled set")
     o.add_argument("--lr", type=float, default=d.lr, help="Adam's learning rate")
@@ -165,8 +180,10 @@ def config_from_args(a: argparse.Namespace):
 def cmd_train(a: argparse.Namespace) -> None:
     from . import checkpoint as ck
     from .multirun import seeds_configs, train_many
+    from .train import TimeBudget
 
     cfg = config_from_args(a)
+    budget = TimeBudget(a.time_limit)
     if a.labels_per_class is not None and (cfg.dataset.endswith(".npz") or Path(cfg.dataset).is_file()):
         from .data import load_dataset
 
@@ -182,7 +199,11 @@ def cmd_train(a: argparse.Namespace) -> None:
         check_config(cfg)  # refuse bad flags before discarding anything
         for out in outs:
             ck.clear_run(Path(out))
-    for out in train_many(cfgs, outs):
+    train_many(cfgs, outs, budget=budget)
+    if budget.stopped:
+        print(budget.summary())
+        return
+    for out in outs:
         last = ck.read_history(Path(out) / ck.HISTORY)[-1]
         acc = "" if last["val_accuracy"] is None else f", val accuracy {last['val_accuracy']:.2f}%"
         print(f"trained {out}: epoch {last['epoch']}{acc}; next: ssvae evaluate {out}, or ssvae predict {out} INPUT")
@@ -300,8 +321,8 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     from . import checkpoint as ck
     from .data import resolve_device
     from .report import build_report
-    from .reproduce import grid, parse_tables, run_grid
-    from .train import TrainConfig
+    from .reproduce import grid, grid_progress, parse_tables, run_grid
+    from .train import TimeBudget, TrainConfig
 
     tables = parse_tables(a.table)
     datasets = [d.strip() for d in a.datasets.split(",") if d.strip()]
@@ -350,8 +371,12 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         f"{len(specs)} runs: tables {sorted(tables)}, datasets {datasets}, {a.seeds} seeds, {a.epochs} epochs -> {out}",
         flush=True,
     )
-    meta["wall_seconds"] += run_grid(specs, out, base, a.iw_samples if 2 in tables else 0)
+    budget = TimeBudget(a.time_limit)
+    meta["wall_seconds"] += run_grid(specs, out, base, a.iw_samples if 2 in tables else 0, budget=budget)
     ck.save_json(meta_path, meta)
+    if budget.stopped:
+        print(budget.summary(grid_progress(specs, out, base.epochs)))
+        return
     for path in build_report(out, a.data_dir):
         print(f"wrote {path}")
 
@@ -439,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--eval-every", type=int, default=1, help="validate and checkpoint every N epochs")
     r.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="matrix products of training steps")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_time_limit(r)
     r.set_defaults(func=cmd_reproduce)
 
     rp = sub.add_parser("report", help="rebuild tables and figures from finished runs, without training")

@@ -27,7 +27,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from .errors import SSVAEError
 from .models import base
 from .objectives import ObjectiveConfig
-from .train import Run, TrainConfig, export_models, progress_bar, train
+from .train import Run, TimeBudget, TrainConfig, export_models, progress_bar, stop_for_time, train
 
 
 class NotStackable(ValueError):
@@ -113,18 +113,20 @@ def stackable(cfgs: list[TrainConfig]) -> bool:
     return all(s == strip[0] for s in strip[1:])
 
 
-def train_stacked(cfgs: list[TrainConfig], outs: list[str | Path], progress: bool | None = None) -> list[Path]:
+def train_stacked(
+    cfgs: list[TrainConfig], outs: list[str | Path], progress: bool | None = None, budget: TimeBudget | None = None
+) -> list[Path]:
     runs: list[Run] = []
     try:
         for c, o in zip(cfgs, outs):
             runs.append(Run(c, o))
-        return _train_stacked(runs, progress)
+        return _train_stacked(runs, progress, budget)
     finally:
         for r in runs:
             r.close()
 
 
-def _train_stacked(runs: list[Run], progress: bool | None) -> list[Path]:
+def _train_stacked(runs: list[Run], progress: bool | None, budget: TimeBudget | None) -> list[Path]:
     r0, cfgs = runs[0], [r.cfg for r in runs]
     if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
         raise NotStackable("train_stacked needs runs that differ only in seed or MIER and stand at the same epoch")
@@ -140,8 +142,11 @@ def _train_stacked(runs: list[Run], progress: bool | None) -> list[Path]:
         *r0.batch(zero.expand(1, r0.sched.unlabeled_batch), zero.expand(1, r0.sched.labeled_batch), 0),
     )
     bar = progress_bar(r0.epoch, r0.cfg.epochs, f"{r0.cfg.model} x{len(runs)}", progress)
+    clock = budget.clock if budget is not None else time.perf_counter
     for _ in bar:
-        t0 = time.perf_counter()
+        if stop_for_time(runs, budget):
+            break
+        t0 = clock()
         indices = [r.epoch_indices() for r in runs]
         for i in range(r0.sched.steps_per_epoch):
             xl, yl, xu = (torch.stack(t) for t in zip(*(r.batch(ui, li, i) for r, (ui, li) in zip(runs, indices))))
@@ -153,19 +158,24 @@ def _train_stacked(runs: list[Run], progress: bool | None) -> list[Path]:
             opt.step()
             for j, r in enumerate(runs):
                 r.record({k: v[j] for k, v in stats.items()})
-        seconds = time.perf_counter() - t0
+        seconds = clock() - t0
         _unstack_into(params, opt, runs, names)
         with warnings.catch_warnings():  # each run's own optimizer never steps here; its schedule still must
             warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
             rows = [r.end_epoch(seconds) for r in runs]
         for g in opt.param_groups:
             g["lr"] = r0.opt.param_groups[0]["lr"]
+        if budget is not None:
+            budget.timed(clock() - t0)
         if rows[0] is not None:
             accs = [row["val_accuracy"] for row in rows]
             bar.set_postfix(val_acc=f"{min(accs):.1f}-{max(accs):.1f}")
     bar.close()
     for r in runs:
-        export_models(r)
+        if budget is not None:
+            budget.record(r)
+        if r.epoch >= r.cfg.epochs:
+            export_models(r)
     return [r.out for r in runs]
 
 
@@ -201,17 +211,21 @@ def _unstack_into(params: dict[str, Tensor], opt: torch.optim.Adam, runs: list[R
 
 
 def train_many(
-    cfgs: list[TrainConfig], outs: list[str | Path], progress: bool | None = None, stack: bool | None = None
+    cfgs: list[TrainConfig],
+    outs: list[str | Path],
+    progress: bool | None = None,
+    stack: bool | None = None,
+    budget: TimeBudget | None = None,
 ) -> list[Path]:
     """Train several runs: stacked into one step on a GPU (or when `stack` says so), else one by one."""
     if stack is None:
         stack = len(cfgs) > 1 and stackable(cfgs) and _on_gpu(cfgs[0])
     if stack:
         try:
-            return train_stacked(cfgs, outs, progress)
+            return train_stacked(cfgs, outs, progress, budget)
         except NotStackable:
             pass  # runs at different epochs (partly resumed grids): fall back to one by one
-    return [train(c, o, progress=progress) for c, o in zip(cfgs, outs)]
+    return [train(c, o, progress=progress, budget=budget) for c, o in zip(cfgs, outs)]
 
 
 def _on_gpu(cfg: TrainConfig) -> bool:

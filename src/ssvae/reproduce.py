@@ -19,7 +19,7 @@ from .baselines import write_baseline_runs
 from .errors import SSVAEError
 from .evaluate import evaluate_run
 from .multirun import train_many
-from .train import TrainConfig
+from .train import TimeBudget, TrainConfig
 
 VAE_MODELS = ("m2", "adgm", "lvae")
 
@@ -63,16 +63,20 @@ def run_grid(
     base: TrainConfig,
     iw_samples: int,
     figures: bool = True,
+    budget: TimeBudget | None = None,
 ) -> float:
-    """Train and evaluate every spec not yet finished; returns the wall seconds spent here.
-
-    Runs that differ only in seed and MIER train together (`train_many`: one stacked step on a GPU)."""
+    """Train and evaluate every spec not yet finished, or as much as `budget` allows; returns the wall seconds
+    spent here. Runs that differ only in seed and MIER train together (`train_many`: one stacked step on a GPU),
+    group after group, so that a time-limited chunk finishes whole groups where it can."""
+    budget = budget or TimeBudget()
     t0 = time.perf_counter()
     groups: dict[tuple, list[RunSpec]] = {}
     for spec in specs:
         groups.setdefault((spec.dataset, spec.model, spec.labels), []).append(spec)
     bar = tqdm(total=len(specs), desc="grid", unit="run", disable=None, dynamic_ncols=True)
     for group in groups.values():
+        if budget.stopped:
+            break
         iw = 0 if group[0].model == "classifier" else iw_samples
         todo = [s for s in group if not is_finished(out / "runs" / s.path, base.epochs, iw)]
         bar.update(len(group) - len(todo))
@@ -84,13 +88,27 @@ def run_grid(
             for s in todo
         ]
         runs = [out / "runs" / s.path for s in todo]
-        train_many(cfgs, runs, progress=False)
+        train_many(cfgs, runs, progress=False, budget=budget)
         for spec, run in zip(todo, runs):
+            if budget.progress.get(str(run), (1, 1))[0] < base.epochs:
+                continue  # stopped for time: evaluated when a later command finishes it
             evaluate_run(run, iw_samples=iw, device=base.device, figures=figures, progress=False)
             write_baseline_runs(out / "runs", spec.dataset, spec.labels, spec.seed, run / ck.SPLIT, base.data_dir)
             bar.update(1)
     bar.close()
     return time.perf_counter() - t0
+
+
+def grid_progress(specs: list[RunSpec], out: Path, epochs: int) -> tuple[int, int]:
+    """(run-epochs done, run-epochs wanted) over the grid, from the run directories."""
+    done = 0
+    for spec in specs:
+        run = out / "runs" / spec.path
+        if (run / ck.METRICS).exists():
+            done += min(epochs, ck.load_json(run / ck.METRICS)["epochs"])
+        elif (run / ck.LAST).exists():
+            done += min(epochs, ck.load_checkpoint(run / ck.LAST)["epoch"])
+    return done, epochs * len(specs)
 
 
 def parse_tables(text: str) -> set[int]:

@@ -239,6 +239,8 @@ class Run:
         # predictions watched by the collapse guard when there is no validation set: a fixed unlabeled sample
         self.x_watch = self.data.x_val if len(self.data.x_val) else self.data.x_unl[:2000]
         self.epoch, self.step, self.best_score, self.best_epoch, self.seconds = 0, 0, -math.inf, 0, 0.0
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps_in_sums = 0
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         if resuming and (self.out / ck.LAST).exists():
@@ -251,6 +253,7 @@ class Run:
                 self.epoch, self.step = state["epoch"], state["step"]
                 self.best_score = state.get("best_score", state.get("best_val_accuracy"))
                 self.best_epoch, self.seconds = state["best_epoch"], state["train_seconds"]
+                self.sums, self.steps_in_sums = state.get("sums", {}), state.get("steps_in_sums", 0)
             except (KeyError, RuntimeError, ValueError, TypeError) as e:
                 raise SSVAEError(
                     f"{self.out / ck.LAST} does not fit this run ({type(e).__name__}: {str(e)[:100]}); "
@@ -279,8 +282,6 @@ class Run:
                     f"at {cfg.epochs / cfg.warmup_epochs:.2f}, not 1; pass --warmup-epochs {max(1, cfg.epochs // 5)} "
                     "(a fifth, as reproduce does)"
                 )
-        self.sums: dict[str, torch.Tensor] = {}
-        self.steps_in_sums = 0
 
     def close(self) -> None:
         """Release the run directory's lock (also released by the OS if the process dies)."""
@@ -369,21 +370,70 @@ class Run:
                 ck.save_checkpoint(self.out / ck.BEST, {"model": self.best_state, "epoch": done, "score": score})
         if self.out is not None:
             ck.append_history(self.out / ck.HISTORY, row)
-            ck.save_checkpoint(
-                self.out / ck.LAST,
-                {
-                    "model": self.model.state_dict(),
-                    "optimizer": self.opt.state_dict(),
-                    "scheduler": self.lr_sched.state_dict(),
-                    "rng": self.gen.get_state(),
-                    "epoch": done,
-                    "step": self.step,
-                    "best_score": self.best_score,
-                    "best_epoch": self.best_epoch,
-                    "train_seconds": self.seconds,
-                },
-            )
+            self.save_last()
         return row
+
+    def save_last(self) -> None:
+        """The resume point: everything the next epoch needs, and the step statistics not yet logged."""
+        ck.save_checkpoint(
+            self.out / ck.LAST,
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "scheduler": self.lr_sched.state_dict(),
+                "rng": self.gen.get_state(),
+                "epoch": self.epoch,
+                "step": self.step,
+                "best_score": self.best_score,
+                "best_epoch": self.best_epoch,
+                "train_seconds": self.seconds,
+                "sums": self.sums,
+                "steps_in_sums": self.steps_in_sums,
+            },
+        )
+
+
+class TimeBudget:
+    """`--time-limit`: start no epoch that is expected to end after the limit, judged from the longest epoch
+    timed so far in this process (or, before any, the run's own history). At least one epoch per command, so
+    that every command makes progress however short the limit."""
+
+    def __init__(self, seconds: float | None = None, clock: Callable[[], float] = time.monotonic):
+        if seconds is not None and not seconds > 0:
+            raise SSVAEError(f"--time-limit must be a positive number of seconds, got {seconds}")
+        self.seconds, self.clock = seconds, clock
+        self.start = clock()
+        self.longest, self.epochs_here, self.stopped = 0.0, 0, False
+        self.progress: dict[str, tuple[int, int]] = {}  # run directory -> (epochs done, epochs wanted)
+
+    def allows_epoch(self, run: Run) -> bool:
+        if self.seconds is None or self.epochs_here == 0:
+            return True
+        guess = self.longest or run.seconds / max(run.epoch, 1)
+        if self.clock() - self.start + guess <= self.seconds:
+            return True
+        self.stopped = True
+        return False
+
+    def timed(self, seconds: float) -> None:
+        self.longest, self.epochs_here = max(self.longest, seconds), self.epochs_here + 1
+
+    def record(self, run: Run) -> None:
+        self.progress[str(run.out)] = (run.epoch, run.cfg.epochs)
+
+    def summary(self, total_runs_epochs: tuple[int, int] | None = None) -> str:
+        done, wanted = total_runs_epochs or tuple(map(sum, zip(*self.progress.values())))
+        return f"{done} of {wanted} run-epochs done; run the same command again to continue"
+
+
+def stop_for_time(runs: list[Run], budget: TimeBudget | None) -> bool:
+    """True when the budget allows no further epoch; the runs are then checkpointed where they stand."""
+    if budget is None or budget.allows_epoch(runs[0]):
+        return False
+    for run in runs:
+        if run.out is not None and run.epoch % run.cfg.eval_every:  # evaluation epochs are checkpointed already
+            run.save_last()
+    return True
 
 
 def resolve_select(select: str, split: Split, y_train) -> str:
@@ -405,12 +455,16 @@ def progress_bar(start: int, total: int, desc: str, progress: bool | None) -> tq
     )
 
 
-def run_epochs(run: Run, progress: bool | None = None, on_epoch_end=None) -> Run:
-    """The training loop: the run's remaining epochs, one minibatch step after another."""
+def run_epochs(run: Run, progress: bool | None = None, on_epoch_end=None, budget: TimeBudget | None = None) -> Run:
+    """The training loop: the run's remaining epochs (or as many as `budget` allows), one minibatch step after
+    another."""
     cfg = run.cfg
+    clock = budget.clock if budget is not None else time.perf_counter
     bar = progress_bar(run.epoch, cfg.epochs, run.label, progress)
     for _ in bar:
-        t0 = time.perf_counter()
+        if stop_for_time([run], budget):
+            break
+        t0 = clock()
         run.model.train()
         u_idx, l_idx = run.epoch_indices()
         for i in range(run.sched.steps_per_epoch):
@@ -420,7 +474,9 @@ def run_epochs(run: Run, progress: bool | None = None, on_epoch_end=None) -> Run
             loss.backward()
             run.opt.step()
             run.record(stats)
-        row = run.end_epoch(time.perf_counter() - t0)
+        row = run.end_epoch(clock() - t0)
+        if budget is not None:
+            budget.timed(clock() - t0)
         if row is None:
             continue
         acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}"
@@ -428,6 +484,8 @@ def run_epochs(run: Run, progress: bool | None = None, on_epoch_end=None) -> Run
         if on_epoch_end is not None:
             on_epoch_end(row["epoch"], row)
     bar.close()
+    if budget is not None:
+        budget.record(run)
     return run
 
 
@@ -436,13 +494,15 @@ def train(
     out: str | Path,
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
     progress: bool | None = None,
+    budget: TimeBudget | None = None,
 ) -> Path:
     """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint. A finished
     run also exports its kept and its last model as `model-best/` and `model-last/` (safetensors + JSON)."""
     run = Run(cfg, out)
     try:
-        run_epochs(run, progress, on_epoch_end)
-        export_models(run)
+        run_epochs(run, progress, on_epoch_end, budget)
+        if run.epoch >= cfg.epochs:
+            export_models(run)
     finally:
         run.close()
     return run.out
