@@ -1,5 +1,16 @@
+import os
+
 import numpy as np
 import pytest
+
+# The device the suite trains on: SSVAE_TEST_DEVICE=cuda python -m pytest runs it on a GPU. Tests of CPU-only
+# promises (bit-identical resume after kill -9, saved models loading on the CPU) keep "cpu" on purpose.
+DEVICE = os.environ.get("SSVAE_TEST_DEVICE", "cpu")
+
+
+@pytest.fixture
+def device() -> str:
+    return DEVICE
 
 
 def tiny_arrays(n_train=300, n_test=60, k=3, side=4, seed=0):

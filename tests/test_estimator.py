@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import DEVICE
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score, train_test_split
@@ -15,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from ssvae import SemiSupervisedClassifier
 from ssvae.cli import main
 
-TINY = dict(hidden=48, z_dim=8, classifier_hidden=48, batch_size=100, device="cpu", random_state=0)
+TINY = dict(hidden=48, z_dim=8, classifier_hidden=48, batch_size=100, device=DEVICE, random_state=0)
 
 
 def digits_semi(labels_per_class=10, seed=0):
@@ -263,7 +264,7 @@ def test_cli_trains_on_own_marks_with_string_labels_and_predicts(tmp_path, capsy
         "--labeled-batch-size",
         "30",
         "--device",
-        "cpu",
+        DEVICE,
         "--out",
         str(run),
     ]

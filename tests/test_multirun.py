@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import DEVICE
 from safetensors.torch import load_file
 
 from ssvae import checkpoint as ck
@@ -14,7 +15,7 @@ SMALL = dict(
     batch_size=100,
     labeled_batch_size=100,
     warmup_epochs=1,
-    device="cpu",
+    device=DEVICE,
     alpha=5.0,
     mier=True,
 )
@@ -101,7 +102,7 @@ def test_cli_seeds_writes_one_run_directory_per_seed(tmp_path):
         "--batch-size",
         "100",
         "--device",
-        "cpu",
+        DEVICE,
         "--seeds",
         "3",
         "4",

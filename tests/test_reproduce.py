@@ -4,6 +4,7 @@ import csv
 
 import numpy as np
 import pytest
+from conftest import DEVICE
 
 from ssvae import checkpoint as ck
 from ssvae.cli import main
@@ -48,7 +49,7 @@ def test_reproduce_then_report(tmp_path, capsys):
         "--iw-samples",
         "3",
         "--device",
-        "cpu",
+        DEVICE,
         "--out",
         str(out),
     ]
@@ -127,7 +128,7 @@ def test_reproduce_in_time_limited_chunks_equals_one_go(tmp_path, capsys):
     """`reproduce --time-limit`: each command trains what fits (at least one epoch), says how far the grid is,
     evaluates only finished runs; repeated, it ends with the same metrics as one uninterrupted command."""
     args = ["reproduce", "--table", "3", "--datasets", "digits", "--seeds", "1", "--epochs", "2"]
-    args += ["--labels-per-class", "10", "--labels-ablation", "10", "--device", "cpu", "--eval-every", "1"]
+    args += ["--labels-per-class", "10", "--labels-ablation", "10", "--device", DEVICE, "--eval-every", "1"]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
     lines = []
     for _ in range(6):

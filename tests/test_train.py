@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_arrays
+from conftest import DEVICE, tiny_arrays
 
 from ssvae import checkpoint as ck
 from ssvae.cli import main
@@ -16,14 +16,14 @@ from ssvae.evaluate import evaluate_run
 from ssvae.train import TrainConfig, train
 
 FAST = dict(
-    dataset="digits", labels_per_class=10, batch_size=100, labeled_batch_size=100, warmup_epochs=2, device="cpu"
+    dataset="digits", labels_per_class=10, batch_size=100, labeled_batch_size=100, warmup_epochs=2, device=DEVICE
 )
 
 
 def test_train_then_evaluate_on_digits(tmp_path):
     run = tmp_path / "m2"
     train(TrainConfig(model="m2", epochs=4, **FAST), run, progress=False)
-    m = evaluate_run(run, iw_samples=5, device="cpu")
+    m = evaluate_run(run, iw_samples=5, device=DEVICE)
     for f in (
         "config.json",
         "split.npz",
@@ -56,7 +56,7 @@ def test_train_then_evaluate_on_digits(tmp_path):
 def test_every_model_end_to_end(tmp_path, model, mier):
     run = tmp_path / "run"
     train(TrainConfig(model=model, mier=mier, epochs=3, **FAST), run, progress=False)
-    m = evaluate_run(run, iw_samples=2, device="cpu", figures=model != "classifier")
+    m = evaluate_run(run, iw_samples=2, device=DEVICE, figures=model != "classifier")
     best = m["best"]
     assert best["test_accuracy"] > 30.0  # chance is 10%
     assert (best["test_elbo"] is None) == (model == "classifier")
@@ -145,14 +145,14 @@ def test_cli_train_evaluate_and_demo(tmp_path, capsys):
                 "--warmup-epochs",
                 "1",
                 "--device",
-                "cpu",
+                DEVICE,
                 "--out",
                 str(run),
             ]
         )
         == 0
     )
-    assert main(["evaluate", str(run), "--device", "cpu", "--no-figures"]) == 0
+    assert main(["evaluate", str(run), "--device", DEVICE, "--no-figures"]) == 0
     out = capsys.readouterr().out
     assert "test acc %" in out and json.loads((run / "metrics.json").read_text())["best"]["test_accuracy"] > 10
     assert main(["demo", "--epochs", "2", "--out", str(tmp_path / "demo")]) == 0
@@ -173,7 +173,7 @@ def test_cli_train_evaluate_and_demo(tmp_path, capsys):
     ],
 )
 def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
-    assert main(["train", *args, "--device", "cpu", "--out", str(tmp_path / "x")]) == 2
+    assert main(["train", *args, "--device", DEVICE, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
@@ -247,6 +247,7 @@ def test_learning_rate_halves_exactly_every_n_epochs(tmp_path):
 def test_time_limited_chunks_resume_bit_identical(tmp_path):
     """--time-limit: each command stops before an epoch it cannot finish, checkpointing even between evaluations
     (eval_every 2 here), and the chunks together equal one uninterrupted run."""
+    import functools
     import itertools
 
     from ssvae.train import TimeBudget
@@ -256,7 +257,7 @@ def test_time_limited_chunks_resume_bit_identical(tmp_path):
     chunks = []
     while not (tmp_path / "chunked" / "model-last").exists():
         ticks = itertools.count()
-        budget = TimeBudget(8, clock=lambda: float(next(ticks)))  # every clock reading advances one second
+        budget = TimeBudget(8, clock=functools.partial(next, ticks))  # every clock reading advances one second
         train(cfg, tmp_path / "chunked", progress=False, budget=budget)
         chunks.append(budget.progress[str(tmp_path / "chunked")][0])
         assert len(chunks) < 10
@@ -272,7 +273,7 @@ def test_time_limited_chunks_resume_bit_identical(tmp_path):
 
 def test_cli_time_limit_says_how_far_and_continues(tmp_path, capsys, monkeypatch):
     args = ["train", "--model", "m2", "--dataset", "digits", "--labels-per-class", "10", "--epochs", "2"]
-    args += ["--warmup-epochs", "1", "--batch-size", "100", "--labeled-batch-size", "100", "--device", "cpu"]
+    args += ["--warmup-epochs", "1", "--batch-size", "100", "--labeled-batch-size", "100", "--device", DEVICE]
     monkeypatch.setenv("SSVAE_TIME_LIMIT", "0.001")  # the environment's limit, as a cluster job would set it
     assert main([*args, "--out", str(tmp_path / "r")]) == 0
     assert capsys.readouterr().out.strip() == "1 of 2 run-epochs done; run the same command again to continue"
@@ -283,3 +284,25 @@ def test_cli_time_limit_says_how_far_and_continues(tmp_path, capsys, monkeypatch
     ra, rb = (ck.read_history(tmp_path / d / ck.HISTORY) for d in ("r", "w"))
     assert [r["val_accuracy"] for r in ra] == [r["val_accuracy"] for r in rb]
     assert main([*args, "--out", str(tmp_path / "x"), "--time-limit", "-3"]) == 2
+
+
+def test_checkpoint_moves_between_devices(tmp_path):
+    """Trained on the test device, resumed on the CPU, and back: a run directory is not tied to a device."""
+    run = tmp_path / "r"
+    for epochs, device in ((1, DEVICE), (2, "cpu"), (3, DEVICE)):
+        train(TrainConfig(model="m2", epochs=epochs, **{**FAST, "device": device}), run, progress=False)
+    assert [r["epoch"] for r in ck.read_history(run / ck.HISTORY)] == [1, 2, 3]
+
+
+def test_resume_from_another_kind_of_device_reseeds_with_a_warning(tmp_path, capsys):
+    """A CUDA generator's state (16 bytes) cannot seed a CPU generator: the run resumes with a fresh, seeded noise
+    stream and says that it is no longer bit-identical, instead of failing."""
+    run = tmp_path / "r"
+    cfg = TrainConfig(model="m2", epochs=1, **{**FAST, "device": "cpu"})
+    train(cfg, run, progress=False)
+    state = ck.load_checkpoint(run / ck.LAST)
+    state["rng"] = torch.zeros(16, dtype=torch.uint8)  # what a CUDA generator's get_state() returns
+    ck.save_checkpoint(run / ck.LAST, state)
+    train(TrainConfig(model="m2", epochs=2, **{**FAST, "device": "cpu"}), run, progress=False)
+    assert "another kind of device" in capsys.readouterr().err
+    assert [r["epoch"] for r in ck.read_history(run / ck.HISTORY)] == [1, 2]

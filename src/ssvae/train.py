@@ -249,7 +249,14 @@ class Run:
                 self.model.load_state_dict(state["model"])
                 self.opt.load_state_dict(state["optimizer"])
                 self.lr_sched.load_state_dict(state["scheduler"])
-                self.gen.set_state(state["rng"].cpu())
+                try:
+                    self.gen.set_state(state["rng"].cpu())
+                except RuntimeError:  # saved by another kind of device (a CUDA and a CPU state differ in kind)
+                    self.gen.manual_seed(cfg.seed * 1_000_003 + state["step"])
+                    warn(
+                        f"{self.out} was checkpointed on another kind of device: it resumes on {device.type} with a "
+                        "fresh noise stream, so it will not be bit-identical to an uninterrupted run"
+                    )
                 self.epoch, self.step = state["epoch"], state["step"]
                 self.best_score = state.get("best_score", state.get("best_val_accuracy"))
                 self.best_epoch, self.seconds = state["best_epoch"], state["train_seconds"]
