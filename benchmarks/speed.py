@@ -28,7 +28,22 @@ from ssvae.train import PRECISIONS
 FASHION_MNIST_WEIGHTS = sum_weights(1000, 54000)
 
 STEPS_PER_EPOCH = 270  # Fashion-MNIST, 100 labels per class: 54000 unlabeled / 200
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}
+
+
+def set_tf32(on: bool) -> None:
+    """tf32: float32 tensors, matrix products in TensorFloat-32 (CUDA); fp32 and bf16 keep full fp32 products."""
+    torch.backends.cuda.matmul.allow_tf32 = on
+    torch.backends.cudnn.allow_tf32 = on
+
+
+def autocast_for(precision: str):
+    return PRECISIONS["fp32" if precision == "tf32" else precision]
+
+
+def maybe_compile(fn, compile_: bool):
+    """torch.compile of the loss (forward and backward); the optimizer step stays eager."""
+    return torch.compile(fn) if compile_ else fn
 
 
 def sync(device: torch.device) -> None:
@@ -65,7 +80,7 @@ def time_step(step, device: torch.device, steps: int) -> dict:
     return {"per_step": (time.perf_counter() - t0) / steps, "flops": flops.get_total_flops()}
 
 
-def bench(name: str, precision: str, device: torch.device, steps: int) -> dict:
+def bench(name: str, precision: str, device: torch.device, steps: int, compile_: bool = False) -> dict:
     k, d, b = 10, 784, 200
     model = build_model(name, d, k, model_config(name), seed=0).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=3e-4)
@@ -73,11 +88,13 @@ def bench(name: str, precision: str, device: torch.device, steps: int) -> dict:
     x_l, y_l = torch.rand(b, d, device=device), torch.randint(0, k, (b,), device=device)
     x_u = torch.rand(b, d, device=device)
     loss_fn, cfg = loss_function(model), ObjectiveConfig(mier=True, weights=FASHION_MNIST_WEIGHTS)
-    autocast = PRECISIONS[precision]
+    autocast = autocast_for(precision)
+    set_tf32(precision == "tf32")
+    fn = maybe_compile(loss_fn, compile_)
 
     def step():
         with autocast(device):
-            loss, _ = loss_fn(model, x_l, y_l, x_u, gen, cfg, 1.0)
+            loss, _ = fn(model, x_l, y_l, x_u, gen, cfg, 1.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -85,7 +102,9 @@ def bench(name: str, precision: str, device: torch.device, steps: int) -> dict:
     return time_step(step, device, steps)
 
 
-def bench_stacked(name: str, precision: str, device: torch.device, steps: int, runs: int) -> dict:
+def bench_stacked(
+    name: str, precision: str, device: torch.device, steps: int, runs: int, compile_: bool = False
+) -> dict:
     """R runs through one vmapped step (ssvae.multirun.StackedLoss), with one Adam over stacked parameters."""
     k, d, b = 10, 784, 200
     models = [build_model(name, d, k, model_config(name), seed=s).to(device) for s in range(runs)]
@@ -96,12 +115,14 @@ def bench_stacked(name: str, precision: str, device: torch.device, steps: int, r
     x_l, y_l = torch.rand(runs, b, d, device=device), torch.randint(0, k, (runs, b), device=device)
     x_u = torch.rand(runs, b, d, device=device)
     shapes = noise_shapes(models[0], loss_fn, cfg, x_l[0], y_l[0], x_u[0])
-    autocast = PRECISIONS[precision]
+    autocast = autocast_for(precision)
+    set_tf32(precision == "tf32")
+    call = maybe_compile(stacked.__call__, compile_)
 
     def step():
         noise = [torch.randn((runs, *s), generator=gen, device=device) for s in shapes]
         with autocast(device):
-            losses, _ = stacked(x_l, y_l, x_u, noise, 1.0)
+            losses, _ = call(x_l, y_l, x_u, noise, 1.0)
         opt.zero_grad(set_to_none=True)
         losses.sum().backward()
         opt.step()
@@ -113,9 +134,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
     p.add_argument("--models", nargs="+", default=[m for m, (c, _) in MODELS.items() if not c.supervised_only])
-    p.add_argument("--precisions", nargs="+", default=list(PRECISIONS))
+    p.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=list(DTYPES))
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--stack", type=int, nargs="*", default=[], help="also time R stacked runs, for each R given")
+    p.add_argument("--compile", nargs="+", default=["off"], choices=["off", "on"], help="time eager, compiled or both")
     a = p.parse_args()
     device = torch.device(a.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -127,12 +149,24 @@ def main() -> None:
     for m in a.models:
         for pr in a.precisions:
             for runs in [1, *a.stack]:
-                r = bench(m, pr, device, a.steps) if runs == 1 else bench_stacked(m, pr, device, a.steps, runs)
-                sec = r["per_step"] * STEPS_PER_EPOCH  # wall seconds for one epoch of all `runs` runs
-                tflops = r["flops"] / r["per_step"] / 1e12
-                share = tflops * 1e12 / rates[pr]
-                mode = f"eager {pr}" if runs == 1 else f"{runs} stacked runs {pr}"
-                print(f"| {m} | {mode} | {sec:.2f} | {runs / sec:.3f} | {tflops:.3f} | {share:.0%} |", flush=True)
+                for comp in a.compile:
+                    mode = (
+                        f"{'eager' if runs == 1 else f'{runs} stacked runs'} {pr}{' compiled' if comp == 'on' else ''}"
+                    )
+                    try:
+                        c = comp == "on"
+                        r = (
+                            bench(m, pr, device, a.steps, c)
+                            if runs == 1
+                            else bench_stacked(m, pr, device, a.steps, runs, c)
+                        )
+                    except Exception as e:  # a mode that fails (e.g. compilation) is a row that says so
+                        print(f"| {m} | {mode} | failed: {type(e).__name__}: {str(e).splitlines()[0][:80]} | | | |")
+                        continue
+                    sec = r["per_step"] * STEPS_PER_EPOCH  # wall seconds for one epoch of all `runs` runs
+                    tflops = r["flops"] / r["per_step"] / 1e12
+                    share = tflops * 1e12 / rates[pr]
+                    print(f"| {m} | {mode} | {sec:.2f} | {runs / sec:.3f} | {tflops:.3f} | {share:.0%} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -140,6 +140,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         help="matrix products of the training step (bf16 autocast: fast on CPUs with AMX); evaluation stays fp32",
     )
     o.add_argument(
+        "--compile",
+        choices=["auto", "on", "off"],
+        default=d.compile,
+        help="torch.compile the training step (auto: on for CUDA, off for CPU); a failure falls back to eager",
+    )
+    o.add_argument(
         "--predict-samples",
         type=int,
         default=None,
@@ -173,6 +179,7 @@ def config_from_args(a: argparse.Namespace):
         select=a.select,
         device=a.device,
         precision=a.precision,
+        compile=a.compile,
         model_options=opts,
     )
 
@@ -340,6 +347,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         warmup_epochs=warmup,
         device=str(device),
         precision=a.precision,
+        compile=a.compile,
         eval_every=a.eval_every,
     )
     unavailable = dataset_problems(datasets, a.data_dir)
@@ -463,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--iw-samples", type=int, default=1000, help="IWAE samples per class for Table 2")
     r.add_argument("--eval-every", type=int, default=1, help="validate and checkpoint every N epochs")
     r.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="matrix products of training steps")
+    r.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="as for train")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda")
     add_time_limit(r)
     r.set_defaults(func=cmd_reproduce)

@@ -27,7 +27,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from .errors import SSVAEError
 from .models import base
 from .objectives import ObjectiveConfig
-from .train import Run, TimeBudget, TrainConfig, export_models, progress_bar, stop_for_time, train
+from .train import Run, TimeBudget, TrainConfig, compiled_if_asked, export_models, progress_bar, stop_for_time, train
 
 
 class NotStackable(ValueError):
@@ -131,6 +131,7 @@ def _train_stacked(runs: list[Run], progress: bool | None, budget: TimeBudget | 
     if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
         raise NotStackable("train_stacked needs runs that differ only in seed or MIER and stand at the same epoch")
     stacked = StackedLoss([r.model for r in runs], r0.loss_fn, [r.obj_cfg for r in runs])
+    step_loss = compiled_if_asked(stacked, r0.cfg.compile, r0.device)
     params, names = stacked.params, stacked.names
     opt = torch.optim.Adam(params.values(), lr=r0.opt.param_groups[0]["lr"], betas=r0.cfg.adam_betas)
     _load_stacked_adam(opt, [r.opt for r in runs], names)
@@ -152,7 +153,7 @@ def _train_stacked(runs: list[Run], progress: bool | None, budget: TimeBudget | 
             xl, yl, xu = (torch.stack(t) for t in zip(*(r.batch(ui, li, i) for r, (ui, li) in zip(runs, indices))))
             noise = [torch.stack([base.standard_normal(s, r.gen, xu) for r in runs]) for s in shapes]
             with r0.autocast():
-                losses, stats = stacked(xl, yl, xu, noise, r0.kl_weight())
+                losses, stats = step_loss(xl, yl, xu, noise, r0.kl_weight())
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()  # runs share no parameters: each gets exactly its own gradient
             opt.step()

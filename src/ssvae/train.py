@@ -54,6 +54,7 @@ class TrainConfig:
     select: str = "auto"  # which epoch's model to keep: see SELECTIONS ("auto": val-accuracy, else last)
     device: str = "auto"
     precision: str = "fp32"  # or "bf16": autocast matrix products (see PRECISIONS)
+    compile: str = "auto"  # torch.compile the training step: "on", "off", or "auto" (on for CUDA only)
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"likelihood": "continuous-bernoulli"}
 
     def to_json(self) -> dict[str, Any]:
@@ -74,7 +75,30 @@ PRECISIONS: dict[str, Callable[[torch.device], Any]] = {
 BEFORE_THEY_EXISTED = {"weighting": "mean", "select": "auto"}
 
 # Settings that may change when a run is resumed (e.g. to train longer, or on another machine).
-RESUMABLE_CHANGES = {"epochs", "device", "data_dir", "eval_every"}
+RESUMABLE_CHANGES = {"epochs", "device", "data_dir", "eval_every", "compile"}
+COMPILE_MODES = ("auto", "on", "off")
+
+
+class CompiledStep:
+    """A loss function compiled by torch.compile (forward and backward); should compilation or a compiled call
+    fail, one warning line, and training goes on with the eager function: never a crash."""
+
+    def __init__(self, fn: Callable):
+        self.eager, self.compiled, self.failed = fn, torch.compile(fn), False
+
+    def __call__(self, *args):
+        if not self.failed:
+            try:
+                return self.compiled(*args)
+            except Exception as e:  # inductor and dynamo raise many kinds
+                self.failed = True
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+                warn(f"torch.compile failed ({type(e).__name__}: {first}); training goes on without --compile")
+        return self.eager(*args)
+
+
+def compiled_if_asked(fn: Callable, mode: str, device: torch.device) -> Callable:
+    return CompiledStep(fn) if mode == "on" or (mode == "auto" and device.type == "cuda") else fn
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -95,6 +119,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise SSVAEError(f"unknown weighting '{cfg.weighting}'; known: {', '.join(WEIGHTINGS)}")
     if cfg.alpha is not None and not cfg.alpha >= 0:
         raise SSVAEError(f"--alpha must be 0 or more, got {cfg.alpha}")
+    if cfg.compile not in COMPILE_MODES:
+        raise SSVAEError(f"unknown --compile '{cfg.compile}'; known: {', '.join(COMPILE_MODES)}")
     if cfg.precision not in PRECISIONS:
         raise SSVAEError(f"unknown precision '{cfg.precision}'; known: {', '.join(PRECISIONS)}")
     model_config(cfg.model, **cfg.model_options)  # unknown model / likelihood -> clear message
@@ -233,6 +259,7 @@ class Run:
         self.gen = torch.Generator(device=device).manual_seed(cfg.seed)
         self.obj_cfg = ObjectiveConfig(mier=cfg.mier, beta=cfg.beta, gamma=cfg.gamma, weights=sched.weights)
         self.loss_fn = loss_function(self.model)
+        self.step_loss = compiled_if_asked(self.loss_fn, cfg.compile, device)  # the one-run loop's loss
         self.autocast = functools.partial(PRECISIONS[cfg.precision], device)
         self.warmup_steps = cfg.warmup_epochs * sched.steps_per_epoch
         self.collapse = CollapseGuard(self.data.y_lab, ds.num_classes)
@@ -476,7 +503,9 @@ def run_epochs(run: Run, progress: bool | None = None, on_epoch_end=None, budget
         u_idx, l_idx = run.epoch_indices()
         for i in range(run.sched.steps_per_epoch):
             with run.autocast():
-                loss, stats = run.loss_fn(run.model, *run.batch(u_idx, l_idx, i), run.gen, run.obj_cfg, run.kl_weight())
+                loss, stats = run.step_loss(
+                    run.model, *run.batch(u_idx, l_idx, i), run.gen, run.obj_cfg, run.kl_weight()
+                )
             run.opt.zero_grad(set_to_none=True)
             loss.backward()
             run.opt.step()

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# One GPU check, for the first minutes of a borrowed GPU: the test suite on CUDA, the speed table (every model x
+# fp32/tf32/bf16 x 1 run / 6, 18, 30 stacked x eager/compiled), and a 2-epoch stacked `ssvae reproduce` of the
+# Fashion-MNIST Table 1 grid; OUTDIR/summary.md says what passed and how long each part took, with the logs beside.
+#
+#   benchmarks/gpu_check.sh [OUTDIR]          # OUTDIR defaults to gpu_check/; data: $SSVAE_DATA/fashion-mnist.npz
+#
+# Without CUDA it runs a reduced CPU mode (a few tests, a one-step speed table, a 1-epoch digits grid), which
+# CI runs so that the script cannot rot. Every part runs even when an earlier one fails; the exit status is
+# that of the first failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-gpu_check}
+mkdir -p "$OUT"
+SUMMARY="$OUT/summary.md"
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+STATUS=0
+
+if python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  MODE=cuda
+  TESTS=(tests)
+  SPEED=(--device cuda --steps 20 --stack 6 18 30 --precisions fp32 tf32 bf16 --compile off)
+  COMPILED=(--device cuda --steps 20 --stack 18 --precisions bf16 --compile on)
+  GRID=(--datasets fashion-mnist --seeds 3 --epochs 2 --iw-samples 100 --device cuda)
+  LIMITS=(210 120 150 90)  # seconds per part: at most 9.5 minutes in all, on one H100
+else
+  MODE=cpu
+  TESTS=(tests/test_multirun.py tests/test_objectives.py)
+  SPEED=(--device cpu --steps 1 --models lvae --stack 2 --precisions fp32 --compile off)
+  COMPILED=(--device cpu --steps 1 --models lvae --precisions fp32 --compile on)
+  GRID=(--datasets digits --seeds 2 --epochs 1 --labels-per-class 10 --iw-samples 2 --device cpu)
+  LIMITS=(600 300 600 600)
+fi
+
+{
+  echo "# GPU check ($MODE mode)"
+  echo
+  python -c "import torch; print(f'- torch {torch.__version__}; device: ' + (torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'))"
+  echo "- commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "| part | exit status | seconds | log |"
+  echo "|---|---|---|---|"
+} > "$SUMMARY"
+
+part() {  # part NAME SECONDS COMMAND...: run it under a time limit, log it, add a row (124: out of time)
+  local name=$1 limit=$2 start rc
+  shift 2
+  start=$(date +%s)
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  rc=$?
+  echo "| $name | $rc | $(( $(date +%s) - start )) | $name.log |" >> "$SUMMARY"
+  if [ "$rc" -ne 0 ] && [ "$STATUS" -eq 0 ]; then STATUS=$rc; fi
+}
+
+part tests "${LIMITS[0]}" env SSVAE_TEST_DEVICE="$MODE" python -m pytest -q -x -p no:cacheprovider "${TESTS[@]}"
+part speed "${LIMITS[1]}" python benchmarks/speed.py "${SPEED[@]}"
+part speed-compiled "${LIMITS[2]}" python benchmarks/speed.py "${COMPILED[@]}"
+part reproduce "${LIMITS[3]}" python -m ssvae reproduce --table 1 --out "$OUT/reproduce" "${GRID[@]}"
+
+{
+  echo
+  echo "## Speed"
+  echo
+  grep -E '^(\||measured|device)' "$OUT/speed.log" || echo "(no table: see speed.log)"
+  grep -E '^\| [a-z0-9]+ \| .*(compiled|failed)' "$OUT/speed-compiled.log" || echo "(no compiled rows: see speed-compiled.log)"
+  echo
+  echo "## Tests"
+  echo
+  tail -n 1 "$OUT/tests.log"
+  echo
+  echo "## Reproduce (Table 1 grid, stacked where the device allows)"
+  echo
+  if [ -f "$OUT/reproduce/table1.md" ]; then cat "$OUT/reproduce/table1.md"; else tail -n 3 "$OUT/reproduce.log"; fi
+} >> "$SUMMARY"
+echo "wrote $SUMMARY ($MODE mode, exit status $STATUS)"
+exit $STATUS
