@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from conftest import DEVICE
 
 import ssvae.models.base as base
 from ssvae.evaluate import elbo, iwae
@@ -15,7 +16,15 @@ TINY = {"z_dim": 2, "hidden": 16, "classifier_hidden": 16, "a_dim": 2, "latent_d
 
 
 def tiny(name, d=12, k=3, seed=0, **over):
-    return build_model(name, d, k, model_config(name, **{**TINY, **over}), seed=seed).double()
+    return build_model(name, d, k, model_config(name, **{**TINY, **over}), seed=seed).double().to(DEVICE)
+
+
+@pytest.fixture(autouse=True)
+def on_test_device():
+    """Tensors these tests create without naming a device land on SSVAE_TEST_DEVICE (the models' math there)."""
+    torch.set_default_device(DEVICE)
+    yield
+    torch.set_default_device(None)
 
 
 @pytest.fixture
@@ -47,7 +56,9 @@ def test_gradients_reach_every_parameter(name):
     model = tiny(name).float()
     loss_fn = loss_function(model)
     x, y = torch.rand(6, 12), torch.tensor([0, 1, 2, 0, 1, 2])
-    loss, _ = loss_fn(model, x, y, torch.rand(7, 12), torch.Generator().manual_seed(0), ObjectiveConfig(mier=True), 1.0)
+    loss, _ = loss_fn(
+        model, x, y, torch.rand(7, 12), torch.Generator(DEVICE).manual_seed(0), ObjectiveConfig(mier=True), 1.0
+    )
     loss.backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, pname
@@ -112,9 +123,9 @@ def sharpen_decoder(name, model):
 @torch.no_grad()
 @pytest.mark.parametrize("name", ["m2", "adgm", "lvae"])
 def test_bounds_below_exact_log_px_and_iwae_tightens(name):
-    model = build_model(name, 40, 3, model_config(name, **EXACT[name]), seed=3).double()
+    model = build_model(name, 40, 3, model_config(name, **EXACT[name]), seed=3).double().to(DEVICE)
     sharpen_decoder(name, model)
-    x = (torch.rand(4, 40, generator=torch.Generator().manual_seed(0)) > 0.5).double()
+    x = (torch.rand(4, 40, generator=torch.Generator(DEVICE).manual_seed(0)) > 0.5).double()
     exact = exact_log_px(name, model, x)
     reps = 4000
     elbo_mean = elbo(model, x.repeat(reps, 1), seed=0).view(reps, 4).mean(0)
@@ -133,7 +144,7 @@ def test_bounds_below_exact_log_px_and_iwae_tightens(name):
 def test_adgm_classifier_and_every_class_share_one_a(monkeypatch):
     """Record the noise: one a-draw per x, and q(y|a,x) and all K per-class terms are built from it."""
     draws = []
-    noise = torch.Generator().manual_seed(0)
+    noise = torch.Generator(DEVICE).manual_seed(0)
 
     def recording(shape, gen, like):
         eps = torch.randn(shape, generator=noise, dtype=like.dtype)
@@ -188,7 +199,7 @@ def test_reconstruct_and_sample_shapes(name):
     model = tiny(name).float().eval()
     x, y = torch.rand(4, 12), torch.tensor([0, 1, 2, 0])
     r = model.reconstruct(x, y)
-    s = model.sample(y, torch.Generator().manual_seed(0))
+    s = model.sample(y, torch.Generator(DEVICE).manual_seed(0))
     assert r.shape == s.shape == (4, 12)
     assert ((r >= 0) & (r <= 1)).all() and ((s >= 0) & (s <= 1)).all()
     assert model.features(x).dim() == 2
@@ -229,8 +240,8 @@ def test_lvae_kl_terms_against_closed_forms():
     model = tiny("lvae")
     x = torch.rand(5, 12, dtype=torch.float64)
     y = torch.tensor([0, 1, 2, 0, 1])
-    b = model.bound(x, y, torch.Generator().manual_seed(4))
-    _, layers = model._ladder(x, y.unsqueeze(1), torch.Generator().manual_seed(4))
+    b = model.bound(x, y, torch.Generator(DEVICE).manual_seed(4))
+    _, layers = model._ladder(x, y.unsqueeze(1), torch.Generator(DEVICE).manual_seed(4))
     _, mu, lv, _, _ = layers[0]
     expected = kl_divergence(Normal(mu, (0.5 * lv).exp()), Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(-1)
     for _, mu, lv, mu_p, lv_p in layers[1:]:
@@ -255,7 +266,7 @@ def test_adgm_prediction_is_the_arithmetic_mean_over_draws_of_a(monkeypatch):
     model = tiny("adgm", predict_samples=4)
     model.q_a[-1].logvar.bias.fill_(1.0)  # wide q(a|x), so that the draws disagree
     x = torch.rand(6, 12, dtype=torch.float64)
-    got = model.predict_log_proba(x, torch.Generator().manual_seed(0)).exp()
+    got = model.predict_log_proba(x, torch.Generator(DEVICE).manual_seed(0)).exp()
     (a,) = drawn
     assert a.shape == (4, 6, 2)
     per_draw = torch.stack([torch.softmax(model._logits(x, a[s]), -1) for s in range(4)])
@@ -271,14 +282,14 @@ def test_evaluation_elbo_is_eq2_estimated_by_sampling(name):
     sum_y q(y|x) [log p(y) + log w_y(z) - log q(y|x)], w_y = p(x, z|y) / q(z|x, y): the same bound computed
     from the importance weights, that is with every KL sampled. A KL weight other than 1 moves it by KL/2 nats."""
     model = tiny(name)
-    x = (torch.rand(3, 12, generator=torch.Generator().manual_seed(1)) > 0.5).double()
+    x = (torch.rand(3, 12, generator=torch.Generator(DEVICE).manual_seed(1)) > 0.5).double()
     reps = 20000
     xr = x.repeat(reps, 1)
     log_q = model.predict_log_proba(x)
-    log_w = model.log_importance_weights(xr, torch.Generator().manual_seed(2)).view(reps, 3, 3)
+    log_w = model.log_importance_weights(xr, torch.Generator(DEVICE).manual_seed(2)).view(reps, 3, 3)
     sampled = (log_q.exp() * (log_w + math.log(1 / 3) - log_q)).sum(-1)  # [reps, 3]
     analytic = elbo(model, xr, seed=0).view(reps, 3)  # also one z per class and x: average the same number
     stderr = ((sampled.var(0) + analytic.var(0)) / reps) ** 0.5
-    kl = (log_q.exp() * model.bound(x, None, torch.Generator().manual_seed(0)).kl).sum(-1)
+    kl = (log_q.exp() * model.bound(x, None, torch.Generator(DEVICE).manual_seed(0)).kl).sum(-1)
     assert (kl / 2 > 20 * stderr).all(), (kl, stderr)  # a KL weight of 0.5 would be far outside the noise
     assert ((analytic.mean(0) - sampled.mean(0)).abs() < 4 * stderr).all(), (analytic.mean(0), sampled.mean(0))

@@ -41,9 +41,11 @@ def model_config(name: str, **overrides: Any) -> Any:
 
 
 def build_model(name: str, input_dim: int, num_classes: int, cfg: Any, seed: int) -> SemiSupervisedVAE:
-    """Construct and initialise from a CPU generator seeded with `seed`: identical on CPU and GPU."""
-    model = MODELS[name][0](input_dim, num_classes, cfg)
-    init_parameters(model, torch.Generator().manual_seed(seed))
+    """Construct and initialise on the CPU from a generator seeded with `seed`: identical on CPU and GPU, also
+    under torch.set_default_device("cuda") (the caller moves the model where it trains)."""
+    with torch.device("cpu"):
+        model = MODELS[name][0](input_dim, num_classes, cfg)
+        init_parameters(model, torch.Generator(device="cpu").manual_seed(seed))
     return model
 
 
