@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from ssvae import SemiSupervisedClassifier
 from ssvae.cli import main
 
-TINY = dict(hidden=48, z_dim=8, classifier_hidden=48, batch_size=100, device=DEVICE, random_state=0)
+TINY = dict(hidden=48, z_dim=8, classifier_hidden=48, batch_size=100, device=DEVICE, precision="fp32", random_state=0)
 
 
 def digits_semi(labels_per_class=10, seed=0):

@@ -36,10 +36,11 @@ FAST = dict(
     labeled_batch_size=100,
     warmup_epochs=1,
     device="cpu",
+    precision="fp32",
     model_options=SMALL,
 )
 CLI = ["--dataset", "digits", "--labels-per-class", "10", "--batch-size", "100", "--labeled-batch-size", "100"]
-CLI += ["--warmup-epochs", "1", "--device", "cpu"]
+CLI += ["--warmup-epochs", "1", "--device", "cpu", "--precision", "fp32"]
 
 
 def snapshot(root: Path) -> dict[str, str] | None:
@@ -315,7 +316,7 @@ def _bad_files(tmp: Path) -> dict[str, str]:
     }
 
 
-TRAIN = ["train", "--model", "m2", "--epochs", "1", "--warmup-epochs", "0", "--device", "cpu"]
+TRAIN = ["train", "--model", "m2", "--epochs", "1", "--warmup-epochs", "0", "--device", "cpu", "--precision", "fp32"]
 TINY = ["--labels-per-class", "5"]
 
 # (id, argv with {f[...]} file names, {out} the run directory, {run} a trained one, {file} a plain file; the

@@ -16,6 +16,7 @@ SMALL = dict(
     labeled_batch_size=100,
     warmup_epochs=1,
     device=DEVICE,
+    precision="fp32",
     alpha=5.0,
     mier=True,
 )

@@ -1,5 +1,6 @@
 """End to end: train -> evaluate, resume equivalence, no test-set influence, CLI errors."""
 
+import importlib
 import json
 import subprocess
 import sys
@@ -16,7 +17,13 @@ from ssvae.evaluate import evaluate_run
 from ssvae.train import TrainConfig, train
 
 FAST = dict(
-    dataset="digits", labels_per_class=10, batch_size=100, labeled_batch_size=100, warmup_epochs=2, device=DEVICE
+    dataset="digits",
+    labels_per_class=10,
+    batch_size=100,
+    labeled_batch_size=100,
+    warmup_epochs=2,
+    device=DEVICE,
+    precision="fp32",  # pinned: "auto" would pick bf16 on some CI machines and fp32 on others
 )
 
 
@@ -187,14 +194,14 @@ def test_bf16_autocast_trains_like_fp32(tmp_path):
     accs = {}
     for precision in ("fp32", "bf16"):
         run = tmp_path / precision
-        train(TrainConfig(model="m2", epochs=3, precision=precision, **FAST), run, progress=False)
+        train(TrainConfig(model="m2", epochs=3, **{**FAST, "precision": precision}), run, progress=False)
         accs[precision] = ck.read_history(run / "metrics.jsonl")[-1]["val_accuracy"]
     assert accs["bf16"] > 60.0 and abs(accs["bf16"] - accs["fp32"]) < 10.0, accs
 
 
 def test_unknown_precision_is_refused(tmp_path):
     with pytest.raises(SSVAEError, match="unknown precision 'fp8'"):
-        train(TrainConfig(model="m2", precision="fp8", **FAST), tmp_path / "x", progress=False)
+        train(TrainConfig(model="m2", **{**FAST, "precision": "fp8"}), tmp_path / "x", progress=False)
 
 
 @pytest.mark.parametrize("model", ["m2", "adgm"])
@@ -353,3 +360,33 @@ def test_compile_failure_falls_back_to_eager_with_one_warning(tmp_path, capsys, 
     train(TrainConfig(compile="off", **cfg), tmp_path / "off", progress=False)
     for k, v in _state(tmp_path / "off")["model"].items():
         assert torch.equal(_state(tmp_path / "on")["model"][k], v), k
+
+
+@pytest.mark.parametrize(
+    "caps, expected", [({"avx512_bf16": True}, "bf16"), ({"amx_bf16": True}, "bf16"), ({}, "fp32")]
+)
+def test_precision_auto_follows_what_the_cpu_reports(tmp_path, monkeypatch, capsys, caps, expected):
+    """auto never picks an emulated precision: bf16 only where PyTorch reports AVX-512 BF16 or AMX (faked here
+    both ways); the choice is what config.json records, and a resumed run keeps it on any machine."""
+    tr = importlib.import_module("ssvae.train")  # the module (ssvae.train the attribute is the function)
+
+    monkeypatch.setattr(tr, "cpu_capabilities", lambda: dict(caps, avx2=True))
+    cfg = TrainConfig(model="m2", epochs=1, **{**FAST, "device": "cpu", "precision": "auto"})
+    train(cfg, tmp_path / "r", progress=False)
+    assert ck.load_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == expected
+    assert "emulated" not in capsys.readouterr().err
+    other = {} if caps else {"avx512_bf16": True}  # the same run directory resumed on the other kind of CPU
+    monkeypatch.setattr(tr, "cpu_capabilities", lambda: other)
+    train(TrainConfig(model="m2", epochs=2, **{**FAST, "device": "cpu", "precision": "auto"}), tmp_path / "r")
+    assert ck.load_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == expected
+
+
+def test_explicit_bf16_where_it_is_emulated_warns_once(tmp_path, monkeypatch, capsys):
+    tr = importlib.import_module("ssvae.train")  # the module (ssvae.train the attribute is the function)
+
+    monkeypatch.setattr(tr, "cpu_capabilities", lambda: {"avx2": True})
+    cfg = TrainConfig(model="m2", epochs=1, **{**FAST, "device": "cpu", "precision": "bf16"})
+    train(cfg, tmp_path / "r", progress=False)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "emulated" in line]
+    assert len(lines) == 1 and "18x slower" in lines[0] and "--precision auto or fp32" in lines[0]
+    assert ck.load_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == "bf16"  # the user's choice stands

@@ -135,9 +135,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     o.add_argument(
         "--precision",
-        choices=["fp32", "bf16"],
-        default="fp32",
-        help="matrix products of the training step (bf16 autocast: fast on CPUs with AMX); evaluation stays fp32",
+        choices=["auto", "fp32", "bf16"],
+        default=d.precision,
+        help="matrix products of the training step; auto: bf16 autocast where the hardware has it (CUDA, or a CPU "
+        "with AVX-512 BF16 or AMX), else fp32; a resumed run keeps its own. Evaluation stays fp32",
     )
     o.add_argument(
         "--compile",
@@ -265,6 +266,7 @@ def cmd_demo(a: argparse.Namespace) -> None:
             warmup_epochs=a.epochs // 4,
             seed=a.seed,
             device=a.device,
+            precision="fp32",  # the same numbers on every CPU (tiny networks: bf16 would buy nothing here)
             batch_size=100,
             labeled_batch_size=100,
         )
@@ -470,7 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--labels-ablation", default="100,250,500", help="Table 3's labels per class")
     r.add_argument("--iw-samples", type=int, default=1000, help="IWAE samples per class for Table 2")
     r.add_argument("--eval-every", type=int, default=1, help="validate and checkpoint every N epochs")
-    r.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="matrix products of training steps")
+    r.add_argument(
+        "--precision", choices=["auto", "fp32", "bf16"], default="auto", help="as for train: matrix products of steps"
+    )
     r.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="as for train")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda")
     add_time_limit(r)

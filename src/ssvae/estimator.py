@@ -62,7 +62,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         lr: float = 1e-3,
         warmup_epochs: int | None = None,
         likelihood: str = "auto",
-        precision: str = "fp32",
+        precision: str = "auto",
         device: str = "auto",
         hidden: int | None = None,
         z_dim: int | None = None,
