@@ -114,3 +114,27 @@ def test_cli_seeds_writes_one_run_directory_per_seed(tmp_path):
     for s in (3, 4):
         assert ck.load_json(tmp_path / f"seed{s}" / "config.json")["config"]["seed"] == s
         assert (tmp_path / f"seed{s}" / "last.pt").exists()
+
+
+def test_jobs_in_separate_processes_equal_sequential_runs(tmp_path, capsys):
+    """`--jobs 2`: two seeds trained at once in two spawned processes, bit-identical to one after the other at the
+    same number of threads per run (a different thread count may reorder a product's sums: other last bits)."""
+    from ssvae.cli import main
+    from ssvae.parallel import cpu_cores
+
+    args = ["train", "--model", "m2", "--dataset", "digits", "--labels-per-class", "10", "--epochs", "2"]
+    args += ["--warmup-epochs", "1", "--batch-size", "100", "--labeled-batch-size", "100", "--device", "cpu"]
+    args += ["--precision", "fp32", "--seeds", "0", "1"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, cpu_cores() // 2))  # what each of the two jobs gets
+    try:
+        assert main([*args, "--out", str(tmp_path / "seq"), "--jobs", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert main([*args, "--out", str(tmp_path / "par"), "--jobs", "2"]) == 0
+    assert capsys.readouterr().out.count("trained") == 4
+    for seed in ("seed0", "seed1"):
+        a, b = (ck.load_checkpoint(tmp_path / d / seed / ck.LAST)["model"] for d in ("seq", "par"))
+        for k, v in a.items():
+            assert torch.equal(v, b[k]), (seed, k)
+    assert main([*args, "--out", str(tmp_path / "bad"), "--jobs", "0"]) == 2

@@ -12,6 +12,18 @@ from .errors import SSVAEError
 DEMO_EPOCHS = 60
 
 
+def add_jobs(p: argparse.ArgumentParser) -> None:
+    from .parallel import default_jobs
+
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help="runs trained at once in separate processes on a CPU, the cores shared among them (default: one job "
+        "per 2 cores); a GPU stacks runs into one step instead",
+    )
+
+
 def add_time_limit(p: argparse.ArgumentParser) -> None:
     import os
 
@@ -95,6 +107,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--device", default=d.device, help="auto, cpu or cuda")
     add_time_limit(g)
+    add_jobs(g)
     o = p.add_argument_group("optimisation (paper defaults)")
     o.add_argument("--epochs", type=int, default=d.epochs, help="passes over the unlabeled set")
     o.add_argument("--lr", type=float, default=d.lr, help="Adam's learning rate")
@@ -192,6 +205,8 @@ def cmd_train(a: argparse.Namespace) -> None:
 
     cfg = config_from_args(a)
     budget = TimeBudget(a.time_limit)
+    if a.jobs < 1:
+        raise SSVAEError(f"--jobs must be at least 1, got {a.jobs}")
     if a.labels_per_class is not None and (cfg.dataset.endswith(".npz") or Path(cfg.dataset).is_file()):
         from .data import load_dataset
 
@@ -207,7 +222,7 @@ def cmd_train(a: argparse.Namespace) -> None:
         check_config(cfg)  # refuse bad flags before discarding anything
         for out in outs:
             ck.clear_run(Path(out))
-    train_many(cfgs, outs, budget=budget)
+    train_many(cfgs, outs, budget=budget, jobs=a.jobs)
     if budget.stopped:
         print(budget.summary())
         return
@@ -334,6 +349,9 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     from .train import TimeBudget, TrainConfig
 
     tables = parse_tables(a.table)
+    budget = TimeBudget(a.time_limit)
+    if a.jobs < 1:
+        raise SSVAEError(f"--jobs must be at least 1, got {a.jobs}")
     datasets = [d.strip() for d in a.datasets.split(",") if d.strip()]
     try:
         ablation = [int(n) for n in a.labels_ablation.split(",")]
@@ -381,8 +399,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         f"{len(specs)} runs: tables {sorted(tables)}, datasets {datasets}, {a.seeds} seeds, {a.epochs} epochs -> {out}",
         flush=True,
     )
-    budget = TimeBudget(a.time_limit)
-    meta["wall_seconds"] += run_grid(specs, out, base, a.iw_samples if 2 in tables else 0, budget=budget)
+    meta["wall_seconds"] += run_grid(specs, out, base, a.iw_samples if 2 in tables else 0, budget=budget, jobs=a.jobs)
     ck.save_json(meta_path, meta)
     if budget.stopped:
         print(budget.summary(grid_progress(specs, out, base.epochs)))
@@ -478,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="as for train")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda")
     add_time_limit(r)
+    add_jobs(r)
     r.set_defaults(func=cmd_reproduce)
 
     rp = sub.add_parser("report", help="rebuild tables and figures from finished runs, without training")

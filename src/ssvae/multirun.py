@@ -217,8 +217,10 @@ def train_many(
     progress: bool | None = None,
     stack: bool | None = None,
     budget: TimeBudget | None = None,
+    jobs: int = 1,
 ) -> list[Path]:
-    """Train several runs: stacked into one step on a GPU (or when `stack` says so), else one by one."""
+    """Train several runs: stacked into one step on a GPU (or when `stack` says so), else `jobs` at a time in
+    separate processes (`ssvae.parallel`), else one by one."""
     if stack is None:
         stack = len(cfgs) > 1 and stackable(cfgs) and _on_gpu(cfgs[0])
     if stack:
@@ -226,6 +228,10 @@ def train_many(
             return train_stacked(cfgs, outs, progress, budget)
         except NotStackable:
             pass  # runs at different epochs (partly resumed grids): fall back to one by one
+    if jobs > 1 and len(cfgs) > 1:
+        from .parallel import train_parallel
+
+        return train_parallel(cfgs, outs, min(jobs, len(cfgs)), budget or TimeBudget())
     return [train(c, o, progress=progress, budget=budget) for c, o in zip(cfgs, outs)]
 
 

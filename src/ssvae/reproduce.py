@@ -64,6 +64,7 @@ def run_grid(
     iw_samples: int,
     figures: bool = True,
     budget: TimeBudget | None = None,
+    jobs: int = 1,
 ) -> float:
     """Train and evaluate every spec not yet finished, or as much as `budget` allows; returns the wall seconds
     spent here. Runs that differ only in seed and MIER train together (`train_many`: one stacked step on a GPU),
@@ -88,7 +89,7 @@ def run_grid(
             for s in todo
         ]
         runs = [out / "runs" / s.path for s in todo]
-        train_many(cfgs, runs, progress=False, budget=budget)
+        train_many(cfgs, runs, progress=False, budget=budget, jobs=jobs)
         for spec, run in zip(todo, runs):
             if budget.progress.get(str(run), (1, 1))[0] < base.epochs:
                 continue  # stopped for time: evaluated when a later command finishes it

@@ -1,0 +1,67 @@
+"""Independent runs in separate processes (`--jobs`), each with its own share of the CPU's threads.
+
+On a CPU, stacking runs into one step buys nothing (benchmarks/RESULTS.md), but the cores can train several
+runs at once. Each job is a fresh process (spawned, so no forked thread pools) that trains one run directory
+exactly as `train` would: the same seeds give the same bits as training the runs one after another.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from .train import Run, TimeBudget, TrainConfig, train
+
+
+def cpu_cores() -> int:
+    """Cores this process may use (the affinity mask, where the platform tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def default_jobs() -> int:
+    """As many jobs as the cores allow with at least 2 threads each: 1 on a 2-core machine (measured there:
+    benchmarks/RESULTS.md, 'Parallel runs')."""
+    return max(1, cpu_cores() // 2)
+
+
+def _one_run(cfg: TrainConfig, out: str, threads: int, deadline: float | None) -> dict[str, Any]:
+    """Worker: train one run with `threads` threads until done or until the wall-clock `deadline`."""
+    import torch
+
+    torch.set_num_threads(threads)
+    left = None if deadline is None else deadline - time.time()
+    if left is not None and left <= 0:  # the budget ran out while this run waited: report where it stands
+        run = Run(cfg, out)
+        run.close()
+        return {"progress": {str(run.out): (run.epoch, cfg.epochs)}, "stopped": True, "longest": 0.0, "epochs": 0}
+    budget = TimeBudget(left)
+    train(cfg, out, progress=False, budget=budget)
+    return {
+        "progress": budget.progress,
+        "stopped": budget.stopped,
+        "longest": budget.longest,
+        "epochs": budget.epochs_here,
+    }
+
+
+def train_parallel(cfgs: list[TrainConfig], outs: list[str | Path], jobs: int, budget: TimeBudget) -> list[Path]:
+    """Train the runs `jobs` at a time; the budget's deadline holds for all of them, and what each job did is
+    merged back into `budget` (progress, whether time ran out)."""
+    threads = max(1, cpu_cores() // jobs)
+    deadline = None if budget.seconds is None else time.time() + budget.seconds - (budget.clock() - budget.start)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_one_run, c, str(o), threads, deadline) for c, o in zip(cfgs, outs)]
+        for f in futures:
+            r = f.result()  # an SSVAEError in a job is raised here, as one line like any other
+            budget.progress.update(r["progress"])
+            budget.stopped |= r["stopped"]
+            budget.longest = max(budget.longest, r["longest"])
+            budget.epochs_here += r["epochs"]
+    return [Path(o) for o in outs]
