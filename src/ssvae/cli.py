@@ -19,8 +19,8 @@ def add_jobs(p: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         default=default_jobs(),
-        help="runs trained at once in separate processes on a CPU, the cores shared among them (default: one job "
-        "per 2 cores); a GPU stacks runs into one step instead",
+        help="runs trained at once in separate processes on a CPU, the cores shared among them (default: one per "
+        "core); a GPU stacks runs into one step instead",
     )
 
 
