@@ -129,6 +129,7 @@ def test_reproduce_in_time_limited_chunks_equals_one_go(tmp_path, capsys):
     evaluates only finished runs; repeated, it ends with the same metrics as one uninterrupted command."""
     args = ["reproduce", "--table", "3", "--datasets", "digits", "--seeds", "1", "--epochs", "2"]
     args += ["--labels-per-class", "10", "--labels-ablation", "10", "--device", DEVICE, "--eval-every", "1"]
+    args += ["--jobs", "1"]  # one run at a time: one epoch per command (each parallel job would do one)
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
     lines = []
     for _ in range(6):
