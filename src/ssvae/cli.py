@@ -329,11 +329,16 @@ def print_baselines(run_dir: Path, rows: list[dict]) -> None:
     n = len(ds.y_test)
     se = 100 * (best_b["test_accuracy"] / 100 * (1 - best_b["test_accuracy"] / 100) / n) ** 0.5
     verdict = "beats" if gap > 0 else "trails"
+    noise = (
+        "a gap of that size is within the noise"
+        if abs(gap) < 2 * se
+        else "a gap of that size is more than two standard errors, but one split is one draw"
+    )
     print(
         f"\nOn this one split the best ssvae model ({best_m['model']}, {best_m['test_accuracy']:.2f}%) {verdict} the "
         f"best scikit-learn baseline ({best_b['baseline']}, {best_b['test_accuracy']:.2f}%) by {abs(gap):.2f} "
-        f"points. One seed and {n} test images: one binomial standard error is {se:.1f} points, so a gap of that "
-        "size is noise; `ssvae reproduce` gives several seeds and confidence intervals."
+        f"points. One seed and {n} test images: one binomial standard error is {se:.1f} points, so {noise}; "
+        "`ssvae reproduce` gives several seeds and confidence intervals."
     )
 
 
