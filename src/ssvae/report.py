@@ -105,7 +105,7 @@ def fmt(s: dict[str, float], digits: int = 2) -> str:
         return "–"
     if s["n"] == 1:
         return f"{s['mean']:.{digits}f} (1 seed)"
-    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f} [{s['lo']:.{digits}f}, {s['hi']:.{digits}f}]"
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f} [{s['lo']:.{digits}f}, {s['hi']:.{digits}f}] n={s['n']}"
 
 
 def verdict(s: dict[str, float], better: str, worse: str) -> str:
@@ -153,7 +153,8 @@ def table1(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) ->
     out, findings = (
         [
             f"# Table 1: semi-supervised test accuracy (%), {labels} labels per class\n",
-            "Cells: mean ± std [95% CI] over seeds. Paper: Niloy et al., Table 1.\n",
+            "Cells: mean ± std [95% CI] over the n seeds (paired differences: the n seeds both sides have). "
+            "Paper: Niloy et al., Table 1.\n",
         ],
         [],
     )
