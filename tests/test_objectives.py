@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from conftest import DEVICE
 
 from ssvae.models import build_model, model_config
 from ssvae.models.base import Bound, SemiSupervisedVAE
@@ -23,8 +24,16 @@ from ssvae.objectives import (
 )
 
 
+@pytest.fixture(autouse=True)
+def on_test_device():
+    """Tensors these tests create without naming a device land on SSVAE_TEST_DEVICE: the math runs there."""
+    torch.set_default_device(DEVICE)
+    yield
+    torch.set_default_device(None)
+
+
 def random_bound(b=7, k=5, seed=0):
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(DEVICE).manual_seed(seed)
     log_qy = torch.log_softmax(3 * torch.randn(b, k, generator=g, dtype=torch.float64), -1)
     return Bound(
         log_qy,
@@ -102,7 +111,7 @@ def test_mier_bound_matches_eq7():
 
 @pytest.mark.parametrize("seed", range(5))
 def test_mier_gradient_step_raises_mi_and_lowers_entropy(seed):
-    logits = (0.5 * torch.randn(64, 10, generator=torch.Generator().manual_seed(seed))).requires_grad_()
+    logits = (0.5 * torch.randn(64, 10, generator=torch.Generator(DEVICE).manual_seed(seed))).requires_grad_()
     log_qy = torch.log_softmax(logits, -1)
     mi0, h0 = mutual_information(log_qy).item(), entropy(log_qy).mean().item()
     # the MIER term alone: maximise gamma I - beta H, i.e. descend on its negation
@@ -124,12 +133,12 @@ W = TermWeights(1.0, 1.0, 0.7, 0.7)
 
 def test_mier_loss_differs_from_plain_loss_by_exactly_the_regulariser():
     torch.manual_seed(0)
-    model = build_model("m2", 16, 3, model_config("m2", z_dim=2, hidden=8, classifier_hidden=8), seed=0)
+    model = build_model("m2", 16, 3, model_config("m2", z_dim=2, hidden=8, classifier_hidden=8), seed=0).to(DEVICE)
     xl, yl, xu = torch.rand(5, 16), torch.tensor([0, 1, 2, 0, 1]), torch.rand(6, 16)
     cfg = ObjectiveConfig(mier=False, weights=W)
-    plain, _ = semi_supervised_loss(model, xl, yl, xu, torch.Generator().manual_seed(1), cfg, 0.5)
+    plain, _ = semi_supervised_loss(model, xl, yl, xu, torch.Generator(DEVICE).manual_seed(1), cfg, 0.5)
     cfg_m = ObjectiveConfig(mier=True, beta=5.0, gamma=1.0, weights=W)
-    mier, stats = semi_supervised_loss(model, xl, yl, xu, torch.Generator().manual_seed(1), cfg_m, 0.5)
+    mier, stats = semi_supervised_loss(model, xl, yl, xu, torch.Generator(DEVICE).manual_seed(1), cfg_m, 0.5)
     # loss = -J2 = -J - gamma I + beta H
     torch.testing.assert_close(mier - plain, -stats["mi"] + 5.0 * stats["entropy"])
     assert stats["mi"] > 0 and stats["entropy"] > 0
@@ -156,7 +165,7 @@ class TableModel(SemiSupervisedVAE):
 
 
 def _table(n, k, seed):
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(DEVICE).manual_seed(seed)
     return (
         2 * torch.randn(n, k, generator=g, dtype=torch.float64),
         -50 - 10 * torch.rand(n, k, generator=g, dtype=torch.float64),
