@@ -228,7 +228,7 @@ def train_many(
             return train_stacked(cfgs, outs, progress, budget)
         except NotStackable:
             pass  # runs at different epochs (partly resumed grids): fall back to one by one
-    if jobs > 1 and len(cfgs) > 1:
+    if jobs > 1 and len(cfgs) > 1 and not _on_gpu(cfgs[0]):  # on a GPU, runs that cannot stack go one by one
         from .parallel import train_parallel
 
         return train_parallel(cfgs, outs, min(jobs, len(cfgs)), budget or TimeBudget())
