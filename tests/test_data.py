@@ -11,7 +11,7 @@ import torchvision.datasets.svhn
 import torchvision.datasets.utils
 from conftest import tiny_arrays
 
-from ssvae.data import SOURCES, load_dataset, load_npz, luma, make_split
+from ssvae.data import SOURCES, encode_labels, load_dataset, load_npz, luma, make_split
 from ssvae.errors import SSVAEError
 
 
@@ -246,3 +246,15 @@ def test_damaged_zip_npz_is_one_line(tmp_path):
     p.write_bytes(p.read_bytes()[:200])  # a zip cut short: the signature is right, the archive is not
     with pytest.raises(SSVAEError, match="cannot be read as .npz"):
         load_npz(p)
+
+
+def test_a_stray_label_that_fits_is_trained_with_a_warning(capsys):
+    y = np.repeat(np.arange(3), 100)
+    y[0] = 10  # one mistyped label: a fourth class of one image
+    codes, _, classes = encode_labels(y, None, "t")
+    split = make_split(codes, 1, 0, 0, classes=classes)
+    assert len(split.labeled) == 4  # it is a class of its own, as asked
+    err = capsys.readouterr().err
+    assert "class 10 has only 1 training image(s) where the median class has 99" in err and "mistyped" in err
+    make_split(np.repeat(np.arange(3), 100), 1, 0, 0)
+    assert "mistyped" not in capsys.readouterr().err  # balanced classes: silent

@@ -331,20 +331,23 @@ def make_split(
     perm = rng.permutation(n)
     validation, rest = np.sort(perm[:val_size]), perm[val_size:]
     labeled = []
+    counts = np.bincount(y_train[y_train >= 0], minlength=int(y_train.max()) + 1)
+    median = int(np.median(counts))
     for k in range(int(y_train.max()) + 1):
         members = rest[y_train[rest] == k]
+        name = k if classes is None else classes[k]
+        stray = f"class {name} has only {counts[k]} training image(s) where the median class has {median}"
         if len(members) < labels_per_class:
-            name = k if classes is None else classes[k]
-            counts = np.bincount(y_train[y_train >= 0], minlength=int(y_train.max()) + 1)
-            if counts[k] * 10 < np.median(counts):
-                raise SSVAEError(
-                    f"class {name} has only {counts[k]} training image(s) where the median class has "
-                    f"{int(np.median(counts))}: a mistyped label? Fix y_train, or lower --labels-per-class"
-                )
+            if counts[k] * 10 < median:
+                raise SSVAEError(f"{stray}: a mistyped label? Fix y_train, or lower --labels-per-class")
             raise SSVAEError(
                 f"--labels-per-class {labels_per_class} is more than class {name} has "
                 f"({len(members)} training images outside validation); use at most {len(members)}"
             )
+        if counts[k] * 10 < median:  # trains as a class of its own: say so, it may be a typo
+            from .errors import warn
+
+            warn(f"{stray}: a mistyped label? It is trained as a class of its own")
         labeled.append(members[:labels_per_class])  # `rest` is already in random order
     labeled = np.sort(np.concatenate(labeled))
     unlabeled = np.sort(np.setdiff1d(rest, labeled))
