@@ -366,6 +366,7 @@ BAD = [
     ("unknown weighting", "--dataset {f[marked]} --weighting none --out {out}", "invalid choice"),
     ("not a number", "--dataset {f[marked]} --epochs ten --out {out}", "invalid int value"),
     ("no --out", "--dataset {f[marked]}", "required: --out"),
+    ("jobs 0", "--dataset {f[marked]} --jobs 0 --out {out}", "--jobs: must be at least 1"),
     ("select needs validation", "--dataset {f[marked]} --select val-accuracy --out {out}", "--select"),
     ("other settings", "--dataset {f[marked]} --mier --out {run}", "other settings"),
     ("evaluate: not a run", "evaluate {tmp}", "not a run directory"),

@@ -137,4 +137,6 @@ def test_jobs_in_separate_processes_equal_sequential_runs(tmp_path, capsys):
         a, b = (ck.load_checkpoint(tmp_path / d / seed / ck.LAST)["model"] for d in ("seq", "par"))
         for k, v in a.items():
             assert torch.equal(v, b[k]), (seed, k)
-    assert main([*args, "--out", str(tmp_path / "bad"), "--jobs", "0"]) == 2
+    with pytest.raises(SystemExit) as bad:  # a usage error: argparse exits with status 2 after one line
+        main([*args, "--out", str(tmp_path / "bad"), "--jobs", "0"])
+    assert bad.value.code == 2 and not (tmp_path / "bad").exists()

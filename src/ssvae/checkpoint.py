@@ -127,9 +127,9 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
     return rows
 
 
-def truncate_history(path: str | os.PathLike, last_epoch: int) -> None:
-    """Drop lines written after the checkpoint we resume from, so a resumed run logs each epoch once."""
-    rows = [r for r in read_history(path) if r["epoch"] <= last_epoch]
+def write_history(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
+    """Rewrite the history with `rows`: a resumed run drops the lines written after its checkpoint, so that it
+    logs each epoch once."""
     replace_atomically(Path(path), lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
 
 

@@ -12,12 +12,23 @@ from .errors import SSVAEError
 DEMO_EPOCHS = 60
 
 
+def at_least_one(text: str) -> int:
+    """argparse type of a count: a usage error (one line, exit 2) for anything below 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
 def add_jobs(p: argparse.ArgumentParser) -> None:
     from .parallel import default_jobs
 
     p.add_argument(
         "--jobs",
-        type=int,
+        type=at_least_one,
         default=default_jobs(),
         help="runs trained at once in separate processes on a CPU, the cores shared among them (default: one per "
         "core); a GPU stacks runs into one step instead",
@@ -205,8 +216,6 @@ def cmd_train(a: argparse.Namespace) -> None:
 
     cfg = config_from_args(a)
     budget = TimeBudget(a.time_limit)
-    if a.jobs < 1:
-        raise SSVAEError(f"--jobs must be at least 1, got {a.jobs}")
     if a.labels_per_class is not None and (cfg.dataset.endswith(".npz") or Path(cfg.dataset).is_file()):
         from .data import load_dataset
 
@@ -355,8 +364,6 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
 
     tables = parse_tables(a.table)
     budget = TimeBudget(a.time_limit)
-    if a.jobs < 1:
-        raise SSVAEError(f"--jobs must be at least 1, got {a.jobs}")
     datasets = [d.strip() for d in a.datasets.split(",") if d.strip()]
     try:
         ablation = [int(n) for n in a.labels_ablation.split(",")]

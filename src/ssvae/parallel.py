@@ -12,7 +12,6 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from .train import Run, TimeBudget, TrainConfig, train
 
@@ -31,24 +30,22 @@ def default_jobs() -> int:
     return cpu_cores()
 
 
-def _one_run(cfg: TrainConfig, out: str, threads: int, deadline: float | None) -> dict[str, Any]:
-    """Worker: train one run with `threads` threads until done or until the wall-clock `deadline`."""
+def _one_run(cfg: TrainConfig, out: str, threads: int, deadline: float | None) -> TimeBudget:
+    """Worker: train one run with `threads` threads until done or until the wall-clock `deadline`; returns its
+    budget, which says how far the run got."""
     import torch
 
     torch.set_num_threads(threads)
     left = None if deadline is None else deadline - time.time()
     if left is not None and left <= 0:  # the budget ran out while this run waited: report where it stands
-        run = Run(cfg, out)
+        budget, run = TimeBudget(), Run(cfg, out)
         run.close()
-        return {"progress": {str(run.out): (run.epoch, cfg.epochs)}, "stopped": True, "longest": 0.0, "epochs": 0}
+        budget.record(run)
+        budget.stopped = True
+        return budget
     budget = TimeBudget(left)
     train(cfg, out, progress=False, budget=budget)
-    return {
-        "progress": budget.progress,
-        "stopped": budget.stopped,
-        "longest": budget.longest,
-        "epochs": budget.epochs_here,
-    }
+    return budget
 
 
 def train_parallel(cfgs: list[TrainConfig], outs: list[str | Path], jobs: int, budget: TimeBudget) -> list[Path]:
@@ -59,9 +56,5 @@ def train_parallel(cfgs: list[TrainConfig], outs: list[str | Path], jobs: int, b
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_one_run, c, str(o), threads, deadline) for c, o in zip(cfgs, outs)]
         for f in futures:
-            r = f.result()  # an SSVAEError in a job is raised here, as one line like any other
-            budget.progress.update(r["progress"])
-            budget.stopped |= r["stopped"]
-            budget.longest = max(budget.longest, r["longest"])
-            budget.epochs_here += r["epochs"]
+            budget.merge(f.result())  # an SSVAEError in a job is raised here, as one line like any other
     return [Path(o) for o in outs]

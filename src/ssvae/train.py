@@ -197,15 +197,14 @@ def _recorded_config(out: Path) -> dict[str, Any]:
     return ck.load_json(path)["config"] if path.is_file() else {}
 
 
-def _check_resumable(cfg: TrainConfig, out: Path) -> bool:
-    """True when `out` holds a run to resume; refuses one made with other settings. Reads only."""
+def _check_resumable(cfg: TrainConfig, out: Path, recorded: dict[str, Any]) -> bool:
+    """True when `out` holds a run (`recorded`: its settings, {} for none) to resume; refuses one made with other
+    settings. Writes nothing."""
     ck.check_run_dir_path(out)
-    cfg_path = out / ck.CONFIG
-    if not cfg_path.exists():
+    if not recorded:
         return False
-    old = ck.load_json(cfg_path)["config"]
     new = cfg.to_json()
-    old = {**BEFORE_THEY_EXISTED, **old}  # a run older than a setting ran with what the code did then
+    old = {**BEFORE_THEY_EXISTED, **recorded}  # a run older than a setting ran with what the code did then
     diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
     if diff:
         what = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
@@ -275,11 +274,11 @@ class Run:
         # Everything that can refuse the run is checked before the run directory is created or written to.
         check_config(cfg)
         self.device = device = resolve_device(cfg.device)
-        recorded = _recorded_config(self.out).get("precision") if self.out is not None else None
-        if cfg.precision == "auto" and recorded is not None:
-            cfg = dataclasses.replace(cfg, precision=recorded)  # a resumed run keeps the precision it began with
+        recorded = _recorded_config(self.out) if self.out is not None else {}
+        if cfg.precision == "auto" and "precision" in recorded:  # a resumed run keeps the precision it began with
+            cfg = dataclasses.replace(cfg, precision=recorded["precision"])
         self.cfg = cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
-        resuming = self.out is not None and _check_resumable(cfg, self.out)
+        resuming = self.out is not None and _check_resumable(cfg, self.out, recorded)
         if data is not None:
             ds, split = data
         else:
@@ -349,7 +348,7 @@ class Run:
                 if not (self.out / ck.SPLIT).exists():
                     split.save(self.out / ck.SPLIT)
                 ck.save_json(self.out / ck.CONFIG, {"config": cfg.to_json(), **self.describe()})
-                ck.truncate_history(self.out / ck.HISTORY, self.epoch)
+                ck.write_history(self.out / ck.HISTORY, self.history)  # drops epochs after the checkpoint
             except BaseException:
                 self.close()
                 raise
@@ -497,6 +496,13 @@ class TimeBudget:
 
     def record(self, run: Run) -> None:
         self.progress[str(run.out)] = (run.epoch, run.cfg.epochs)
+
+    def merge(self, other: "TimeBudget") -> None:
+        """Take in what another process did under its share of this budget (`ssvae.parallel`)."""
+        self.progress.update(other.progress)
+        self.stopped |= other.stopped
+        self.longest = max(self.longest, other.longest)
+        self.epochs_here += other.epochs_here
 
     def summary(self, total_runs_epochs: tuple[int, int] | None = None) -> str:
         done, wanted = total_runs_epochs or tuple(map(sum, zip(*self.progress.values())))
