@@ -24,6 +24,25 @@ def test_grid_shares_splits_and_dedupes():
     )
 
 
+def test_grid_models_keeps_only_those_rows():
+    every = grid({1, 2, 3}, ["fashion-mnist"], seeds=2, labels=100, ablation=[100, 250])
+    some = grid({1, 2, 3}, ["fashion-mnist"], seeds=2, labels=100, ablation=[100, 250], models=("m2", "classifier"))
+    assert some == [s for s in every if s.model in ("m2", "classifier")]
+    assert {s.model for s in some} == {"m2", "classifier"} and any(s.labels == 250 for s in some)
+    assert grid({1}, ["fashion-mnist"], 1, 10, [], models=("lvae",)) == [
+        RunSpec("fashion-mnist", "lvae", False, 10, 0),
+        RunSpec("fashion-mnist", "lvae", True, 10, 0),
+    ]
+
+
+@pytest.mark.parametrize("bad", ["m3", "", "m2,,vae"])
+def test_reproduce_refuses_unknown_models(bad, tmp_path, capsys):
+    assert main(["reproduce", "--models", bad, "--datasets", "digits", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--models" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
 def test_summary_statistics_by_hand():
     s = summarize([1.0, 2.0, 3.0])
     assert s["mean"] == 2.0 and s["std"] == pytest.approx(1.0)

@@ -359,10 +359,11 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     from . import checkpoint as ck
     from .data import resolve_device
     from .report import build_report
-    from .reproduce import grid, grid_progress, parse_tables, run_grid
+    from .reproduce import grid, grid_progress, parse_models, parse_tables, run_grid
     from .train import TimeBudget, TrainConfig
 
     tables = parse_tables(a.table)
+    models = parse_models(a.models)
     budget = TimeBudget(a.time_limit)
     datasets = [d.strip() for d in a.datasets.split(",") if d.strip()]
     try:
@@ -389,7 +390,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     datasets = [d for d in datasets if d not in unavailable]
     if not datasets:
         raise SSVAEError("none of the data sets could be loaded; see the lines above")
-    specs = grid(tables, datasets, a.seeds, a.labels_per_class, ablation)
+    specs = grid(tables, datasets, a.seeds, a.labels_per_class, ablation, models)
     meta_path = out / "grid.json"
     meta = ck.load_json(meta_path) if meta_path.exists() else {"wall_seconds": 0.0}
     meta["unavailable"] = unavailable
@@ -411,12 +412,21 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         f"{len(specs)} runs: tables {sorted(tables)}, datasets {datasets}, {a.seeds} seeds, {a.epochs} epochs -> {out}",
         flush=True,
     )
-    meta["wall_seconds"] += run_grid(specs, out, base, a.iw_samples if 2 in tables else 0, budget=budget, jobs=a.jobs)
+    meta["wall_seconds"] += run_grid(
+        specs,
+        out,
+        base,
+        a.iw_samples if 2 in tables else 0,
+        budget=budget,
+        jobs=a.jobs,
+        baselines=a.baselines,
+        figures=not a.no_figures,
+    )
     ck.save_json(meta_path, meta)
     if budget.stopped:
         print(budget.summary(grid_progress(specs, out, base.epochs)))
         return
-    for path in build_report(out, a.data_dir):
+    for path in build_report(out, a.data_dir, draw=not a.no_figures):
         print(f"wrote {path}")
 
 
@@ -492,6 +502,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="fashion-mnist,kmnist,cifar10,svhn",
         help="comma list; those that cannot be loaded are skipped",
     )
+    r.add_argument(
+        "--models",
+        default="m2,adgm,lvae,classifier",
+        help="comma list: only these rows of the tables (each with and without MIER); e.g. one slice per machine",
+    )
+    r.add_argument(
+        "--no-baselines",
+        dest="baselines",
+        action="store_false",
+        help="skip the scikit-learn rows (CPU work; e.g. on a GPU machine); a later rerun without it adds them",
+    )
+    r.add_argument("--no-figures", action="store_true", help="tables only: no per-run or report figures")
     r.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1); each draws its own labeled set")
     r.add_argument("--data-dir", default=None, help="folder with <name>.npz, or torchvision's download cache")
     r.add_argument("--out", required=True, help="results folder: run directories, tables, figures; rerun to resume")

@@ -37,8 +37,17 @@ class RunSpec:
         return f"{Path(self.dataset).stem}/{self.model}{'-mier' if self.mier else ''}/n{self.labels}/seed{self.seed}"
 
 
-def grid(tables: set[int], datasets: list[str], seeds: int, labels: int, ablation: list[int]) -> list[RunSpec]:
-    """Every run the requested tables need, each once (Table 2 reads Table 1's runs; Table 3 shares n=labels)."""
+def grid(
+    tables: set[int],
+    datasets: list[str],
+    seeds: int,
+    labels: int,
+    ablation: list[int],
+    models: tuple[str, ...] = (*VAE_MODELS, "classifier"),
+) -> list[RunSpec]:
+    """Every run the requested tables need, each once (Table 2 reads Table 1's runs; Table 3 shares n=labels);
+    `models` keeps only those rows, so that a slice of the grid can train in its own process or on its own
+    machine and be reported with the rest."""
     specs: list[RunSpec] = []
     for d in datasets:
         for s in range(seeds):
@@ -47,7 +56,7 @@ def grid(tables: set[int], datasets: list[str], seeds: int, labels: int, ablatio
                 specs.append(RunSpec(d, "classifier", False, labels, s))
             if 3 in tables:
                 specs += [RunSpec(d, "m2", mier, n, s) for n in ablation for mier in (False, True)]
-    return list(dict.fromkeys(specs))
+    return [s for s in dict.fromkeys(specs) if s.model in models]
 
 
 def is_finished(run: Path, epochs: int, iw_samples: int) -> bool:
@@ -65,6 +74,7 @@ def run_grid(
     figures: bool = True,
     budget: TimeBudget | None = None,
     jobs: int = 1,
+    baselines: bool = True,
 ) -> float:
     """Train and evaluate every spec not yet finished, or as much as `budget` allows; returns the wall seconds
     spent here. Runs that differ only in seed and MIER train together (`train_many`: one stacked step on a GPU),
@@ -90,14 +100,30 @@ def run_grid(
         ]
         runs = [out / "runs" / s.path for s in todo]
         train_many(cfgs, runs, progress=False, budget=budget, jobs=jobs)
-        for spec, run in zip(todo, runs):
+        for run in runs:
             if budget.progress.get(str(run), (1, 1))[0] < base.epochs:
                 continue  # stopped for time: evaluated when a later command finishes it
             evaluate_run(run, iw_samples=iw, device=base.device, figures=figures, progress=False)
-            write_baseline_runs(out / "runs", spec.dataset, spec.labels, spec.seed, run / ck.SPLIT, base.data_dir)
             bar.update(1)
     bar.close()
+    if baselines:
+        add_baselines(specs, out, base.data_dir, budget)
     return time.perf_counter() - t0
+
+
+def add_baselines(specs: list[RunSpec], out: Path, data_dir: str | None, budget: TimeBudget) -> None:
+    """The scikit-learn rows, on the split of each (data set, labels, seed) that a run has drawn; CPU work, done
+    after the grid's training so that an accelerator is not kept waiting, and added by any later rerun."""
+    for dataset, labels, seed in dict.fromkeys((s.dataset, s.labels, s.seed) for s in specs):
+        if budget.stopped:
+            return
+        splits = [
+            out / "runs" / s.path / ck.SPLIT
+            for s in specs
+            if (s.dataset, s.labels, s.seed) == (dataset, labels, seed) and (out / "runs" / s.path / ck.SPLIT).exists()
+        ]
+        if splits:
+            write_baseline_runs(out / "runs", dataset, labels, seed, splits[0], data_dir)
 
 
 def grid_progress(specs: list[RunSpec], out: Path, epochs: int) -> tuple[int, int]:
@@ -110,6 +136,15 @@ def grid_progress(specs: list[RunSpec], out: Path, epochs: int) -> tuple[int, in
         elif (run / ck.LAST).exists():
             done += min(epochs, ck.load_checkpoint(run / ck.LAST)["epoch"])
     return done, epochs * len(specs)
+
+
+def parse_models(text: str) -> tuple[str, ...]:
+    models = tuple(m.strip() for m in text.split(",") if m.strip())
+    known = (*VAE_MODELS, "classifier")
+    unknown = [m for m in models if m not in known]
+    if unknown or not models:
+        raise SSVAEError(f"--models {text!r}: give a comma list of {', '.join(known)}")
+    return models
 
 
 def parse_tables(text: str) -> set[int]:
