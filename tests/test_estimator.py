@@ -77,9 +77,13 @@ def test_string_labels_round_trip_through_save_and_load(tmp_path):
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "model.safetensors"]
     assert not (tmp_path / "model" / "model.safetensors").read_bytes().startswith(b"\x80")  # not a pickle
     back = SemiSupervisedClassifier.load(tmp_path / "model", device="cpu")
-    np.testing.assert_array_equal(back.predict_proba(xte), est.predict_proba(xte))
+    if DEVICE == "cpu":  # same weights, same arithmetic: the same bits
+        np.testing.assert_array_equal(back.predict_proba(xte), est.predict_proba(xte))
+        np.testing.assert_array_equal(back.transform(xte[:5]), est.transform(xte[:5]))
+    else:  # fitted on an accelerator, read back on the CPU: same weights, other float rounding (seen: 2e-7 on CUDA)
+        np.testing.assert_allclose(back.predict_proba(xte), est.predict_proba(xte), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(back.transform(xte[:5]), est.transform(xte[:5]), rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(back.predict(xte), est.predict(xte))
-    np.testing.assert_array_equal(back.transform(xte[:5]), est.transform(xte[:5]))
     assert back.get_params()["epochs"] == 3 and back.n_features_in_ == 64
 
 

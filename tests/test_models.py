@@ -282,7 +282,8 @@ def test_evaluation_elbo_is_eq2_estimated_by_sampling(name):
     sum_y q(y|x) [log p(y) + log w_y(z) - log q(y|x)], w_y = p(x, z|y) / q(z|x, y): the same bound computed
     from the importance weights, that is with every KL sampled. A KL weight other than 1 moves it by KL/2 nats."""
     model = tiny(name)
-    x = (torch.rand(3, 12, generator=torch.Generator(DEVICE).manual_seed(1)) > 0.5).double()
+    # x drawn on the CPU: the same three images on every device (the KL, hence the test's power, depends on them)
+    x = (torch.rand(3, 12, generator=torch.Generator().manual_seed(1), device="cpu") > 0.5).double().to(DEVICE)
     reps = 20000
     xr = x.repeat(reps, 1)
     log_q = model.predict_log_proba(x)
