@@ -292,5 +292,7 @@ def test_evaluation_elbo_is_eq2_estimated_by_sampling(name):
     analytic = elbo(model, xr, seed=0).view(reps, 3)  # also one z per class and x: average the same number
     stderr = ((sampled.var(0) + analytic.var(0)) / reps) ** 0.5
     kl = (log_q.exp() * model.bound(x, None, torch.Generator(DEVICE).manual_seed(0)).kl).sum(-1)
-    assert (kl / 2 > 20 * stderr).all(), (kl, stderr)  # a KL weight of 0.5 would be far outside the noise
+    # a KL weight of 0.5 would move the mean by KL/2 > 10 stderr, far outside the 4 stderr allowed below (M2 has
+    # KL/2 of 19-24 stderr here: 20, asked before, failed on CUDA by its draws)
+    assert (kl / 2 > 10 * stderr).all(), (kl, stderr)
     assert ((analytic.mean(0) - sampled.mean(0)).abs() < 4 * stderr).all(), (analytic.mean(0), sampled.mean(0))
