@@ -443,6 +443,81 @@ def dataset_problems(datasets: list[str], data_dir: str | None) -> dict[str, str
     return problems
 
 
+def engine_options(a: argparse.Namespace) -> dict:
+    return {
+        "engine": a.engine,
+        "address": a.address,
+        "cpus_per_group": a.cpus_per_group,
+        "gpus_per_group": a.gpus_per_group,
+    }
+
+
+def add_engine(p: argparse.ArgumentParser) -> None:
+    from .sweep import ENGINES
+
+    g = p.add_argument_group("engine (where the groups of runs train)")
+    g.add_argument(
+        "--engine",
+        choices=list(ENGINES),
+        default="local",
+        help="local: group after group in this process; ray: each group a Ray Tune trial (pip install 'ssvae[ray]')",
+    )
+    g.add_argument(
+        "--address",
+        default=None,
+        help="ray: the cluster to join (auto, or HOST:PORT of its head); default: start Ray on this machine",
+    )
+    g.add_argument("--cpus-per-group", type=at_least_one, default=1, help="ray: CPUs (and threads) per trial")
+    g.add_argument(
+        "--gpus-per-group",
+        type=float,
+        default=None,
+        help="ray: GPUs per trial (default: 1 where the cluster has GPUs, else 0; a fraction shares a GPU)",
+    )
+
+
+def cmd_sweep(a: argparse.Namespace) -> None:
+    from . import checkpoint as ck
+    from .report import sweep_table
+    from .sweep import SHIPPED, load_grid_arg, points_of, run_epochs_done, run_points, shipped_text
+    from .train import TimeBudget
+
+    if a.show:
+        if a.grid not in SHIPPED:
+            raise SSVAEError(f"--show {a.grid!r}: shipped grids are {', '.join(SHIPPED)}")
+        print(shipped_text(a.grid), end="")
+        return
+    if a.out is None:
+        raise SSVAEError("give --out DIR: the folder for the sweep's run directories and its table")
+    grid = load_grid_arg(a.grid)
+    overrides = {k: v for k, v in (("data_dir", a.data_dir), ("device", a.device)) if v is not None}
+    cfgs = grid.configs(overrides=overrides)
+    if a.gpus_per_group is not None and a.gpus_per_group < 0:
+        raise SSVAEError(f"--gpus-per-group must be 0 or more, got {a.gpus_per_group}")
+    for dataset, data_dir in dict.fromkeys((c.dataset, c.data_dir) for c in cfgs):
+        problem = dataset_problems([dataset], data_dir).get(dataset)
+        if problem:
+            raise SSVAEError(f"{grid.source}: dataset {dataset!r}: {problem}")
+    iw = grid.iw_samples if a.iw_samples is None else a.iw_samples
+    if iw < 0:
+        raise SSVAEError(f"--iw-samples must be 0 or more, got {iw}")
+    points = points_of(cfgs, grid.varied(), iw)
+    out = Path(a.out)
+    ck.check_run_dir_path(out)
+    budget = TimeBudget(a.time_limit)
+    ck.make_run_dir(out)
+    ck.save_json(
+        out / "sweep.json",
+        {"command": "ssvae " + shlex.join(a.argv), "grid": grid.source, "runs": len(points), "engine": a.engine},
+    )
+    print(f"{len(points)} runs from {grid.source} -> {out} ({a.engine} engine)", flush=True)
+    run_points(points, out, budget=budget, jobs=a.jobs, figures=not a.no_figures, **engine_options(a))
+    for path in sweep_table(out, points, grid.varied()):
+        print(f"wrote {path}")
+    if budget.stopped:
+        print(budget.summary((run_epochs_done(points, out), sum(p.cfg.epochs for p in points))))
+
+
 def cmd_report(a: argparse.Namespace) -> None:
     from .report import build_report
 
@@ -528,9 +603,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="as for train")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_engine(r)
     add_time_limit(r)
     add_jobs(r)
     r.set_defaults(func=cmd_reproduce)
+
+    sw = sub.add_parser("sweep", help="train a grid of runs from a TOML file, here or on a Ray cluster")
+    sw.add_argument("grid", help="a grid file (TOML), or a shipped grid: example, table1, table3")
+    sw.add_argument("--out", default=None, help="folder for the run directories and sweep.md; rerun to resume")
+    sw.add_argument("--show", action="store_true", help="print the shipped grid GRID (to copy and edit) and exit")
+    sw.add_argument("--data-dir", default=None, help="folder of the data sets, over the grid file's data_dir")
+    sw.add_argument("--device", default=None, help="auto, cpu or cuda, over the grid file's device")
+    sw.add_argument("--iw-samples", type=int, default=None, help="IWAE samples per class (default: the grid's, or 0)")
+    sw.add_argument("--no-figures", action="store_true", help="metrics only: no per-run figures")
+    add_engine(sw)
+    add_time_limit(sw)
+    add_jobs(sw)
+    sw.set_defaults(func=cmd_sweep)
 
     rp = sub.add_parser("report", help="rebuild tables and figures from finished runs, without training")
     rp.add_argument("dir", help="a results directory of `ssvae reproduce`, or any folder of run directories")

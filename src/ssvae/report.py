@@ -531,3 +531,41 @@ def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> st
     ]
     lines += [f"- `{f}`" for f in figs]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------- sweeps
+def sweep_table(out: Path, points: list, varied: list[str]) -> list[Path]:
+    """OUT/sweep.md and sweep.csv: one row per point of a sweep (its varied settings), test accuracy of the kept
+    and of the last model over the seeds that finished, mean ± SD [95 % CI]."""
+    from .sweep import PAPER_AXES
+
+    cells: dict[str, list] = defaultdict(list)
+    for p in points:
+        cells[p.path.rsplit("/", 1)[0]].append(p)
+    keys = [k for k in PAPER_AXES if k != "seed"] + [k for k in varied if k not in PAPER_AXES]
+    rows, csv_rows = [], []
+    for ps in cells.values():
+        metrics = [ck.load_json(p.run(out) / ck.METRICS) for p in ps if (p.run(out) / ck.METRICS).exists()]
+        stats = {c: summarize([m[c]["test_accuracy"] for m in metrics]) for c in CHECKPOINTS}
+        settings = {k: getattr(ps[0].cfg, k) for k in keys}
+        rows.append([*map(str, settings.values()), f"{len(metrics)}/{len(ps)}", fmt(stats["best"]), fmt(stats["last"])])
+        csv_rows.append(
+            {
+                **settings,
+                "finished": len(metrics),
+                "seeds": len(ps),
+                **{f"{c}_test_accuracy_{k}": stats[c][k] for c in CHECKPOINTS for k in ("mean", "std", "lo", "hi")},
+            }
+        )
+    header = [*keys, "runs finished", "test acc. (best by validation)", "test acc. (last epoch)"]
+    md = out / "sweep.md"
+    md.write_text(
+        "# Sweep\n\nTest accuracy (%) over seeds: mean ± SD [95 % CI] n=seeds. Every number comes from the run "
+        "directories under `runs/`.\n\n" + md_table(header, rows) + "\n"
+    )
+    path = out / "sweep.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(csv_rows[0]))
+        w.writeheader()
+        w.writerows(csv_rows)
+    return [md, path]

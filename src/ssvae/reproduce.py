@@ -12,13 +12,10 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tqdm import tqdm
-
 from . import checkpoint as ck
 from .baselines import write_baseline_runs
 from .errors import SSVAEError
-from .evaluate import evaluate_run
-from .multirun import train_many
+from .sweep import Point, run_points, shipped_grid
 from .train import TimeBudget, TrainConfig
 
 VAE_MODELS = ("m2", "adgm", "lvae")
@@ -45,25 +42,22 @@ def grid(
     ablation: list[int],
     models: tuple[str, ...] = (*VAE_MODELS, "classifier"),
 ) -> list[RunSpec]:
-    """Every run the requested tables need, each once (Table 2 reads Table 1's runs; Table 3 shares n=labels);
-    `models` keeps only those rows, so that a slice of the grid can train in its own process or on its own
-    machine and be reported with the rest."""
+    """Every run the requested tables need, each once (Table 2 reads Table 1's runs; Table 3 shares n=labels),
+    from the grids shipped with the package (ssvae/grids/table1.toml, table3.toml) with this command's data
+    sets, label counts and seeds; `models` keeps only those rows, so that a slice of the grid can train in its own
+    process or on its own machine and be reported with the rest."""
+    table1, table3 = shipped_grid("table1"), shipped_grid("table3")
+    table3.axes["labels_per_class"] = list(ablation)
     specs: list[RunSpec] = []
     for d in datasets:
         for s in range(seeds):
+            cfgs = []
             if tables & {1, 2}:
-                specs += [RunSpec(d, m, mier, labels, s) for m in VAE_MODELS for mier in (False, True)]
-                specs.append(RunSpec(d, "classifier", False, labels, s))
+                cfgs += table1.configs(overrides={"dataset": d, "labels_per_class": labels}, seeds=[s])
             if 3 in tables:
-                specs += [RunSpec(d, "m2", mier, n, s) for n in ablation for mier in (False, True)]
+                cfgs += table3.configs(overrides={"dataset": d}, seeds=[s])
+            specs += [RunSpec(c.dataset, c.model, c.mier, c.labels_per_class, c.seed) for c in cfgs]
     return [s for s in dict.fromkeys(specs) if s.model in models]
-
-
-def is_finished(run: Path, epochs: int, iw_samples: int) -> bool:
-    if not (run / ck.METRICS).exists():
-        return False
-    m = ck.load_json(run / ck.METRICS)
-    return m["epochs"] >= epochs and m.get("iw_samples", 0) >= iw_samples
 
 
 def run_grid(
@@ -75,37 +69,20 @@ def run_grid(
     budget: TimeBudget | None = None,
     jobs: int = 1,
     baselines: bool = True,
+    engine: str = "local",
+    **engine_options,
 ) -> float:
-    """Train and evaluate every spec not yet finished, or as much as `budget` allows; returns the wall seconds
-    spent here. Runs that differ only in seed and MIER train together (`train_many`: one stacked step on a GPU),
-    group after group, so that a time-limited chunk finishes whole groups where it can."""
+    """Train and evaluate every spec not yet finished, or as much as `budget` allows, through the sweep engine
+    (`ssvae.sweep`: runs that differ only in seed and MIER form one group, one stacked step on a GPU; groups run
+    one after another here, or as Ray trials); returns the wall seconds spent here."""
     budget = budget or TimeBudget()
     t0 = time.perf_counter()
-    groups: dict[tuple, list[RunSpec]] = {}
-    for spec in specs:
-        groups.setdefault((spec.dataset, spec.model, spec.labels), []).append(spec)
-    bar = tqdm(total=len(specs), desc="grid", unit="run", disable=None, dynamic_ncols=True)
-    for group in groups.values():
-        if budget.stopped:
-            break
-        iw = 0 if group[0].model == "classifier" else iw_samples
-        todo = [s for s in group if not is_finished(out / "runs" / s.path, base.epochs, iw)]
-        bar.update(len(group) - len(todo))
-        if not todo:
-            continue
-        bar.set_postfix_str(f"{todo[0].path.rsplit('/', 1)[0]} x{len(todo)}")
-        cfgs = [
-            replace(base, dataset=s.dataset, model=s.model, mier=s.mier, labels_per_class=s.labels, seed=s.seed)
-            for s in todo
-        ]
-        runs = [out / "runs" / s.path for s in todo]
-        train_many(cfgs, runs, progress=False, budget=budget, jobs=jobs)
-        for run in runs:
-            if budget.progress.get(str(run), (1, 1))[0] < base.epochs:
-                continue  # stopped for time: evaluated when a later command finishes it
-            evaluate_run(run, iw_samples=iw, device=base.device, figures=figures, progress=False)
-            bar.update(1)
-    bar.close()
+    cfgs = [
+        replace(base, dataset=s.dataset, model=s.model, mier=s.mier, labels_per_class=s.labels, seed=s.seed)
+        for s in specs
+    ]
+    points = [Point(c, s.path, 0 if s.model == "classifier" else iw_samples) for c, s in zip(cfgs, specs)]
+    run_points(points, out, engine, budget, jobs=jobs, figures=figures, **engine_options)
     if baselines:
         add_baselines(specs, out, base.data_dir, budget)
     return time.perf_counter() - t0
