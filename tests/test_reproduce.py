@@ -1,6 +1,7 @@
 """`ssvae reproduce` and `ssvae report` end to end on digits: grid, pairing, resumption, tables, figures."""
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -169,3 +170,20 @@ def test_reproduce_in_time_limited_chunks_equals_one_go(tmp_path, capsys):
         a, b = (ck.load_json(tmp_path / d / "runs" / "digits" / run / ck.METRICS) for d in ("whole", "chunks"))
         assert a["best"]["test_accuracy"] == b["best"]["test_accuracy"]
         assert a["last"]["test_elbo"] == b["last"]["test_elbo"]
+
+
+def test_paper_column_only_at_the_papers_label_count():
+    """Tables 1-2 of the paper are at 100 labels per class: a grid at 10 shows no paper number beside its own."""
+    from ssvae import paper
+    from ssvae.report import Index, Record, table1
+
+    def rec(mier, seed, acc):
+        m = {c: {"test_accuracy": acc} for c in ("best", "last")}
+        return Record("fashion-mnist", "m2", mier, labels, seed, m, [], Path("."), {})
+
+    for labels, shown in ((100, f"{paper.TABLE1[('m2', False)]['fashion-mnist']:.2f}"), (10, "–")):
+        ix = Index([rec(False, 0, 70.0), rec(True, 0, 71.0), rec(False, 1, 72.0), rec(True, 1, 74.0)])
+        text, findings = table1(ix, ["fashion-mnist"], labels, [])
+        m2_row = next(line for line in text.splitlines() if line.startswith("| M2 |"))
+        assert m2_row.endswith(f"| {shown} |"), m2_row
+        assert ("paper 1.39" in " ".join(findings)) == (labels == 100)

@@ -136,6 +136,18 @@ def test_engine_ray_without_ray_is_one_line(tmp_path, capsys, monkeypatch):
     assert err == ['ssvae: error: --engine ray needs Ray: pip install "ssvae[ray]"']
 
 
+@pytest.mark.parametrize(
+    "flags", [["--engine", "slurm"], ["--gpus-per-group", "-1"], ["--gpus-per-group", "x"], ["--cpus-per-group", "0"]]
+)
+def test_bad_engine_flags_are_one_usage_line(flags, tmp_path, capsys):
+    path = tmp_path / "grid.toml"
+    path.write_text(TINY)
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", str(path), "--out", str(tmp_path / "o"), *flags])
+    assert e.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
 def test_unknown_engine():
     with pytest.raises(SSVAEError, match="unknown engine"):
         run_points([], Path("."), engine="slurm")

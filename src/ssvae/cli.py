@@ -23,6 +23,17 @@ def at_least_one(text: str) -> int:
     return n
 
 
+def not_negative(text: str) -> float:
+    """argparse type of an amount such as GPUs per trial: a usage error (one line, exit 2) below 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not x >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return x
+
+
 def add_jobs(p: argparse.ArgumentParser) -> None:
     from .parallel import default_jobs
 
@@ -470,7 +481,7 @@ def add_engine(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cpus-per-group", type=at_least_one, default=1, help="ray: CPUs (and threads) per trial")
     g.add_argument(
         "--gpus-per-group",
-        type=float,
+        type=not_negative,
         default=None,
         help="ray: GPUs per trial (default: 1 where the cluster has GPUs, else 0; a fraction shares a GPU)",
     )
@@ -492,8 +503,6 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     grid = load_grid_arg(a.grid)
     overrides = {k: v for k, v in (("data_dir", a.data_dir), ("device", a.device)) if v is not None}
     cfgs = grid.configs(overrides=overrides)
-    if a.gpus_per_group is not None and a.gpus_per_group < 0:
-        raise SSVAEError(f"--gpus-per-group must be 0 or more, got {a.gpus_per_group}")
     for dataset, data_dir in dict.fromkeys((c.dataset, c.data_dir) for c in cfgs):
         problem = dataset_problems([dataset], data_dir).get(dataset)
         if problem:

@@ -166,7 +166,7 @@ def table1(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) ->
             row = [variant(model, mier)]
             for d in datasets:
                 s = summarize(list(ix.values((d, model, mier, labels), ckpt, "test_accuracy").values()))
-                p = paper.TABLE1.get((model, mier), {}).get(d)
+                p = paper.TABLE1.get((model, mier), {}).get(d) if labels == paper.LABELS else None
                 row += [fmt(s), paper_cell(p)]
                 csv_rows.append(
                     {
@@ -188,7 +188,7 @@ def table1(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) ->
         for model in ("m2", "adgm", "lvae"):
             for d in datasets:
                 diff = ix.paired((d, model, True, labels), (d, model, False, labels), ckpt, "test_accuracy")
-                p = paper.TABLE1.get((model, True), {}).get(d)
+                p = paper.TABLE1.get((model, True), {}).get(d) if labels == paper.LABELS else None
                 pd_ = None if p is None else p - paper.TABLE1[(model, False)][d]
                 v = verdict(diff, "MIER better", "MIER worse")
                 sup = [
@@ -269,7 +269,7 @@ def table2(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) ->
                     m: summarize(list(ix.values(key, ckpt, m).values()))
                     for m in ("test_entropy", "test_elbo", "test_iwae")
                 }
-                p = paper.TABLE2.get((model, mier), {}).get(d)
+                p = paper.TABLE2.get((model, mier), {}).get(d) if labels == paper.LABELS else None
                 rows.append(
                     [
                         variant(model, mier),
