@@ -429,7 +429,7 @@ def test_every_flag_has_help_and_shows_its_default(capsys):
 
     parser = build_parser()
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(sub.choices) == {"demo", "train", "evaluate", "predict", "reproduce", "report"}
+    assert set(sub.choices) == {"demo", "train", "evaluate", "predict", "reproduce", "report", "sweep"}
     for name, p in sub.choices.items():
         text = " ".join(p.format_help().split())
         for action in p._actions:

@@ -432,6 +432,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         jobs=a.jobs,
         baselines=a.baselines,
         figures=not a.no_figures,
+        **engine_options(a),
     )
     ck.save_json(meta_path, meta)
     if budget.stopped:
