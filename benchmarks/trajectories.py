@@ -74,7 +74,7 @@ def main() -> None:
     fig.suptitle("Plain M2 against M2+MIER, one line per seed: where does M2 fall?", fontsize=11)
     fig.tight_layout()
     out = ROOT / "trajectories" / "m2_trajectory.png"
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=90)
     print(f"wrote {out}")
 
 

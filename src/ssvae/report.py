@@ -547,8 +547,10 @@ def sweep_table(out: Path, points: list, varied: list[str]) -> list[Path]:
     for ps in cells.values():
         metrics = [ck.load_json(p.run(out) / ck.METRICS) for p in ps if (p.run(out) / ck.METRICS).exists()]
         stats = {c: summarize([m[c]["test_accuracy"] for m in metrics]) for c in CHECKPOINTS}
-        settings = {k: getattr(ps[0].cfg, k) for k in keys}
-        rows.append([*map(str, settings.values()), f"{len(metrics)}/{len(ps)}", fmt(stats["best"]), fmt(stats["last"])])
+        cfg = ps[0].cfg
+        settings = {k: None if k in ("beta", "gamma") and not cfg.mier else getattr(cfg, k) for k in keys}  # MIER's
+        shown = ["–" if v is None else str(v) for v in settings.values()]
+        rows.append([*shown, f"{len(metrics)}/{len(ps)}", fmt(stats["best"]), fmt(stats["last"])])
         csv_rows.append(
             {
                 **settings,
