@@ -301,7 +301,10 @@ def run_local(
 
     def poll() -> None:
         while not stop.wait(2.0):
-            bar.update(run_epochs_done(points, out) - bar.n)
+            try:
+                bar.update(run_epochs_done(points, out) - bar.n)
+            except Exception:  # a file being replaced at this instant: the next poll reads it
+                pass
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
