@@ -187,3 +187,13 @@ def test_paper_column_only_at_the_papers_label_count():
         m2_row = next(line for line in text.splitlines() if line.startswith("| M2 |"))
         assert m2_row.endswith(f"| {shown} |"), m2_row
         assert ("paper 1.39" in " ".join(findings)) == (labels == 100)
+
+
+def test_verdict_needs_a_spread():
+    """Two seeds with the same difference give a zero-width interval; that is no evidence of a difference."""
+    from ssvae.report import verdict
+
+    assert verdict(summarize([0.08, 0.08]), "better", "worse") == "the same difference on every seed: no interval"
+    assert verdict(summarize([0.5, 0.6, 0.7]), "better", "worse") == "better"
+    assert verdict(summarize([-0.5, -0.6, -0.7]), "better", "worse") == "worse"
+    assert verdict(summarize([-0.5, 0.6, 0.1]), "better", "worse") == "no significant difference"

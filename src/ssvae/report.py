@@ -111,6 +111,8 @@ def fmt(s: dict[str, float], digits: int = 2) -> str:
 def verdict(s: dict[str, float], better: str, worse: str) -> str:
     if s["n"] < 2:
         return "one seed: no interval"
+    if s["std"] == 0:  # e.g. two seeds with the same difference (accuracies step by 0.01): a zero-width interval
+        return "the same difference on every seed: no interval"
     if s["lo"] > 0:
         return better
     if s["hi"] < 0:
