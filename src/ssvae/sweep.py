@@ -69,8 +69,10 @@ class Grid:
                     shown = ", ".join(f"{k}={v!r}" for k, v in combo.items()) or "the fixed settings"
                     raise SSVAEError(f"{self.source}: {e} (at {shown})") from None
                 cfgs.append(cfg)
-        unique = {json.dumps(c.to_json(), sort_keys=True): c for c in reversed(cfgs)}  # first one kept, in order
-        return [c for c in cfgs if unique.get(json.dumps(c.to_json(), sort_keys=True)) is c]
+        unique: dict[str, TrainConfig] = {}  # TrainConfig is unhashable (a dict field): key by its JSON; first kept
+        for c in cfgs:
+            unique.setdefault(json.dumps(c.to_json(), sort_keys=True), c)
+        return list(unique.values())
 
     def varied(self) -> list[str]:
         """Fields that differ between the grid's points (their values name the run directories)."""
