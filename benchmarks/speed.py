@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ssvae.models import MODELS, build_model, model_config
 from ssvae.multirun import StackedLoss, noise_shapes
 from ssvae.objectives import ObjectiveConfig, loss_function, sum_weights
-from ssvae.train import PRECISIONS
+from ssvae.train import PRECISIONS, adam
 
 # Fashion-MNIST with 100 labels per class: 1000 labeled, 54000 unlabeled examples
 FASHION_MNIST_WEIGHTS = sum_weights(1000, 54000)
@@ -83,7 +83,7 @@ def time_step(step, device: torch.device, steps: int) -> dict:
 def bench(name: str, precision: str, device: torch.device, steps: int, compile_: bool = False) -> dict:
     k, d, b = 10, 784, 200
     model = build_model(name, d, k, model_config(name), seed=0).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-4)
+    opt = adam(model.parameters(), 3e-4)
     gen = torch.Generator(device=device).manual_seed(0)
     x_l, y_l = torch.rand(b, d, device=device), torch.randint(0, k, (b,), device=device)
     x_u = torch.rand(b, d, device=device)
@@ -110,7 +110,7 @@ def bench_stacked(
     models = [build_model(name, d, k, model_config(name), seed=s).to(device) for s in range(runs)]
     loss_fn, cfg = loss_function(models[0]), ObjectiveConfig(mier=True, weights=FASHION_MNIST_WEIGHTS)
     stacked = StackedLoss(models, loss_fn, [cfg] * runs)
-    opt = torch.optim.Adam(stacked.params.values(), lr=3e-4)
+    opt = adam(stacked.params.values(), 3e-4)
     gen = torch.Generator(device=device).manual_seed(0)
     x_l, y_l = torch.rand(runs, b, d, device=device), torch.randint(0, k, (runs, b), device=device)
     x_u = torch.rand(runs, b, d, device=device)

@@ -296,3 +296,70 @@ def test_evaluation_elbo_is_eq2_estimated_by_sampling(name):
     # KL/2 of 19-24 stderr here: 20, asked before, failed on CUDA by its draws)
     assert (kl / 2 > 10 * stderr).all(), (kl, stderr)
     assert ((analytic.mean(0) - sampled.mean(0)).abs() < 4 * stderr).all(), (analytic.mean(0), sampled.mean(0))
+
+
+def test_bernoulli_log_likelihood_against_its_closed_form_at_extreme_logits():
+    """The fused likelihood is sum_d x_d l_d - log(1 + e^{l_d}), computed here independently in float64 with
+    logaddexp, at logits where a naive formula overflows (|l| = 100), at 0 and near it, for x in [0, 1]; its
+    gradient is x - sigmoid(l) for the logits and l for x, summed over the classes x is broadcast against."""
+    logits = torch.tensor([[-100.0, -30.0, -1e-3, 0.0, 1e-3, 0.7, 30.0, 100.0]], dtype=torch.float64)
+    logits = torch.cat([logits, -logits.flip(-1), torch.linspace(-8, 8, 8, dtype=torch.float64)[None]]).reshape(1, 3, 8)
+    x = torch.tensor([[[0.0, 1.0, 0.25, 0.5, 1.0, 0.0, 0.9, 1.0]]], dtype=torch.float64)
+    logits.requires_grad_()
+    x.requires_grad_()
+    got = base.BernoulliLogLik.apply(logits, x)  # [1, 3]
+    expected = (x * logits - torch.logaddexp(torch.zeros_like(logits), logits)).sum(-1)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+    w = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64)
+    g_l, g_x = torch.autograd.grad((got * w).sum(), (logits, x))
+    torch.testing.assert_close(g_l, w.unsqueeze(-1) * (x - torch.sigmoid(logits)), rtol=0, atol=1e-12)
+    torch.testing.assert_close(g_x, (w.unsqueeze(-1) * logits).sum(1, keepdim=True), rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(base.BernoulliLogLik.apply, (logits, x))
+
+
+def test_bernoulli_likelihood_in_float32_matches_torch_distributions():
+    """The model's likelihood (the fused function) against the formula it replaced, in float32 at the paper's
+    shape, values and gradients: the sum over 784 pixels agrees to float32 rounding."""
+    gen = torch.Generator(DEVICE).manual_seed(0)
+    out = (torch.randn(20, 10, 784, generator=gen) * 6).requires_grad_()
+    x = torch.rand(20, 784, generator=gen)
+    got = base.BernoulliLikelihood(784).log_prob(out, x)
+    ref_out = out.detach().clone().requires_grad_()
+    ref = torch.distributions.Bernoulli(logits=ref_out, validate_args=False).log_prob(x.unsqueeze(1)).sum(-1)
+    torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-3)  # |values| ~ 1e3: ~1e-7 relative
+    got.sum().backward()
+    ref.sum().backward()
+    torch.testing.assert_close(out.grad, ref_out.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_bernoulli_log_likelihood_under_vmap_equals_per_run():
+    """Stacked runs vmap the step through the fused function (generate_vmap_rule): values and per-run gradients
+    equal the unbatched function's."""
+    from torch.func import grad, vmap
+
+    gen = torch.Generator(DEVICE).manual_seed(1)
+    logits, x = torch.randn(3, 4, 5, 6, generator=gen) * 4, torch.rand(3, 4, 1, 6, generator=gen)
+    f = lambda lg, xx: (base.BernoulliLogLik.apply(lg, xx) ** 2).sum()  # noqa: E731 - a nonlinear outer loss
+    batched = vmap(grad(f))(logits, x)
+    for r in range(3):
+        torch.testing.assert_close(batched[r], grad(f)(logits[r], x[r]))
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="CPU autocast")
+def test_joint_input_stays_in_bf16_under_autocast():
+    """Under bf16 autocast the [B, C, out] activations come out in bf16, as nn.Linear's would (a float32 bias
+    added on its own promoted them to float32: copies on every layer), and equal the float32 layer to bf16
+    rounding."""
+    layer = base.JointInput([5, 2], 3, 4)
+    v, u, cls = torch.randn(2, 5), torch.randn(2, 2, 2), torch.tensor([[0, 2], [1, 1]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = layer(v, u, classes=cls)
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), layer(v, u, classes=cls), rtol=0.03, atol=0.03)
+
+
+def test_joint_input_without_continuous_parts_keeps_its_bias():
+    layer = base.JointInput([], 3, 4)
+    cls = torch.tensor([[0, 2]])
+    expected = layer.linear(torch.nn.functional.one_hot(cls, 3).float())
+    torch.testing.assert_close(layer(classes=cls), expected)

@@ -390,3 +390,67 @@ def test_explicit_bf16_where_it_is_emulated_warns_once(tmp_path, monkeypatch, ca
     lines = [line for line in capsys.readouterr().err.splitlines() if "emulated" in line]
     assert len(lines) == 1 and "18x slower" in lines[0] and "--precision auto or fp32" in lines[0]
     assert ck.load_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == "bf16"  # the user's choice stands
+
+
+def test_training_uses_fused_adam_and_old_unfused_runs_resume_bit_identical(tmp_path, monkeypatch):
+    """New runs step with torch's fused Adam; a run checkpointed by the unfused Adam of earlier versions resumes
+    unfused (the kinds differ in the last bits) and ends bit-identical to an uninterrupted unfused run."""
+    train_module = importlib.import_module("ssvae.train")  # `ssvae.train` is also the function
+    run = train_module.Run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "new")
+    assert run.opt.param_groups[0]["fused"] is True
+    run.close()
+
+    cfg = TrainConfig(model="m2", epochs=3, **FAST)
+    fused = train_module.adam
+    with monkeypatch.context() as m:  # as before fused Adam existed in ssvae
+        m.setattr(train_module, "adam", lambda params, lr, betas: torch.optim.Adam(params, lr=lr, betas=betas))
+        train(cfg, tmp_path / "a", progress=False)
+        train(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "b", progress=False)
+    assert train_module.adam is fused
+    train(cfg, tmp_path / "b", progress=False)  # resumes with today's code
+    sa, sb = _state(tmp_path / "a"), _state(tmp_path / "b")
+    for k, v in sa["model"].items():
+        assert torch.equal(v, sb["model"][k]), k
+    train(cfg, tmp_path / "c", progress=False)  # fused throughout: the same run to float rounding, not bitwise
+    sc = _state(tmp_path / "c")
+    assert not all(torch.equal(v, sc["model"][k]) for k, v in sa["model"].items())
+    for k, v in sa["model"].items():
+        torch.testing.assert_close(v, sc["model"][k], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.parametrize("opt_out", ["1", "0"])
+def test_keep_freed_memory_stops_reused_tensors_from_page_faulting(opt_out):
+    """A fresh process with two threads: 20 rounds of two 8 MB tensors allocated and freed. With glibc's own
+    thresholds every round faults the pages in anew here (tens of thousands of minor faults; with one thread
+    glibc's own dynamic threshold may already keep them); after keep_freed_memory() the blocks are reused
+    (next to none). SSVAE_KEEP_FREED_MEMORY=0 leaves malloc alone."""
+    code = (
+        "import resource, torch\n"
+        "from ssvae.allocator import keep_freed_memory\n"
+        "def faults():\n"
+        "    r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "    for _ in range(20):\n"
+        "        a = torch.ones(2000, 1000); b = a * 2; del a, b\n"
+        "    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0\n"
+        "faults(); before = faults(); kept = keep_freed_memory(); faults()\n"
+        "print(before, kept, faults())\n"
+    )
+    env = {**__import__("os").environ, "SSVAE_KEEP_FREED_MEMORY": opt_out, "OMP_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    before, kept, after = out.stdout.split()
+    assert int(before) > 10_000  # glibc as it comes: 2 x 1954 pages per round, faulted in again
+    if opt_out == "1":
+        assert kept == "True" and int(after) < 500
+    else:
+        assert kept == "False" and int(after) > 10_000
+
+
+def test_cpu_training_run_keeps_freed_memory(tmp_path, monkeypatch):
+    train_module = importlib.import_module("ssvae.train")
+
+    calls = []
+    monkeypatch.setattr(train_module, "keep_freed_memory", lambda: calls.append(1))
+    run = train_module.Run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "r")
+    run.close()
+    assert calls == ([1] if run.device.type == "cpu" else [])

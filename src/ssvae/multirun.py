@@ -27,7 +27,17 @@ from torch.func import functional_call, stack_module_state, vmap
 from .errors import SSVAEError
 from .models import base
 from .objectives import ObjectiveConfig
-from .train import Run, TimeBudget, TrainConfig, compiled_if_asked, export_models, progress_bar, stop_for_time, train
+from .train import (
+    Run,
+    TimeBudget,
+    TrainConfig,
+    adam,
+    compiled_if_asked,
+    export_models,
+    progress_bar,
+    stop_for_time,
+    train,
+)
 
 
 class NotStackable(ValueError):
@@ -133,7 +143,8 @@ def _train_stacked(runs: list[Run], progress: bool | None, budget: TimeBudget | 
     stacked = StackedLoss([r.model for r in runs], r0.loss_fn, [r.obj_cfg for r in runs])
     step_loss = compiled_if_asked(stacked, r0.cfg.compile, r0.device)
     params, names = stacked.params, stacked.names
-    opt = torch.optim.Adam(params.values(), lr=r0.opt.param_groups[0]["lr"], betas=r0.cfg.adam_betas)
+    opt = adam(params.values(), r0.opt.param_groups[0]["lr"], r0.cfg.adam_betas)
+    opt.param_groups[0]["fused"] = r0.opt.param_groups[0]["fused"]  # a resumed unfused run stays unfused
     _load_stacked_adam(opt, [r.opt for r in runs], names)
     zero = torch.zeros(1, dtype=torch.long, device=r0.device)
     shapes = noise_shapes(
