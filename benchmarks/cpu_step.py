@@ -40,7 +40,7 @@ VARIANTS = {
 }
 
 
-def worker(models: list[str], precisions: list[str], steps: int, take_back: str) -> None:
+def worker(models: list[str], precisions: list[str], steps: int, take_back: str, threads: int) -> None:
     """One process, on whichever ssvae PYTHONPATH gives: time every (model, precision); JSON lines out.
 
     Uses only what both trees have (benchmarks/speed.py's bench and matmul_rate), and does what a training run
@@ -48,6 +48,7 @@ def worker(models: list[str], precisions: list[str], steps: int, take_back: str)
     sys.path.insert(0, os.environ["SSVAE_BENCH_DIR"])
     import speed
 
+    torch.set_num_threads(threads)
     try:
         from ssvae.allocator import keep_freed_memory
     except ImportError:  # the tree before it existed
@@ -69,7 +70,8 @@ def worker(models: list[str], precisions: list[str], steps: int, take_back: str)
 
 
 def run_variant(tree: Path, env: dict[str, str], take_back: str, a: argparse.Namespace) -> list[dict]:
-    cmd = [sys.executable, __file__, "--worker", take_back, "--steps", str(a.steps), "--models", *a.models]
+    cmd = [sys.executable, __file__, "--worker", take_back, "--steps", str(a.steps), "--threads", str(a.threads)]
+    cmd += ["--models", *a.models]
     full_env = {**os.environ, **env, "PYTHONPATH": str(tree / "src"), "SSVAE_BENCH_DIR": str(tree / "benchmarks")}
     out = subprocess.run([*cmd, "--precisions", *a.precisions], capture_output=True, text=True, env=full_env)
     if out.returncode:
@@ -83,11 +85,12 @@ def main() -> None:
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="threads per process")
     p.add_argument("--before", default=BEFORE, help=f"the commit to compare against (default {BEFORE})")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
-        return worker(a.models, a.precisions, a.steps, a.worker)
+        return worker(a.models, a.precisions, a.steps, a.worker, a.threads)
     rows, rates = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "before"
@@ -108,7 +111,7 @@ def main() -> None:
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], capture_output=True)
     print(
-        f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}; before = {a.before}; "
+        f"CPU, {a.threads} threads, torch {torch.__version__}; before = {a.before}; "
         f"{a.rounds} rounds of {a.steps} steps; median over rounds"
     )
     for pr, rs in rates.items():

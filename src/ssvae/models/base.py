@@ -106,8 +106,13 @@ class JointInput(nn.Module):
         self.linear = nn.Linear(sum(self.dims) + num_classes, out)
 
     def forward(self, *parts: Tensor, classes: Tensor) -> Tensor:
-        """parts: [B, d_i] or [B, C, d_i]; classes: [B, C] long -> [B, C, out]."""
+        """parts: [B, d_i] or [B, C, d_i]; classes: [B, C] long -> [B, C, out] ([1, C, out] where classes and
+        every part are the same for the whole batch)."""
         w = self.linear.weight
+        if classes.dim() == 2 and classes.stride(0) == 0:
+            # every row the same classes (the enumeration, all_classes): one row's product, broadcast over
+            # the batch, and its gradient a sum over the batch, instead of [B*C, K] x [K, out] products
+            classes = classes[:1]
         # one-hot product rather than an index: its backward is a plain matmul, deterministic on CPU,
         # where the backward of indexing (index_put with accumulate) is not
         h = F.one_hot(classes, w.shape[1] - sum(self.dims)).to(w.dtype) @ w[:, sum(self.dims) :].t()
@@ -276,5 +281,5 @@ def init_parameters(module: nn.Module, gen: torch.Generator) -> None:
 
 
 def all_classes(batch: int, num_classes: int, device: torch.device) -> Tensor:
-    """[B, K] class indices for exact enumeration."""
+    """[B, K] class indices for exact enumeration: one row expanded (stride 0), which JointInput exploits."""
     return torch.arange(num_classes, device=device).expand(batch, num_classes)
