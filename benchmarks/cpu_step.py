@@ -116,7 +116,8 @@ def main() -> None:
     )
     for pr, rs in rates.items():
         print(f"measured {pr} matmul 2000x784x600: {statistics.median(rs) / 1e12:.3f} TFLOP/s (median of {len(rs)})")
-    print("\n| model | precision | variant | s/epoch | of matmul rate | time vs before |\n|---|---|---|---|---|---|")
+    print("\n| model | precision | variant | s/epoch | of matmul rate | time vs before (range over rounds) |")
+    print("|---|---|---|---|---|---|")
     for m in a.models:
         for pr in a.precisions:
             mine = [r for r in rows if r["model"] == m and r["precision"] == pr]
@@ -124,9 +125,10 @@ def main() -> None:
             for label in VARIANTS:
                 these = [r for r in mine if r["variant"] == label]
                 step = statistics.median(r["per_step"] for r in these)
-                ratio = statistics.median(r["per_step"] / before[r["round"]] for r in these)
+                ratios = [r["per_step"] / before[r["round"]] for r in these]
                 share = these[0]["flops"] / step / statistics.median(rates[pr])
-                print(f"| {m} | {pr} | {label} | {step * 270:.2f} | {share:.0%} | {ratio:.2f} |")
+                spread = f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+                print(f"| {m} | {pr} | {label} | {step * 270:.2f} | {share:.0%} | {spread} |")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ssvae.allocator import keep_freed_memory
 from ssvae.models import MODELS, build_model, model_config
 from ssvae.multirun import StackedLoss, noise_shapes
 from ssvae.objectives import ObjectiveConfig, loss_function, sum_weights
@@ -140,6 +141,8 @@ def main() -> None:
     p.add_argument("--compile", nargs="+", default=["off"], choices=["off", "on"], help="time eager, compiled or both")
     a = p.parse_args()
     device = torch.device(a.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # as a CPU training run does (ssvae.train.Run)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}\n")
     rates = {pr: matmul_rate(device, DTYPES[pr]) for pr in a.precisions}

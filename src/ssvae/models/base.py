@@ -204,6 +204,9 @@ class BernoulliLogLik(torch.autograd.Function):
 
     @staticmethod
     def forward(logits: Tensor, x: Tensor) -> Tensor:
+        if torch.compiler.is_compiling():  # inductor fuses the chain itself; in-place steps would only stop
+            # its tracing (a compiled, vmapped step records them for autograd and refuses the in-place exp)
+            return (x * logits - logits.clamp(min=0) - torch.log1p(torch.exp(-logits.abs()))).sum(-1)
         softplus = logits.abs().neg_().exp_().add_(1.0).log_().add_(logits.clamp(min=0))
         return softplus.sub_(logits * x).sum(-1).neg_()  # addcmul_ has no vmap batching rule
 
@@ -215,7 +218,10 @@ class BernoulliLogLik(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
         logits, x = ctx.saved_tensors
         g = grad.unsqueeze(-1)
-        grad_logits = torch.sigmoid(logits).neg_().add_(x).mul_(g) if ctx.needs_input_grad[0] else None
+        grad_logits = None
+        if ctx.needs_input_grad[0]:
+            compiling = torch.compiler.is_compiling()
+            grad_logits = (x - torch.sigmoid(logits)) * g if compiling else torch.sigmoid(logits).neg_().add_(x).mul_(g)
         grad_x = None
         if ctx.needs_input_grad[1]:  # x broadcast against the logits: sum the gradient back to x's shape
             full = logits * g
