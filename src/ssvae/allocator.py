@@ -2,12 +2,13 @@
 
 glibc's malloc serves every block over 128 KiB (after warm-up, up to a few MiB) with its own mmap and hands it
 back to the kernel on free, and trims the heap's free top. A training step allocates and frees the same
-megabyte-sized activations hundreds of times a second, so every one of them comes back as fresh pages that
-the kernel zeroes on first touch: on the 2-core EPYC that was about a seventh of a bf16 M2 step
-(benchmarks/RESULTS.md, 'Cutting the CPU step'). Raising the mmap and trim thresholds keeps those blocks in the
-heap. This is what MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in the environment do, set from inside the
-process since a library cannot set its user's environment before start-up. The cost is that memory freed by
-the process stays mapped (its resident size stays at its peak), which a training process reaches anyway.
+megabyte-sized activations hundreds of times a second, so every one of them comes back as fresh pages that the
+kernel zeroes on first touch: on the 2-core EPYC, with two threads, that was 4 to 20% of a bf16 M2 step in
+repeated measurements (benchmarks/RESULTS.md, 'Cutting the CPU step'). Raising the mmap and trim thresholds
+keeps those blocks in the heap. This is what MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in the environment
+do, set from inside the process since a library cannot set its user's environment before start-up. The cost is
+that memory freed by the process stays mapped (its resident size stays at its peak), which a training process
+reaches anyway.
 """
 
 from __future__ import annotations

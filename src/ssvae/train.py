@@ -108,10 +108,10 @@ def adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.
     """Adam with torch's fused kernel where the parameters' device has one (CPU and CUDA), else the default.
 
     On a CPU torch's default is a Python loop over the parameter tensors: 7.5 ms per M2 step on the 2-core EPYC,
-    against 0.9 ms fused (benchmarks/RESULTS.md, 'Cutting the CPU step'); on a GPU it is one kernel instead of
-    dozens. The two agree to float rounding, not bit for bit, so a run resumed from a checkpoint keeps the kind
-    it began with: load_state_dict restores the saved group's `fused` flag (absent, i.e. unfused, in runs saved
-    before this existed)."""
+    against 0.9 ms fused (benchmarks/RESULTS.md, 'Cutting the CPU step'); on a GPU the fused kernel replaces per-
+    tensor launches (not measured here). The two agree to float rounding, not bit for bit, so a run resumed from a
+    checkpoint keeps the kind it began with: load_state_dict restores the saved group's `fused` flag (absent, i.e.
+    unfused, in runs saved before this existed)."""
     params = list(params)
     try:
         return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)

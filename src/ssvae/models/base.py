@@ -106,8 +106,7 @@ class JointInput(nn.Module):
         self.linear = nn.Linear(sum(self.dims) + num_classes, out)
 
     def forward(self, *parts: Tensor, classes: Tensor) -> Tensor:
-        """parts: [B, d_i] or [B, C, d_i]; classes: [B, C] long -> [B, C, out] ([1, C, out] where classes and
-        every part are the same for the whole batch)."""
+        """parts: [B, d_i] or [B, C, d_i]; classes: [B, C] long -> [B, C, out]."""
         w = self.linear.weight
         if classes.dim() == 2 and classes.stride(0) == 0:
             # every row the same classes (the enumeration, all_classes): one row's product, broadcast over
@@ -193,7 +192,7 @@ class BernoulliLogLik(torch.autograd.Function):
     """sum_d [x_d l_d - softplus(l_d)] = sum_d log Bernoulli(x_d; sigmoid(l_d)), with its gradient x - sigmoid(l).
 
     The same density as torch.distributions.Bernoulli(logits=l).log_prob(x).sum(-1), but on the CPU it is a
-    sixth of the M2 step's time that way: this torch's log_sigmoid and log1p kernels are not vectorised (10 ms
+    sixth of the M2 step's time that way: this torch's log_sigmoid and log1p kernels are not vectorised (7-8 ms
     for [200, 10, 784] logits, against 0.7 ms for exp), and autograd keeps several full-size temporaries.
     Here softplus(l) = max(l, 0) + log(1 + exp(-|l|)) runs in place on two buffers, and the backward is one
     sigmoid (benchmarks/RESULTS.md, 'Cutting the CPU step'). log(1 + e) for e = exp(-|l|) <= 1 is within
