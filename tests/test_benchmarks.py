@@ -16,3 +16,25 @@ def test_speed_benchmark_modes_run():
     assert one["per_step"] > 0 and stacked["per_step"] > 0
     assert stacked["flops"] > 1.5 * one["flops"]  # two runs' worth of work in the stacked step
     assert speed.matmul_rate(cpu, torch.float32, 64, 64, 64) > 0
+
+
+def test_cpu_step_before_after_runs_against_a_commit():
+    """benchmarks/cpu_step.py end to end on the smallest setting: 'before' from a git worktree of HEAD, 'after'
+    and the three take-back variants from this tree, one table row each; the worktree is removed afterwards."""
+    import subprocess
+
+    root = Path(__file__).parents[1]
+    if subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True).returncode:
+        import pytest
+
+        pytest.skip("not a git checkout")
+    worktrees = ["git", "-C", str(root), "worktree", "list"]
+    before = subprocess.run(worktrees, capture_output=True, text=True).stdout
+    cmd = [sys.executable, str(root / "benchmarks" / "cpu_step.py"), "--rounds", "1", "--steps", "1"]
+    cmd += ["--models", "lvae", "--precisions", "fp32", "--threads", "1", "--before", "HEAD"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rows = [line for line in out.splitlines() if line.startswith("| lvae | fp32 |")]
+    assert [r.split(" | ")[2] for r in rows] == list(__import__("cpu_step").VARIANTS)
+    assert rows[0].endswith("| 1.00 (1.00-1.00) |")  # 'before' against itself
+    assert all(float(r.split(" | ")[3]) > 0 for r in rows)
+    assert subprocess.run(worktrees, capture_output=True, text=True).stdout == before
