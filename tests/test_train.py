@@ -425,9 +425,8 @@ def test_training_uses_fused_adam_and_old_unfused_runs_resume_bit_identical(tmp_
 @pytest.mark.parametrize("opt_out", ["1", "0"])
 def test_keep_freed_memory_stops_reused_tensors_from_page_faulting(opt_out):
     """A fresh process with two threads: 20 rounds of two 8 MB tensors allocated and freed. With glibc's own
-    thresholds every round faults the pages in anew here (tens of thousands of minor faults; with one thread
-    glibc's own dynamic threshold may already keep them); after keep_freed_memory() the blocks are reused
-    (next to none). SSVAE_KEEP_FREED_MEMORY=0 leaves malloc alone."""
+    thresholds every round often faults the pages in anew (tens of thousands of minor faults); after
+    keep_freed_memory() the blocks are reused (next to none). SSVAE_KEEP_FREED_MEMORY=0 leaves malloc alone."""
     code = (
         "import resource, torch\n"
         "from ssvae.allocator import keep_freed_memory\n"
@@ -441,12 +440,12 @@ def test_keep_freed_memory_stops_reused_tensors_from_page_faulting(opt_out):
     )
     env = {**__import__("os").environ, "SSVAE_KEEP_FREED_MEMORY": opt_out, "OMP_NUM_THREADS": "2"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    before, kept, after = out.stdout.split()
-    assert int(before) > 10_000  # glibc as it comes: 2 x 1954 pages per round, faulted in again
+    before, kept, after = out.stdout.split()  # before: glibc's own thresholds fault ~77,000 pages here, or
+    # none where its dynamic threshold has already adapted (both seen on the same machine), so it is not asserted
     if opt_out == "1":
         assert kept == "True" and int(after) < 500
     else:
-        assert kept == "False" and int(after) > 10_000
+        assert kept == "False"
 
 
 def test_cpu_training_run_keeps_freed_memory(tmp_path, monkeypatch):
