@@ -2,7 +2,7 @@
 
 The split is `ssvae.data.make_split` with the given seed: N labels per class, the rest of the training images
 unlabeled (marked -1), the validation part left out entirely (no model selection: every model keeps its last
-epoch), the official test split for scoring. The scikit-learn rows come from `ssvae.baselines`.
+epoch), the official test split for scoring. The scikit-learn rows come from `ssvae.evaluation.baselines`.
 
     python benchmarks/compare.py --dataset digits --labels-per-class 10 --epochs 100
     python benchmarks/compare.py --dataset fashion-mnist --data-dir ../shared/data --runs RUN_DIR [RUN_DIR ...]
@@ -23,11 +23,11 @@ import numpy as np
 import torch
 
 from ssvae import SemiSupervisedClassifier
-from ssvae import checkpoint as ck
-from ssvae.baselines import BASELINES, run_baselines
 from ssvae.cli import format_table
 from ssvae.data import Split, load_dataset, make_split
-from ssvae.preprocess import unit_intensities as unit
+from ssvae.data.preprocess import unit_intensities as unit
+from ssvae.evaluation.baselines import BASELINES, run_baselines
+from ssvae.training import rundir as ck
 
 ESTIMATORS = {
     "ssvae M2+MIER (estimator defaults)": dict(),

@@ -2,9 +2,10 @@
 
 'before' is the library at an earlier commit (checked out into a temporary git worktree), 'after' the working
 tree; three more variants of 'after' take one change back each, to show what each buys: glibc's own malloc
-thresholds (SSVAE_KEEP_FREED_MEMORY=0, see ssvae.allocator), the Bernoulli log-likelihood through
-torch.distributions instead of the fused ssvae.models.base.BernoulliLogLik, and torch's default (unfused) Adam
-instead of ssvae.train.adam (the bf16 activations of JointInput are not taken back on their own). The allocator
+thresholds (SSVAE_KEEP_FREED_MEMORY=0, see ssvae.training.hardware), the Bernoulli log-likelihood through
+torch.distributions instead of the fused ssvae.core.fused.BernoulliLogLik, and torch's default (unfused) Adam
+instead of ssvae.training.hardware.adam (the bf16 activations of JointInput are not taken back on their own).
+The allocator
 is process-wide, so every variant is its own process; rounds alternate the order of the variants, and each
 ratio is taken against 'before' of the same round, so a host whose speed drifts between rounds still compares
 like with like.
@@ -44,19 +45,25 @@ def worker(models: list[str], precisions: list[str], steps: int, take_back: str,
     """One process, on whichever ssvae PYTHONPATH gives: time every (model, precision); JSON lines out.
 
     Uses only what both trees have (benchmarks/speed.py's bench and matmul_rate), and does what a training run
-    of that tree does before its first step (ssvae.train.Run calls keep_freed_memory on the CPU)."""
+    of that tree does before its first step (ssvae.training.run.Run calls keep_freed_memory on the CPU)."""
     sys.path.insert(0, os.environ["SSVAE_BENCH_DIR"])
     import speed
 
     torch.set_num_threads(threads)
     try:
-        from ssvae.allocator import keep_freed_memory
-    except ImportError:  # the tree before it existed
-        pass
-    else:
+        from ssvae.training.hardware import keep_freed_memory
+    except ImportError:  # a tree before the layered package (issue 21), or before it existed
+        try:
+            from ssvae.allocator import keep_freed_memory
+        except ImportError:
+            keep_freed_memory = None
+    if keep_freed_memory is not None:
         keep_freed_memory()
     if take_back == "likelihood":
-        from ssvae.models.base import BernoulliLikelihood, Likelihood
+        try:
+            from ssvae.core.likelihoods import BernoulliLikelihood, Likelihood
+        except ImportError:  # a tree before the layered package
+            from ssvae.models.base import BernoulliLikelihood, Likelihood
 
         BernoulliLikelihood.log_prob = Likelihood.log_prob
     if take_back == "adam":

@@ -10,30 +10,35 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "src" / "ssvae"
 MUTANTS = [
-    ("warm-up dropped from U", "objectives.py", "u = unlabeled_bound(unl, kl_weight)", "u = unlabeled_bound(unl)"),
+    ("warm-up dropped from U", "core/objectives.py", "u = unlabeled_bound(unl, kl_weight)", "u = unlabeled_bound(unl)"),
     (
         "labeled term summed",
-        "objectives.py",
+        "core/objectives.py",
         "big_l = labeled_bound(lab, kl_weight).mean()",
         "big_l = labeled_bound(lab, kl_weight).sum()",
     ),
-    ("lr halving early", "train.py", "step_size=cfg.lr_decay_every,", "step_size=cfg.lr_decay_every - 1,"),
+    ("lr halving early", "training/build.py", "step_size=cfg.lr_decay_every,", "step_size=cfg.lr_decay_every - 1,"),
     (
         "lvae lower KL vs N(0,I)",
-        "models/lvae.py",
+        "core/models/lvae.py",
         "kl = kl + kl_gaussians(mu, lv, mu_p, lv_p)",
         "kl = kl + kl_std_normal(mu, lv)",
     ),
     (
         "lvae KL reversed",
-        "models/lvae.py",
+        "core/models/lvae.py",
         "kl = kl + kl_gaussians(mu, lv, mu_p, lv_p)",
         "kl = kl + kl_gaussians(mu_p, lv_p, mu, lv)",
     ),
-    ("adgm geometric mean", "models/adgm.py", "return torch.logsumexp(log_q, 0) - math.log(s)", "return log_q.mean(0)"),
+    (
+        "adgm geometric mean",
+        "core/models/adgm.py",
+        "return torch.logsumexp(log_q, 0) - math.log(s)",
+        "return log_q.mean(0)",
+    ),
     (
         "eval ELBO kl 0.5",
-        "evaluate.py",
+        "evaluation/metrics.py",
         "unlabeled_bound_kl(model.bound(to_unit(x[s]), None, gen))",
         "unlabeled_bound_kl(model.bound(to_unit(x[s]), None, gen), 0.5)",
     ),

@@ -19,11 +19,10 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ssvae.allocator import keep_freed_memory
-from ssvae.models import MODELS, build_model, model_config
-from ssvae.multirun import StackedLoss, noise_shapes
-from ssvae.objectives import ObjectiveConfig, loss_function, sum_weights
-from ssvae.train import PRECISIONS, adam
+from ssvae.core.models import build_model, generative_models, model_config
+from ssvae.core.objectives import ObjectiveConfig, loss_function, sum_weights
+from ssvae.training.hardware import PRECISIONS, adam, keep_freed_memory
+from ssvae.training.stacked import StackedLoss, noise_shapes
 
 # Fashion-MNIST with 100 labels per class: 1000 labeled, 54000 unlabeled examples
 FASHION_MNIST_WEIGHTS = sum_weights(1000, 54000)
@@ -106,7 +105,7 @@ def bench(name: str, precision: str, device: torch.device, steps: int, compile_:
 def bench_stacked(
     name: str, precision: str, device: torch.device, steps: int, runs: int, compile_: bool = False
 ) -> dict:
-    """R runs through one vmapped step (ssvae.multirun.StackedLoss), with one Adam over stacked parameters."""
+    """R runs through one vmapped step (ssvae.training.stacked.StackedLoss), with one Adam over stacked parameters."""
     k, d, b = 10, 784, 200
     models = [build_model(name, d, k, model_config(name), seed=s).to(device) for s in range(runs)]
     loss_fn, cfg = loss_function(models[0]), ObjectiveConfig(mier=True, weights=FASHION_MNIST_WEIGHTS)
@@ -134,7 +133,7 @@ def bench_stacked(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--models", nargs="+", default=[m for m, (c, _) in MODELS.items() if not c.supervised_only])
+    p.add_argument("--models", nargs="+", default=generative_models())
     p.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=list(DTYPES))
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--stack", type=int, nargs="*", default=[], help="also time R stacked runs, for each R given")
@@ -142,7 +141,7 @@ def main() -> None:
     a = p.parse_args()
     device = torch.device(a.device)
     if device.type == "cpu":
-        keep_freed_memory()  # as a CPU training run does (ssvae.train.Run)
+        keep_freed_memory()  # as a CPU training run does (ssvae.training.run.Run)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}\n")
     rates = {pr: matmul_rate(device, DTYPES[pr]) for pr in a.precisions}

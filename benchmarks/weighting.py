@@ -15,8 +15,9 @@ import argparse
 import statistics
 from pathlib import Path
 
-from ssvae import checkpoint as ck
-from ssvae.train import TrainConfig, train
+from ssvae.training import rundir as ck
+from ssvae.training.config import TrainConfig
+from ssvae.training.loop import train
 
 VARIANTS = [(mier, w) for w in ("sum", "mean") for mier in (False, True)]
 

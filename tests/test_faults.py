@@ -23,10 +23,13 @@ import pytest
 import torch
 from conftest import tiny_arrays
 
-from ssvae import checkpoint as ck
+from ssvae import files
 from ssvae.cli import main
 from ssvae.errors import SSVAEError
-from ssvae.train import Run, TrainConfig, train
+from ssvae.training import rundir as ck
+from ssvae.training.config import TrainConfig
+from ssvae.training.loop import train
+from ssvae.training.run import Run
 
 SMALL = {"hidden": 32, "z_dim": 4, "classifier_hidden": 32}  # tiny networks: these tests are about files
 FAST = dict(
@@ -215,7 +218,7 @@ def test_disk_full_during_a_checkpoint_patched_writer(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_save(obj, f, *a, **k)
 
-    monkeypatch.setattr(ck.torch, "save", save)
+    monkeypatch.setattr(files.torch, "save", save)
     _check_disk_full_then_resume(
         tmp_path / "run", tmp_path / "ref", cfg, lambda: full.update(on=True), lambda: full.update(on=False)
     )

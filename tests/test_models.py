@@ -1,22 +1,27 @@
 """Model bounds: enumeration, exactness against quadrature, gradients. Parametrised over the registry."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 from conftest import DEVICE
 
-import ssvae.models.base as base
-from ssvae.evaluate import elbo, iwae
-from ssvae.models import MODELS, build_model, model_config
-from ssvae.objectives import ObjectiveConfig, labeled_bound, loss_function, unlabeled_bound
+import ssvae.core.distributions as base
+from ssvae.core import layers, likelihoods
+from ssvae.core.fused import BernoulliLogLik
+from ssvae.core.models import MODELS, build_model, generative_models, model_config
+from ssvae.core.objectives import ObjectiveConfig, labeled_bound, loss_function, unlabeled_bound
+from ssvae.evaluation.metrics import elbo, iwae
 
-GENERATIVE = [name for name, (cls, _) in MODELS.items() if not cls.supervised_only]
+GENERATIVE = generative_models()
 TINY = {"z_dim": 2, "hidden": 16, "classifier_hidden": 16, "a_dim": 2, "latent_dims": (4, 3, 2)}
 
 
 def tiny(name, d=12, k=3, seed=0, **over):
-    return build_model(name, d, k, model_config(name, **{**TINY, **over}), seed=seed).double().to(DEVICE)
+    own = {f.name for f in dataclasses.fields(MODELS[name].config)}  # TINY covers every model; each takes its own
+    options = {k_: v for k_, v in {**TINY, **over}.items() if k_ in own}
+    return build_model(name, d, k, model_config(name, **options), seed=seed).double().to(DEVICE)
 
 
 @pytest.fixture(autouse=True)
@@ -172,7 +177,7 @@ def test_adgm_classifier_and_every_class_share_one_a(monkeypatch):
 
 
 def test_lvae_precision_weighting_closed_form():
-    from ssvae.models.lvae import precision_weighted
+    from ssvae.core.models.lvae import precision_weighted
 
     mu, lv = precision_weighted(
         torch.tensor([1.0]), torch.tensor([0.0]), torch.tensor([3.0]), torch.log(torch.tensor([3.0]))
@@ -206,7 +211,7 @@ def test_reconstruct_and_sample_shapes(name):
 
 
 def test_joint_input_equals_linear_on_concatenated_onehot():
-    layer = base.JointInput([5, 2], 3, 4)
+    layer = layers.JointInput([5, 2], 3, 4)
     v, u, cls = torch.randn(2, 5), torch.randn(2, 2, 2), torch.tensor([[0, 2], [1, 1]])
     got = layer(v, u, classes=cls)  # v shared by both classes, u drawn per class
     onehot = torch.nn.functional.one_hot(cls, 3).float()
@@ -215,7 +220,7 @@ def test_joint_input_equals_linear_on_concatenated_onehot():
 
 
 def test_log_variance_is_unconstrained():
-    head = base.Gaussian(4, 2)
+    head = layers.Gaussian(4, 2)
     with torch.no_grad():
         head.logvar.bias.fill_(-6.0)
         head.logvar.weight.zero_()
@@ -253,7 +258,7 @@ def test_lvae_kl_terms_against_closed_forms():
 @torch.no_grad()
 def test_adgm_prediction_is_the_arithmetic_mean_over_draws_of_a(monkeypatch):
     """q(y|x) = (1/S) sum_s q(y|a_s,x): probabilities averaged, not log-probabilities (a geometric mean)."""
-    import ssvae.models.adgm as adgm
+    import ssvae.core.models.adgm as adgm
 
     drawn = []
 
@@ -307,14 +312,14 @@ def test_bernoulli_log_likelihood_against_its_closed_form_at_extreme_logits():
     x = torch.tensor([[[0.0, 1.0, 0.25, 0.5, 1.0, 0.0, 0.9, 1.0]]], dtype=torch.float64)
     logits.requires_grad_()
     x.requires_grad_()
-    got = base.BernoulliLogLik.apply(logits, x)  # [1, 3]
+    got = BernoulliLogLik.apply(logits, x)  # [1, 3]
     expected = (x * logits - torch.logaddexp(torch.zeros_like(logits), logits)).sum(-1)
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
     w = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64)
     g_l, g_x = torch.autograd.grad((got * w).sum(), (logits, x))
     torch.testing.assert_close(g_l, w.unsqueeze(-1) * (x - torch.sigmoid(logits)), rtol=0, atol=1e-12)
     torch.testing.assert_close(g_x, (w.unsqueeze(-1) * logits).sum(1, keepdim=True), rtol=0, atol=1e-12)
-    assert torch.autograd.gradcheck(base.BernoulliLogLik.apply, (logits, x))
+    assert torch.autograd.gradcheck(BernoulliLogLik.apply, (logits, x))
 
 
 def test_bernoulli_likelihood_in_float32_matches_torch_distributions():
@@ -323,7 +328,7 @@ def test_bernoulli_likelihood_in_float32_matches_torch_distributions():
     gen = torch.Generator(DEVICE).manual_seed(0)
     out = (torch.randn(20, 10, 784, generator=gen) * 6).requires_grad_()
     x = torch.rand(20, 784, generator=gen)
-    got = base.BernoulliLikelihood(784).log_prob(out, x)
+    got = likelihoods.BernoulliLikelihood(784).log_prob(out, x)
     ref_out = out.detach().clone().requires_grad_()
     ref = torch.distributions.Bernoulli(logits=ref_out, validate_args=False).log_prob(x.unsqueeze(1)).sum(-1)
     torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-3)  # |values| ~ 1e3: ~1e-7 relative
@@ -339,7 +344,7 @@ def test_bernoulli_log_likelihood_under_vmap_equals_per_run():
 
     gen = torch.Generator(DEVICE).manual_seed(1)
     logits, x = torch.randn(3, 4, 5, 6, generator=gen) * 4, torch.rand(3, 4, 1, 6, generator=gen)
-    f = lambda lg, xx: (base.BernoulliLogLik.apply(lg, xx) ** 2).sum()  # noqa: E731 - a nonlinear outer loss
+    f = lambda lg, xx: (BernoulliLogLik.apply(lg, xx) ** 2).sum()  # noqa: E731 - a nonlinear outer loss
     batched = vmap(grad(f))(logits, x)
     for r in range(3):
         torch.testing.assert_close(batched[r], grad(f)(logits[r], x[r]))
@@ -350,7 +355,7 @@ def test_joint_input_stays_in_bf16_under_autocast():
     """Under bf16 autocast the [B, C, out] activations come out in bf16, as nn.Linear's would (a float32 bias
     added on its own promoted them to float32: copies on every layer), and equal the float32 layer to bf16
     rounding."""
-    layer = base.JointInput([5, 2], 3, 4)
+    layer = layers.JointInput([5, 2], 3, 4)
     v, u, cls = torch.randn(2, 5), torch.randn(2, 2, 2), torch.tensor([[0, 2], [1, 1]])
     with torch.autocast("cpu", dtype=torch.bfloat16):
         got = layer(v, u, classes=cls)
@@ -359,7 +364,7 @@ def test_joint_input_stays_in_bf16_under_autocast():
 
 
 def test_joint_input_without_continuous_parts_keeps_its_bias():
-    layer = base.JointInput([], 3, 4)
+    layer = layers.JointInput([], 3, 4)
     cls = torch.tensor([[0, 2]])
     expected = layer.linear(torch.nn.functional.one_hot(cls, 3).float())
     torch.testing.assert_close(layer(classes=cls), expected)

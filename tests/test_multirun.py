@@ -5,9 +5,9 @@ import torch
 from conftest import DEVICE
 from safetensors.torch import load_file
 
-from ssvae import checkpoint as ck
-from ssvae.multirun import stackable, train_many
-from ssvae.train import TrainConfig
+from ssvae.training import rundir as ck
+from ssvae.training.config import TrainConfig
+from ssvae.training.stacked import stackable, train_many
 
 SMALL = dict(
     dataset="digits",
@@ -139,7 +139,7 @@ def test_jobs_in_separate_processes_equal_sequential_runs(tmp_path, capsys):
     """`--jobs 2`: two seeds trained at once in two spawned processes, bit-identical to one after the other at the
     same number of threads per run (a different thread count may reorder a product's sums: other last bits)."""
     from ssvae.cli import main
-    from ssvae.parallel import cpu_cores
+    from ssvae.training.parallel import cpu_cores
 
     args = ["train", "--model", "m2", "--dataset", "digits", "--labels-per-class", "10", "--epochs", "2"]
     args += ["--warmup-epochs", "1", "--batch-size", "100", "--labeled-batch-size", "100", "--device", "cpu"]

@@ -6,9 +6,9 @@ import pytest
 import torch
 from conftest import DEVICE
 
-from ssvae.models import build_model, model_config
-from ssvae.models.base import Bound, SemiSupervisedVAE
-from ssvae.objectives import (
+from ssvae.core.interface import Bound, SemiSupervisedVAE
+from ssvae.core.models import build_model, model_config
+from ssvae.core.objectives import (
     ObjectiveConfig,
     TermWeights,
     default_alpha,

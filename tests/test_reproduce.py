@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import DEVICE
 
-from ssvae import checkpoint as ck
 from ssvae.cli import main
-from ssvae.report import summarize
-from ssvae.reproduce import RunSpec, grid
+from ssvae.experiments.report import summarize
+from ssvae.experiments.reproduce import RunSpec, grid
+from ssvae.training import rundir as ck
 
 
 def test_grid_shares_splits_and_dedupes():
@@ -174,8 +174,8 @@ def test_reproduce_in_time_limited_chunks_equals_one_go(tmp_path, capsys):
 
 def test_paper_column_only_at_the_papers_label_count():
     """Tables 1-2 of the paper are at 100 labels per class: a grid at 10 shows no paper number beside its own."""
-    from ssvae import paper
-    from ssvae.report import Index, Record, table1
+    from ssvae.experiments import paper
+    from ssvae.experiments.report import Index, Record, table1
 
     def rec(mier, seed, acc):
         m = {c: {"test_accuracy": acc} for c in ("best", "last")}
@@ -191,7 +191,7 @@ def test_paper_column_only_at_the_papers_label_count():
 
 def test_verdict_needs_a_spread():
     """Two seeds with the same difference give a zero-width interval; that is no evidence of a difference."""
-    from ssvae.report import verdict
+    from ssvae.experiments.report import verdict
 
     assert verdict(summarize([0.08, 0.08]), "better", "worse") == "the same difference on every seed: no interval"
     assert verdict(summarize([0.5, 0.6, 0.7]), "better", "worse") == "better"

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssvae import checkpoint as ck
 from ssvae.cli import main
 from ssvae.errors import SSVAEError
-from ssvae.report import build_report
-from ssvae.reproduce import grid
-from ssvae.sweep import groups_of, parse_grid, points_of, read_grid, run_points, shipped_grid
+from ssvae.experiments.engines import run_points
+from ssvae.experiments.grid import groups_of, parse_grid, points_of, read_grid, shipped_grid
+from ssvae.experiments.report import build_report
+from ssvae.experiments.reproduce import grid
+from ssvae.training import rundir as ck
 
 TINY = """
 seeds = [0, 1]
@@ -80,8 +81,8 @@ BAD = [
     ("[fixed]\nepochs = true\n", "epochs"),
     ("[grid]\nbeta = []\n", "beta"),
     ("[grid]\nbeta = 2.0\n", "beta"),
-    ("[grid]\nbeta = [-1.0]\n", "--beta"),
-    ("[grid]\nlabels_per_class = [0, 10]\n", "--labels-per-class"),
+    ("[grid]\nbeta = [-1.0]\n", "beta must be 0 or more, got -1.0 (at beta=-1.0)"),  # spelled as in the file
+    ("[grid]\nlabels_per_class = [0, 10]\n", "labels_per_class must be at least 1, got 0"),
     ("[fixed]\nmodel = 'm3'\n", "m3"),
     ("[fixed]\nseed = 1\n", "seeds"),
     ("seeds = [1, 1]\n", "seeds"),

@@ -10,11 +10,13 @@ import pytest
 import torch
 from conftest import DEVICE, tiny_arrays
 
-from ssvae import checkpoint as ck
 from ssvae.cli import main
 from ssvae.errors import SSVAEError
-from ssvae.evaluate import evaluate_run
-from ssvae.train import TrainConfig, train
+from ssvae.evaluation.evaluate import evaluate_run
+from ssvae.training import rundir as ck
+from ssvae.training.config import TrainConfig
+from ssvae.training.loop import train
+from ssvae.training.run import Run
 
 FAST = dict(
     dataset="digits",
@@ -239,7 +241,8 @@ def test_run_from_before_the_weighting_setting_resumes_only_under_its_old_rule(t
 @pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")
 def test_learning_rate_halves_exactly_every_n_epochs(tmp_path):
     """Section 5.2: lr for epochs 1..N, lr/2 for N+1..2N, ... Recorded at every optimizer step, not from the log."""
-    from ssvae.train import Run, run_epochs
+    from ssvae.training.loop import run_epochs
+    from ssvae.training.run import Run
 
     cfg = TrainConfig(model="classifier", epochs=7, lr=0.004, lr_decay_every=3, **FAST)
     run = Run(cfg, tmp_path / "r")
@@ -257,7 +260,7 @@ def test_time_limited_chunks_resume_bit_identical(tmp_path):
     import functools
     import itertools
 
-    from ssvae.train import TimeBudget
+    from ssvae.training.budget import TimeBudget
 
     cfg = TrainConfig(model="m2", mier=True, epochs=5, eval_every=2, **FAST)
     train(cfg, tmp_path / "whole", progress=False)
@@ -368,7 +371,7 @@ def test_compile_failure_falls_back_to_eager_with_one_warning(tmp_path, capsys, 
 def test_precision_auto_follows_what_the_cpu_reports(tmp_path, monkeypatch, capsys, caps, expected):
     """auto never picks an emulated precision: bf16 only where PyTorch reports AVX-512 BF16 or AMX (faked here
     both ways); the choice is what config.json records, and a resumed run keeps it on any machine."""
-    tr = importlib.import_module("ssvae.train")  # the module (ssvae.train the attribute is the function)
+    tr = importlib.import_module("ssvae.training.hardware")
 
     monkeypatch.setattr(tr, "cpu_capabilities", lambda: dict(caps, avx2=True))
     cfg = TrainConfig(model="m2", epochs=1, **{**FAST, "device": "cpu", "precision": "auto"})
@@ -382,7 +385,7 @@ def test_precision_auto_follows_what_the_cpu_reports(tmp_path, monkeypatch, caps
 
 
 def test_explicit_bf16_where_it_is_emulated_warns_once(tmp_path, monkeypatch, capsys):
-    tr = importlib.import_module("ssvae.train")  # the module (ssvae.train the attribute is the function)
+    tr = importlib.import_module("ssvae.training.hardware")
 
     monkeypatch.setattr(tr, "cpu_capabilities", lambda: {"avx2": True})
     cfg = TrainConfig(model="m2", epochs=1, **{**FAST, "device": "cpu", "precision": "bf16"})
@@ -395,8 +398,8 @@ def test_explicit_bf16_where_it_is_emulated_warns_once(tmp_path, monkeypatch, ca
 def test_training_uses_fused_adam_and_old_unfused_runs_resume_bit_identical(tmp_path, monkeypatch):
     """New runs step with torch's fused Adam; a run checkpointed by the unfused Adam of earlier versions resumes
     unfused (the kinds differ in the last bits) and ends bit-identical to an uninterrupted unfused run."""
-    train_module = importlib.import_module("ssvae.train")  # `ssvae.train` is also the function
-    run = train_module.Run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "new")
+    train_module = importlib.import_module("ssvae.training.build")  # where Run's parts are made
+    run = Run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "new")
     assert run.opt.param_groups[0]["fused"] is True
     run.close()
 
@@ -429,7 +432,7 @@ def test_keep_freed_memory_stops_reused_tensors_from_page_faulting(opt_out):
     keep_freed_memory() the blocks are reused (next to none). SSVAE_KEEP_FREED_MEMORY=0 leaves malloc alone."""
     code = (
         "import resource, torch\n"
-        "from ssvae.allocator import keep_freed_memory\n"
+        "from ssvae.training.hardware import keep_freed_memory\n"
         "def faults():\n"
         "    r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
         "    for _ in range(20):\n"
@@ -449,10 +452,10 @@ def test_keep_freed_memory_stops_reused_tensors_from_page_faulting(opt_out):
 
 
 def test_cpu_training_run_keeps_freed_memory(tmp_path, monkeypatch):
-    train_module = importlib.import_module("ssvae.train")
+    run_module = importlib.import_module("ssvae.training.run")
 
     calls = []
-    monkeypatch.setattr(train_module, "keep_freed_memory", lambda: calls.append(1))
-    run = train_module.Run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "r")
+    monkeypatch.setattr(run_module, "keep_freed_memory", lambda: calls.append(1))
+    run = run_module.Run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "r")
     run.close()
     assert calls == ([1] if run.device.type == "cpu" else [])

@@ -10,6 +10,7 @@ from pathlib import Path
 from .errors import SSVAEError
 
 DEMO_EPOCHS = 60
+DEMO_RUNS = [("classifier", False), ("m2", False), ("m2", True)]  # (model, MIER), in the order the demo trains
 
 
 def at_least_one(text: str) -> int:
@@ -35,7 +36,7 @@ def not_negative(text: str) -> float:
 
 
 def add_jobs(p: argparse.ArgumentParser) -> None:
-    from .parallel import default_jobs
+    from .training.parallel import default_jobs
 
     p.add_argument(
         "--jobs",
@@ -78,42 +79,44 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
 
 
-def add_train_args(p: argparse.ArgumentParser) -> None:
-    from .models import MODELS
-    from .models.base import LIKELIHOODS
-    from .objectives import WEIGHTINGS
-    from .train import SELECTIONS, TrainConfig
+FLAG_TYPES = {"int": int, "float": float, "str": str}
 
-    d = TrainConfig()
-    g = p.add_argument_group("run")
-    g.add_argument("--model", default=d.model, help=f"one of {', '.join(MODELS)} (default {d.model})")
-    g.add_argument("--mier", action="store_true", help="add the MIER regulariser (eq. 7/9) to the unlabeled bound")
-    g.add_argument(
-        "--dataset",
-        default=d.dataset,
-        help="a data set name (digits, mnist, fashion-mnist, kmnist, "
-        "cifar10, svhn) or a path to an .npz with x_train, y_train, x_test, y_test",
-    )
-    g.add_argument(
-        "--data-dir",
-        default=None,
-        help="folder with <name>.npz, or torchvision's download cache (default $SSVAE_DATA or ~/.cache/ssvae)",
-    )
-    g.add_argument(
-        "--labels-per-class",
-        type=int,
-        default=None,
-        help=f"labeled examples drawn per class (default {d.labels_per_class}); refused for data whose y_train "
-        "marks unlabeled examples with -1, which keeps its own labels",
-    )
-    g.add_argument(
-        "--val-size",
-        type=int,
-        default=None,
-        help="validation images held out of the training split "
-        "(default min(5000, a tenth of it)); used for model selection only",
-    )
-    g.add_argument("--seed", type=int, default=d.seed, help="fixes split, initialisation and batch order")
+
+def add_setting(g, name: str, **override) -> None:
+    """The flag of one declared setting of a run (`TrainConfig`): help, choices, type and default from its
+    declaration (`ssvae.training.config`); `override` for a command whose default differs (reproduce)."""
+    from .settings import flag_name, kinds
+    from .training.config import SETTINGS, TrainConfig
+
+    s, kind = SETTINGS[name], kinds(TrainConfig)[name]
+    if kind == "bool":
+        g.add_argument(flag_name(name), action="store_true", help=s.help)
+        return
+    default = None if s.explicit else getattr(TrainConfig(), name)
+    choices = s.known() if s.flag_choices and s.known() else None
+    kw = dict(type=FLAG_TYPES[kind], choices=choices, default=default, help=s.help)
+    g.add_argument(flag_name(name), **{**kw, **override})
+
+
+def add_settings(p: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
+    """One flag per declared setting of a run and per model option (`ssvae.core.models.MODEL_OPTIONS`)."""
+    from .core.models import MODEL_OPTIONS
+    from .settings import flag_name
+    from .training.config import SETTINGS
+
+    groups = {"run": p.add_argument_group("run"), "optimisation": p.add_argument_group("optimisation (paper defaults)")}
+    for name, s in SETTINGS.items():
+        if s.cli:
+            add_setting(groups[s.group], name)
+    for name, s in MODEL_OPTIONS.items():
+        groups["optimisation"].add_argument(
+            flag_name(name), type=s.type, choices=s.known() or None, default=None, help=s.help
+        )
+    return groups
+
+
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    g = add_settings(p)["run"]
     g.add_argument(
         "--seeds",
         type=int,
@@ -127,103 +130,27 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="discard what an earlier run wrote into --out (checkpoints, history, metrics) and train from scratch",
     )
-    g.add_argument("--device", default=d.device, help="auto, cpu or cuda")
     add_time_limit(g)
     add_jobs(g)
-    o = p.add_argument_group("optimisation (paper defaults)")
-    o.add_argument("--epochs", type=int, default=d.epochs, help="passes over the unlabeled set")
-    o.add_argument("--lr", type=float, default=d.lr, help="Adam's learning rate")
-    o.add_argument(
-        "--lr-decay-every", type=int, default=d.lr_decay_every, help="halve the learning rate every N epochs"
-    )
-    o.add_argument("--batch-size", type=int, default=d.batch_size, help="unlabeled batch size")
-    o.add_argument(
-        "--labeled-batch-size", type=int, default=d.labeled_batch_size, help="labeled batch size (cycled per step)"
-    )
-    o.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs, help="linear KL warm-up length")
-    o.add_argument("--beta", type=float, default=d.beta, help="MIER entropy weight")
-    o.add_argument("--gamma", type=float, default=d.gamma, help="MIER mutual-information weight")
-    o.add_argument(
-        "--weighting",
-        choices=list(WEIGHTINGS),
-        default=d.weighting,
-        help="sum: eq. 4/9 as written, minibatch estimates of the data-set sums (divided by N); mean: per-batch "
-        "means with equal weight (the widely used implementation's rule). README, 'The math in brief'",
-    )
-    o.add_argument(
-        "--alpha",
-        type=float,
-        default=None,
-        help="weight of the labeled log q(y|x) term (default: 0.1 N with --weighting sum, as Kingma et al.; "
-        "0.1 x unlabeled batches / labeled batches per epoch with mean)",
-    )
-    o.add_argument("--eval-every", type=int, default=d.eval_every, help="validate and checkpoint every N epochs")
-    o.add_argument(
-        "--select",
-        choices=["auto", *SELECTIONS],
-        default=d.select,
-        help="which epoch's model to keep as best: val-accuracy (labeled validation), val-elbo (the ELBO of "
-        "held-out examples, no labels needed), last; auto: val-accuracy when validation is labeled, else last",
-    )
-    o.add_argument(
-        "--likelihood", choices=list(LIKELIHOODS), default=None, help="decoder likelihood (default bernoulli)"
-    )
-    o.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16"],
-        default=d.precision,
-        help="matrix products of the training step; auto: bf16 autocast where the hardware has it (CUDA, or a CPU "
-        "with AVX-512 BF16 or AMX), else fp32; a resumed run keeps its own. Evaluation stays fp32",
-    )
-    o.add_argument(
-        "--compile",
-        choices=["auto", "on", "off"],
-        default=d.compile,
-        help="torch.compile the training step (auto: on for CUDA, off for CPU); a failure falls back to eager",
-    )
-    o.add_argument(
-        "--predict-samples",
-        type=int,
-        default=None,
-        help="ADGM: draws of a averaged in q(y|x) = E_q(a|x) q(y|a,x) at prediction (default 10)",
-    )
 
 
 def config_from_args(a: argparse.Namespace):
-    from .train import TrainConfig
+    """The run's TrainConfig from the flags `add_settings` made, checked with the flags' spelling."""
+    from .core.models import MODEL_OPTIONS
+    from .settings import flag_name
+    from .training.config import SETTINGS, TrainConfig, check_config
 
-    opts = {k: v for k, v in (("likelihood", a.likelihood), ("predict_samples", a.predict_samples)) if v is not None}
-    return TrainConfig(
-        model=a.model,
-        dataset=a.dataset,
-        data_dir=a.data_dir,
-        labels_per_class=a.labels_per_class if a.labels_per_class is not None else TrainConfig.labels_per_class,
-        val_size=a.val_size,
-        seed=a.seed,
-        epochs=a.epochs,
-        lr=a.lr,
-        lr_decay_every=a.lr_decay_every,
-        batch_size=a.batch_size,
-        labeled_batch_size=a.labeled_batch_size,
-        warmup_epochs=a.warmup_epochs,
-        mier=a.mier,
-        beta=a.beta,
-        gamma=a.gamma,
-        weighting=a.weighting,
-        alpha=a.alpha,
-        eval_every=a.eval_every,
-        select=a.select,
-        device=a.device,
-        precision=a.precision,
-        compile=a.compile,
-        model_options=opts,
-    )
+    given = {k: getattr(a, k) for k, s in SETTINGS.items() if s.cli and getattr(a, k) is not None}
+    options = {k: getattr(a, k) for k in MODEL_OPTIONS if getattr(a, k) is not None}
+    cfg = TrainConfig(**given, model_options=options)
+    check_config(cfg, flag_name)
+    return cfg
 
 
 def cmd_train(a: argparse.Namespace) -> None:
-    from . import checkpoint as ck
-    from .multirun import seeds_configs, train_many
-    from .train import TimeBudget
+    from .training import rundir as ck
+    from .training.budget import TimeBudget
+    from .training.stacked import seeds_configs, train_many
 
     cfg = config_from_args(a)
     budget = TimeBudget(a.time_limit)
@@ -236,10 +163,7 @@ def cmd_train(a: argparse.Namespace) -> None:
                 "drop --labels-per-class"
             )
     cfgs, outs = seeds_configs(cfg, a.seeds, a.out) if a.seeds else ([cfg], [a.out])
-    if a.restart:
-        from .train import check_config
-
-        check_config(cfg)  # refuse bad flags before discarding anything
+    if a.restart:  # the flags were checked above, before anything is discarded
         for out in outs:
             ck.clear_run(Path(out))
     train_many(cfgs, outs, budget=budget, jobs=a.jobs)
@@ -255,7 +179,7 @@ def cmd_train(a: argparse.Namespace) -> None:
 def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     """A markdown table from dicts; None prints as an en dash."""
 
-    from .report import md_table
+    from .experiments.report import md_table
 
     def cell(v):
         return "–" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
@@ -264,7 +188,7 @@ def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
-    from .evaluate import evaluate_run
+    from .evaluation.evaluate import evaluate_run
 
     m = evaluate_run(a.run_dir, iw_samples=a.iw_samples, device=a.device, data_dir=a.data_dir, figures=not a.no_figures)
     rows = [{"checkpoint": f"{w} (epoch {m[w]['epoch']})", **m[w]} for w in ("best", "last")]
@@ -283,15 +207,17 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 def cmd_demo(a: argparse.Namespace) -> None:
     """Supervised-only, M2 and M2+MIER on scikit-learn's bundled digits, on the CPU in about a minute."""
-    from .checkpoint import check_run_dir_path
-    from .evaluate import evaluate_run
-    from .train import TrainConfig, train
+    from .evaluation.evaluate import evaluate_run
+    from .experiments.report import variant
+    from .training.config import TrainConfig
+    from .training.loop import train
+    from .training.rundir import check_run_dir_path, variant_name
 
     out = Path(a.out)
     check_run_dir_path(out)
-    runs = [("classifier", False, "supervised only"), ("m2", False, "M2"), ("m2", True, "M2+MIER")]
     rows = []
-    for model, mier, label in runs:
+    for model, mier in DEMO_RUNS:
+        label = variant(model, mier)
         cfg = TrainConfig(
             model=model,
             mier=mier,
@@ -305,7 +231,7 @@ def cmd_demo(a: argparse.Namespace) -> None:
             batch_size=100,
             labeled_batch_size=100,
         )
-        run = out / (model + ("-mier" if mier else ""))
+        run = out / variant_name(model, mier)
         print(f"== {label}: {run}", flush=True)
         train(cfg, run)
         m = evaluate_run(run, device=a.device, figures=True)
@@ -333,9 +259,9 @@ def cmd_demo(a: argparse.Namespace) -> None:
 
 def print_baselines(run_dir: Path, rows: list[dict]) -> None:
     """scikit-learn on the very split the runs trained on, and one sentence on who wins."""
-    from . import checkpoint as ck
-    from .baselines import run_baselines
     from .data import Split, load_dataset
+    from .evaluation.baselines import run_baselines, who_wins
+    from .training import rundir as ck
 
     cfg = ck.load_json(run_dir / ck.CONFIG)["config"]
     ds = load_dataset(cfg["dataset"], cfg["data_dir"])
@@ -343,35 +269,24 @@ def print_baselines(run_dir: Path, rows: list[dict]) -> None:
     print("\nscikit-learn on the same labeled, unlabeled and test images:\n")
     cols = [("baseline", "baseline"), ("test acc %", "test_accuracy"), ("fit seconds", "fit_seconds")]
     print(format_table(base, cols))
-    best_b = max(base, key=lambda r: r["test_accuracy"])
-    best_m = max(rows, key=lambda r: r["test_accuracy"])
-    gap = best_m["test_accuracy"] - best_b["test_accuracy"]
-    n = len(ds.y_test)
-    se = 100 * (best_b["test_accuracy"] / 100 * (1 - best_b["test_accuracy"] / 100) / n) ** 0.5
-    verdict = "beats" if gap > 0 else "trails"
-    noise = (
-        "a gap of that size is within the noise"
-        if abs(gap) < 2 * se
-        else "a gap of that size is more than two standard errors, but one split is one draw"
-    )
-    print(
-        f"\nOn this one split the best ssvae model ({best_m['model']}, {best_m['test_accuracy']:.2f}%) {verdict} the "
-        f"best scikit-learn baseline ({best_b['baseline']}, {best_b['test_accuracy']:.2f}%) by {abs(gap):.2f} "
-        f"points. One seed and {n} test images: one binomial standard error is {se:.1f} points, so {noise}; "
-        "`ssvae reproduce` gives several seeds and confidence intervals."
-    )
+    print("\n" + who_wins(rows, base, len(ds.y_test)))
 
 
 def cmd_reproduce(a: argparse.Namespace) -> None:
-    import platform
-
-    import torch
-
-    from . import checkpoint as ck
     from .data import resolve_device
-    from .report import build_report
-    from .reproduce import grid, grid_progress, parse_models, parse_tables, run_grid
-    from .train import TimeBudget, TrainConfig
+    from .experiments.report import build_report
+    from .experiments.reproduce import (
+        GRID_RECORD,
+        grid,
+        grid_progress,
+        grid_record,
+        parse_models,
+        parse_tables,
+        run_grid,
+    )
+    from .training import rundir as ck
+    from .training.budget import TimeBudget
+    from .training.config import TrainConfig
 
     tables = parse_tables(a.table)
     models = parse_models(a.models)
@@ -402,10 +317,10 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     if not datasets:
         raise SSVAEError("none of the data sets could be loaded; see the lines above")
     specs = grid(tables, datasets, a.seeds, a.labels_per_class, ablation, models)
-    meta_path = out / "grid.json"
-    meta = ck.load_json(meta_path) if meta_path.exists() else {"wall_seconds": 0.0}
-    meta["unavailable"] = unavailable
-    meta.update(
+    meta = grid_record(
+        out,
+        device,
+        unavailable,
         command="ssvae " + shlex.join(a.argv),
         tables=sorted(tables),
         datasets=datasets,
@@ -415,9 +330,6 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         epochs=a.epochs,
         warmup_epochs=warmup,
         runs=len(specs),
-        device_name=torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)",
     )
     print(
         f"{len(specs)} runs: tables {sorted(tables)}, datasets {datasets}, {a.seeds} seeds, {a.epochs} epochs -> {out}",
@@ -434,7 +346,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         figures=not a.no_figures,
         **engine_options(a),
     )
-    ck.save_json(meta_path, meta)
+    ck.save_json(out / GRID_RECORD, meta)
     if budget.stopped:
         print(budget.summary(grid_progress(specs, out, base.epochs)))
         return
@@ -465,7 +377,7 @@ def engine_options(a: argparse.Namespace) -> dict:
 
 
 def add_engine(p: argparse.ArgumentParser) -> None:
-    from .sweep import ENGINES
+    from .experiments.engines import ENGINES
 
     g = p.add_argument_group("engine (where the groups of runs train)")
     g.add_argument(
@@ -488,11 +400,19 @@ def add_engine(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_grid_run_args(p: argparse.ArgumentParser) -> None:
+    """What every command that trains a grid takes: the engine, a time limit, parallel jobs."""
+    add_engine(p)
+    add_time_limit(p)
+    add_jobs(p)
+
+
 def cmd_sweep(a: argparse.Namespace) -> None:
-    from . import checkpoint as ck
-    from .report import sweep_table
-    from .sweep import SHIPPED, load_grid_arg, points_of, run_epochs_done, run_points, shipped_text
-    from .train import TimeBudget
+    from .experiments.engines import run_points
+    from .experiments.grid import SHIPPED, load_grid_arg, points_of, run_epochs_done, shipped_text
+    from .experiments.report import sweep_table
+    from .training import rundir as ck
+    from .training.budget import TimeBudget
 
     if a.show:
         if a.grid not in SHIPPED:
@@ -529,7 +449,7 @@ def cmd_sweep(a: argparse.Namespace) -> None:
 
 
 def cmd_report(a: argparse.Namespace) -> None:
-    from .report import build_report
+    from .experiments.report import build_report
 
     for path in build_report(a.dir, a.data_dir, draw=not a.no_figures):
         print(f"wrote {path}")
@@ -607,15 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--labels-per-class", type=int, default=100, help="for Tables 1 and 2")
     r.add_argument("--labels-ablation", default="100,250,500", help="Table 3's labels per class")
     r.add_argument("--iw-samples", type=int, default=1000, help="IWAE samples per class for Table 2")
-    r.add_argument("--eval-every", type=int, default=1, help="validate and checkpoint every N epochs")
-    r.add_argument(
-        "--precision", choices=["auto", "fp32", "bf16"], default="auto", help="as for train: matrix products of steps"
-    )
-    r.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="as for train")
-    r.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    add_engine(r)
-    add_time_limit(r)
-    add_jobs(r)
+    for name in ("eval_every", "precision", "compile", "device"):
+        add_setting(r, name)
+    add_grid_run_args(r)
     r.set_defaults(func=cmd_reproduce)
 
     sw = sub.add_parser("sweep", help="train a grid of runs from a TOML file, here or on a Ray cluster")
@@ -626,9 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--device", default=None, help="auto, cpu or cuda, over the grid file's device")
     sw.add_argument("--iw-samples", type=int, default=None, help="IWAE samples per class (default: the grid's, or 0)")
     sw.add_argument("--no-figures", action="store_true", help="metrics only: no per-run figures")
-    add_engine(sw)
-    add_time_limit(sw)
-    add_jobs(sw)
+    add_grid_run_args(sw)
     sw.set_defaults(func=cmd_sweep)
 
     rp = sub.add_parser("report", help="rebuild tables and figures from finished runs, without training")

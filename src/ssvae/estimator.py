@@ -7,6 +7,7 @@ second training loop.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d
 
+from .core.models import MODEL_OPTIONS, MODELS
 from .data import UNLABELED, Dataset, encode_labels, is_unlabeled, own_marks_split, resolve_device
+from .data.preprocess import Preprocessing, choose_likelihood
 from .errors import SSVAEError
-from .evaluate import predict_log_proba
-from .preprocess import Preprocessing, choose_likelihood
-from .saved import json_classes, load_model, save_model
-from .train import Run, TrainConfig, run_epochs
+from .evaluation.metrics import predict_log_proba
+from .training.config import SETTINGS, TrainConfig
+from .training.loop import run_epochs
+from .training.run import Run
+from .training.saved import json_classes, load_model, save_model
 
 # early_stopping value -> (TrainConfig.select, where the held-out rows come from)
 SELECTION = {False: ("last", None), True: ("val-accuracy", "labeled"), "elbo": ("val-elbo", "unlabeled")}
@@ -171,31 +175,26 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         return codes, classes
 
     def _config(self, seed: int, epochs: int, select: str) -> TrainConfig:
-        options = {
-            "likelihood": self.likelihood_,
-            "hidden": self.hidden,
-            "z_dim": self.z_dim,
-            "classifier_hidden": self.classifier_hidden,
-        }
+        """The run's settings: every parameter named like a setting (`TrainConfig`) or a model option
+        (`MODEL_OPTIONS`) passes through under its own name, and is checked by the same declarations."""
+        params = self.get_params()
+        same = {k: params[k] for k in SETTINGS if k in params and k not in ("epochs", "warmup_epochs")}
+        options = {k: params[k] for k in MODEL_OPTIONS if k in params and params[k] is not None}
+        if self.model in MODELS and "likelihood" in {f.name for f in dataclasses.fields(MODELS[self.model].config)}:
+            options["likelihood"] = self.likelihood_  # a supervised-only model has none (it still preprocesses)
+        else:
+            options.pop("likelihood", None)
+        warmup = self.warmup_epochs if self.warmup_epochs is not None else max(1, self.epochs // 5)
         return TrainConfig(
-            model=self.model,
+            **same,
             dataset="X",
             seed=seed,
             epochs=epochs,
-            lr=self.lr,
             lr_decay_every=max(epochs, 1),
-            batch_size=self.batch_size,
             labeled_batch_size=self.batch_size,
-            warmup_epochs=self.warmup_epochs if self.warmup_epochs is not None else max(1, self.epochs // 5),
-            mier=self.mier,
-            beta=self.beta,
-            gamma=self.gamma,
-            weighting=self.weighting,
-            alpha=self.alpha,
+            warmup_epochs=warmup,
             select=select,
-            device=self.device,
-            precision=self.precision,
-            model_options={k: v for k, v in options.items() if v is not None},
+            model_options=options,
         )
 
     def _check_X(self, X, reset: bool) -> np.ndarray:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 
 from .errors import SSVAEError
+from .files import replace_atomically
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 NPZ_ARRAYS = ("x", "X", "x_test")
@@ -89,14 +89,5 @@ def predict_to_csv(model_path: str, input_path: str, out: str, device: str = "au
     writer.writerow(["id", "predicted", *[f"p_{c}" for c in est.classes_]])
     for i, row in enumerate(proba):
         writer.writerow([ids[i], pred[i], *[f"{p:.6g}" for p in row]])
-    out_path = Path(out)
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(buf.getvalue())
-        os.replace(tmp, out_path)
-    except OSError as e:
-        raise SSVAEError(f"cannot write {out_path} ({e.strerror}); choose another --out") from e
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    replace_atomically(Path(out), lambda f: f.write(buf.getvalue().encode()), fix="choose another --out")
     return len(proba)

@@ -1,0 +1,39 @@
+"""Gaussian densities and KLs in closed form, and the one place model noise is drawn."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def standard_normal(shape: torch.Size | tuple[int, ...], gen: torch.Generator | None, like: Tensor) -> Tensor:
+    """All model noise comes from here: from the generator passed down, or, for stacked runs, from the
+    pre-drawn noise of a `NoiseTape` (ssvae.training.stacked) passed in the generator's place."""
+    if hasattr(gen, "next"):
+        return gen.next(shape)
+    return torch.randn(shape, generator=gen, device=like.device, dtype=like.dtype)
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, gen: torch.Generator | None) -> Tensor:
+    return mu + torch.exp(0.5 * logvar) * standard_normal(mu.shape, gen, mu)
+
+
+def gaussian_log_prob(v: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log N(v; mu, diag(exp(logvar))), summed over the last axis."""
+    return -0.5 * (((v - mu) ** 2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(-1)
+
+
+def std_normal_log_prob(v: Tensor) -> Tensor:
+    return -0.5 * (v**2 + math.log(2 * math.pi)).sum(-1)
+
+
+def kl_gaussians(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
+    """KL(N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p))) in closed form, summed over the last axis."""
+    return 0.5 * (logvar_p - logvar_q + (torch.exp(logvar_q) + (mu_q - mu_p) ** 2) * torch.exp(-logvar_p) - 1.0).sum(-1)
+
+
+def kl_std_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) in closed form, summed over the last axis."""
+    return 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).sum(-1)

@@ -1,0 +1,77 @@
+"""The layers the models share: MLPs, the joint (inputs, class) layer, the Gaussian head, seeded init."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .interface import upcast
+
+
+def mlp(sizes: list[int], final_activation: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if final_activation or i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class JointInput(nn.Module):
+    """A Linear layer on [v_1, ..., v_n, onehot(y)] that evaluates each part at its own batch shape.
+
+    Same parameters and initialisation as nn.Linear(sum(dims) + K, out). Parts that do not depend on the
+    class (x, ADGM's a) are passed as [B, d] and multiplied once; parts drawn per class are [B, C, d];
+    the one-hot product is a column lookup. Enumerating K classes then costs one [B, D] product for x
+    instead of K of them.
+    """
+
+    def __init__(self, dims: Sequence[int], num_classes: int, out: int):
+        super().__init__()
+        self.dims = list(dims)
+        self.linear = nn.Linear(sum(self.dims) + num_classes, out)
+
+    def forward(self, *parts: Tensor, classes: Tensor) -> Tensor:
+        """parts: [B, d_i] or [B, C, d_i]; classes: [B, C] long -> [B, C, out]."""
+        w = self.linear.weight
+        if classes.dim() == 2 and classes.stride(0) == 0:
+            # every row the same classes (the enumeration, all_classes): one row's product, broadcast over
+            # the batch, and its gradient a sum over the batch, instead of [B*C, K] x [K, out] products
+            classes = classes[:1]
+        # one-hot product rather than an index: its backward is a plain matmul, deterministic on CPU,
+        # where the backward of indexing (index_put with accumulate) is not
+        h = F.one_hot(classes, w.shape[1] - sum(self.dims)).to(w.dtype) @ w[:, sum(self.dims) :].t()
+        start = 0
+        for i, (v, d) in enumerate(zip(parts, self.dims)):
+            # the bias rides in a product, so that under bf16 autocast every piece, and h, stay bf16 (a float32
+            # bias added on its own would promote the [B, C, out] activations to float32 and back: copies)
+            hv = F.linear(v, w[:, start : start + d], self.linear.bias if i == 0 else None)
+            h = h + (hv.unsqueeze(1) if hv.dim() == 2 else hv)
+            start += d
+        return h if self.dims else h + self.linear.bias
+
+
+class Gaussian(nn.Module):
+    """Diagonal Gaussian head with an unconstrained log-variance (no softplus floor on the variance)."""
+
+    def __init__(self, hidden: int, dim: int):
+        super().__init__()
+        self.mu = nn.Linear(hidden, dim)
+        self.logvar = nn.Linear(hidden, dim)
+
+    def forward(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        # float32 out even under bf16 autocast: densities and KLs are summed over many dimensions
+        return upcast(self.mu(h)), upcast(self.logvar(h))
+
+
+def init_parameters(module: nn.Module, gen: torch.Generator) -> None:
+    """nn.Linear's default initialisation, drawn from an explicit generator (seeded, no global RNG)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=gen)
+            bound = 1.0 / math.sqrt(m.weight.shape[1])
+            nn.init.uniform_(m.bias, -bound, bound, generator=gen)

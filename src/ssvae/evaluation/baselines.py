@@ -1,0 +1,112 @@
+"""What a practitioner would use instead: scikit-learn's classifiers on exactly the split a run trains on.
+
+Each baseline sees the run's labeled examples, its unlabeled examples (the semi-supervised ones), never its
+validation or test images; it is scored on the test split. Pixels go in as [0, 1] intensities, as the
+generative models see them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..data import Dataset, Split, load_dataset
+from ..data.preprocess import unit_intensities
+from ..training import rundir as ck
+
+
+def _logistic():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=1000)
+
+
+def logistic_labels_only(x_lab, y_lab, x_unl):
+    return _logistic().fit(x_lab, y_lab)
+
+
+def label_spreading(x_lab, y_lab, x_unl):
+    from sklearn.semi_supervised import LabelSpreading
+
+    x = np.concatenate([x_lab, x_unl])
+    y = np.concatenate([y_lab, np.full(len(x_unl), -1)])
+    return LabelSpreading(kernel="knn", n_neighbors=10, max_iter=100, n_jobs=-1).fit(x, y)
+
+
+def self_training(x_lab, y_lab, x_unl):
+    from sklearn.semi_supervised import SelfTrainingClassifier
+
+    x = np.concatenate([x_lab, x_unl])
+    y = np.concatenate([y_lab, np.full(len(x_unl), -1)])
+    return SelfTrainingClassifier(_logistic(), threshold=0.9, max_iter=10).fit(x, y)
+
+
+# slug -> (display name, fit(x_labeled, y_labeled, x_unlabeled) returning a fitted classifier)
+BASELINES: dict[str, tuple[str, Callable]] = {
+    "sklearn-logreg": ("logistic regression (labels only)", logistic_labels_only),
+    "sklearn-labelspreading": ("label spreading (knn, k=10)", label_spreading),
+    "sklearn-selftraining": ("self-training (logistic regression)", self_training),
+}
+
+
+def run_baselines(ds: Dataset, split: Split, names: list[str] | None = None) -> list[dict]:
+    """Test accuracy (%) and fit seconds of each baseline on one split."""
+    x_lab, y_lab = unit_intensities(ds.x_train[split.labeled]), ds.y_train[split.labeled]
+    x_unl, x_test = unit_intensities(ds.x_train[split.unlabeled]), unit_intensities(ds.x_test)
+    rows = []
+    for slug in names or list(BASELINES):
+        name, fit = BASELINES[slug]
+        t0 = time.perf_counter()
+        clf = fit(x_lab, y_lab, x_unl)
+        seconds = time.perf_counter() - t0
+        acc = 100.0 * float((clf.predict(x_test) == ds.y_test).mean())
+        rows.append({"slug": slug, "baseline": name, "test_accuracy": acc, "fit_seconds": seconds})
+    return rows
+
+
+def write_baseline_runs(root: Path, dataset: str, labels: int, seed: int, split_path: Path, data_dir) -> list[Path]:
+    """One small run directory per baseline beside the generative runs of this split (ROOT/<dataset>/<slug>/
+    n<labels>/seed<seed>), with config.json and metrics.json as `ssvae report` reads them; skipped when done."""
+    dirs = {slug: root / Path(dataset).stem / slug / f"n{labels}" / f"seed{seed}" for slug in BASELINES}
+    todo = [slug for slug, d in dirs.items() if not (d / ck.METRICS).exists()]
+    if not todo:
+        return []
+    split = Split.load(split_path)
+    ds = load_dataset(dataset, data_dir)
+    for slug in todo:  # one at a time, each saved as soon as it is fit
+        (row,) = run_baselines(ds, split, [slug])
+        d = dirs[slug]
+        d.mkdir(parents=True, exist_ok=True)
+        split.save(d / ck.SPLIT)
+        cfg = {"model": row["slug"], "mier": False, "dataset": dataset, "labels_per_class": labels, "seed": seed}
+        ck.save_json(d / ck.CONFIG, {"config": cfg})
+        result = {"test_accuracy": row["test_accuracy"], "test_entropy": None, "test_elbo": None, "test_iwae": None}
+        ck.save_json(
+            d / ck.METRICS,
+            {**cfg, "epochs": 0, "best_epoch": 0, "train_seconds": row["fit_seconds"], "best": result, "last": result},
+        )
+    return [dirs[s] for s in todo]
+
+
+def who_wins(rows: list[dict], baselines: list[dict], n_test: int) -> str:
+    """One sentence: the best ssvae row (`model`, `test_accuracy`) against the best baseline on one split, with
+    the binomial standard error of the baseline's accuracy as the scale of the noise."""
+    best_b = max(baselines, key=lambda r: r["test_accuracy"])
+    best_m = max(rows, key=lambda r: r["test_accuracy"])
+    gap = best_m["test_accuracy"] - best_b["test_accuracy"]
+    se = 100 * (best_b["test_accuracy"] / 100 * (1 - best_b["test_accuracy"] / 100) / n_test) ** 0.5
+    verdict = "beats" if gap > 0 else "trails"
+    noise = (
+        "a gap of that size is within the noise"
+        if abs(gap) < 2 * se
+        else "a gap of that size is more than two standard errors, but one split is one draw"
+    )
+    return (
+        f"On this one split the best ssvae model ({best_m['model']}, {best_m['test_accuracy']:.2f}%) {verdict} the "
+        f"best scikit-learn baseline ({best_b['baseline']}, {best_b['test_accuracy']:.2f}%) by {abs(gap):.2f} "
+        f"points. One seed and {n_test} test images: one binomial standard error is {se:.1f} points, so {noise}; "
+        "`ssvae reproduce` gives several seeds and confidence intervals."
+    )

@@ -1,0 +1,101 @@
+"""`ssvae evaluate`: a finished run directory's test numbers (accuracy, Table 2's entropy and bounds), figures.
+
+This is the only module that reads the official test split, and only after training has finished.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..core.models import SemiSupervisedVAE, build_model, model_config
+from ..data import Split, labeled_validation, load_dataset, resolve_device
+from ..errors import SSVAEError
+from ..training import rundir as ck
+from .metrics import classification_metrics, elbo, iwae
+
+
+def load_run(run_dir: str | Path, device: torch.device) -> tuple[dict[str, Any], SemiSupervisedVAE]:
+    run_dir = Path(run_dir)
+    if not (run_dir / ck.CONFIG).exists():
+        raise SSVAEError(f"{run_dir} is not a run directory (no {ck.CONFIG}); give the --out of `ssvae train`")
+    meta = ck.load_json(run_dir / ck.CONFIG)
+    cfg, derived = meta["config"], meta["derived"]
+    mcfg = model_config(cfg["model"], **meta["model_config"])
+    model = build_model(cfg["model"], derived["input_dim"], derived["num_classes"], mcfg, cfg["seed"]).to(device)
+    return meta, model
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    iw_samples: int = 0,
+    device: str = "auto",
+    data_dir: str | None = None,
+    figures: bool = True,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Test metrics for the best-by-validation and the last checkpoint; writes metrics.json and figures."""
+    run_dir = Path(run_dir)
+    if iw_samples < 0:
+        raise SSVAEError(f"--iw-samples must be 0 (skip the IWAE bound) or more, got {iw_samples}")
+    dev = resolve_device(device)
+    meta, model = load_run(run_dir, dev)
+    cfg = meta["config"]
+    for f in (ck.LAST, ck.BEST):
+        if not (run_dir / f).exists():
+            raise SSVAEError(f"{run_dir} has no {f}: train it first (`ssvae train ... --out {run_dir}`)")
+    ds = load_dataset(cfg["dataset"], data_dir or cfg["data_dir"])
+    x_test = torch.from_numpy(ds.x_test).to(dev)
+    y_test = torch.from_numpy(ds.y_test).to(dev)
+    split = Split.load(run_dir / ck.SPLIT)
+    x_val = torch.from_numpy(ds.x_train[split.validation]).to(dev)
+    y_val = torch.from_numpy(ds.y_train[split.validation]).to(dev)
+    last_state = ck.load_checkpoint(run_dir / ck.LAST, dev)
+
+    results: dict[str, Any] = {
+        "model": cfg["model"],
+        "mier": cfg["mier"],
+        "dataset": cfg["dataset"],
+        "labels_per_class": cfg["labels_per_class"],
+        "seed": cfg["seed"],
+        "epochs": last_state["epoch"],
+        "best_epoch": last_state["best_epoch"],
+        "train_seconds": last_state["train_seconds"],
+        "iw_samples": iw_samples,
+    }
+    for which, path in (("last", ck.LAST), ("best", ck.BEST)):
+        state = ck.load_checkpoint(run_dir / path, dev)
+        model.load_state_dict(state["model"])
+        t0 = time.perf_counter()
+        test = classification_metrics(model, x_test, y_test, seed=cfg["seed"])
+        labeled_val = labeled_validation(y_val)
+        val = classification_metrics(model, x_val, y_val, seed=cfg["seed"]) if labeled_val else {"accuracy": None}
+        r = {
+            "epoch": state["epoch"],
+            "test_accuracy": test["accuracy"],
+            "test_entropy": test["entropy"],
+            "test_mi": test["mi"],
+            "val_accuracy": val["accuracy"],
+            "test_elbo": None,
+            "test_iwae": None,
+        }
+        if not model.supervised_only:
+            r["test_elbo"] = float(elbo(model, x_test, seed=cfg["seed"]).mean())
+            if iw_samples > 0:
+                r["test_iwae"] = float(iwae(model, x_test, iw_samples, seed=cfg["seed"], progress=progress).mean())
+        r["eval_seconds"] = time.perf_counter() - t0
+        results[which] = r
+    ck.save_json(run_dir / ck.METRICS, results)
+
+    if figures:
+        from . import plots
+
+        model.load_state_dict(ck.load_checkpoint(run_dir / ck.BEST, dev)["model"])
+        label = f"{cfg['model']}{'+MIER' if cfg['mier'] else ''}, best epoch {results['best_epoch']}"
+        plots.run_figures(
+            model, x_test, y_test, tuple(meta["derived"]["image_shape"]), run_dir, seed=cfg["seed"], label=label
+        )
+    return results

@@ -1,0 +1,120 @@
+"""Pictures: reconstructions (Fig. 2), class-conditional samples (Fig. 3), t-SNE (Fig. 4).
+
+Each figure is drawn by a function that fills given matplotlib axes, so one run's picture and the
+side-by-side comparisons of `ssvae report` are the same code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
+from torchvision.utils import make_grid  # noqa: E402
+
+from ..core.models import SemiSupervisedVAE  # noqa: E402
+from ..data import to_unit  # noqa: E402
+
+
+def grid_image(images: Tensor, shape: tuple[int, int], nrow: int) -> np.ndarray:
+    """[N, D] in [0, 1] -> one HxW grayscale array, `nrow` images per row."""
+    imgs = images.detach().float().cpu().clamp(0, 1).view(-1, 1, *shape)
+    return make_grid(imgs, nrow=nrow, padding=1, pad_value=1.0)[0].numpy()
+
+
+def show_grid(ax, grid: np.ndarray, title: str) -> None:
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+
+
+@torch.no_grad()
+def reconstruction_grid(model: SemiSupervisedVAE, x_test: Tensor, shape: tuple[int, int], n: int = 16) -> np.ndarray:
+    """Test images (first row) above their reconstructions, y taken from the classifier."""
+    model.eval()
+    x = to_unit(x_test[:n])
+    y = model.predict_log_proba(x, torch.Generator(device=x.device).manual_seed(0)).argmax(-1)
+    return grid_image(torch.cat([x, model.reconstruct(x, y)]), shape, nrow=n)
+
+
+@torch.no_grad()
+def samples_grid(model: SemiSupervisedVAE, shape: tuple[int, int], per_class: int = 10, seed: int = 0) -> np.ndarray:
+    """One row per class, z ~ N(0, I)."""
+    model.eval()
+    device = next(model.parameters()).device
+    y = torch.arange(model.num_classes, device=device).repeat_interleave(per_class)
+    return grid_image(model.sample(y, torch.Generator(device=device).manual_seed(seed)), shape, nrow=per_class)
+
+
+@torch.no_grad()
+def tsne_embedding(
+    model: SemiSupervisedVAE, x_test: Tensor, y_test: Tensor, n: int = 2000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.manifold import TSNE
+
+    model.eval()
+    idx = torch.randperm(len(x_test), generator=torch.Generator().manual_seed(seed))[:n].to(x_test.device)
+    feats = model.features(to_unit(x_test[idx])).float().cpu().numpy()
+    emb = TSNE(n_components=2, init="pca", random_state=seed, perplexity=min(30.0, (len(feats) - 1) / 3)).fit_transform(
+        feats
+    )
+    return emb, y_test[idx].cpu().numpy()
+
+
+def scatter_classes(ax, emb: np.ndarray, labels: np.ndarray, title: str) -> None:
+    cmap = plt.get_cmap("tab10")
+    for k in np.unique(labels):
+        m = labels == k
+        ax.scatter(emb[m, 0], emb[m, 1], s=3, color=cmap(int(k) % 10), label=str(k))
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def save_figure(fig, path: str | Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def run_figures(
+    model: SemiSupervisedVAE,
+    x_test: Tensor,
+    y_test: Tensor,
+    shape: tuple[int, int],
+    out: str | Path,
+    seed: int = 0,
+    label: str = "",
+) -> list[Path]:
+    """recon.png, samples.png (generative models only) and tsne.png for one trained run."""
+    out = Path(out)
+    written = []
+    if not model.supervised_only:
+        fig, ax = plt.subplots(figsize=(8, 1.4))
+        show_grid(
+            ax,
+            reconstruction_grid(model, x_test, shape),
+            f"{label}: test images (top), reconstructions (bottom)"
+            if label
+            else "test images (top), reconstructions (bottom)",
+        )
+        save_figure(fig, out / "recon.png")
+        fig, ax = plt.subplots(figsize=(4.5, 4.8))
+        show_grid(
+            ax, samples_grid(model, shape, seed=seed), f"{label}\nsamples, one row per class, z ~ N(0, I)".lstrip()
+        )
+        save_figure(fig, out / "samples.png")
+        written += [out / "recon.png", out / "samples.png"]
+    emb, labels = tsne_embedding(model, x_test, y_test, seed=seed)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    scatter_classes(
+        ax, emb, labels, f"{label}\nt-SNE of the classifier's penultimate layer ({len(labels)} test points)".lstrip()
+    )
+    ax.legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
+    save_figure(fig, out / "tsne.png")
+    return written + [out / "tsne.png"]

@@ -1,0 +1,161 @@
+"""The engines that train a grid's groups of runs: here, group after group, or each group a Ray Tune trial.
+
+A group (runs that share one stacked step, `ssvae.experiments.grid.groups_of`) is the unit of scheduling: one
+call of `train_many` in this process, or one Ray Tune trial with its own CPUs and GPU. Every engine trains and
+evaluates a group the same way (`run_group`) into the same run directories.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+from ..errors import SSVAEError
+from ..evaluation.evaluate import evaluate_run
+from ..training.budget import TimeBudget
+from ..training.stacked import train_many
+from .grid import Point, groups_of, is_finished, run_epochs_done
+
+
+# ---------------------------------------------------------------------------------------------------- one group
+def run_group(
+    group: list[Point],
+    out: Path,
+    budget: TimeBudget | None = None,
+    jobs: int = 1,
+    threads: int | None = None,
+    figures: bool = False,
+) -> int:
+    """Train and evaluate the group's unfinished runs (or as much as `budget` allows); the same for every engine.
+    Returns how many of its runs are finished."""
+    import torch
+
+    budget = budget or TimeBudget()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    todo = [p for p in group if not is_finished(p, out)]
+    if todo:
+        train_many([p.cfg for p in todo], [p.run(out) for p in todo], progress=False, budget=budget, jobs=jobs)
+        for p in todo:
+            if budget.progress.get(str(p.run(out)), (1, 1))[0] < p.cfg.epochs:
+                continue  # stopped for time: evaluated when a later command finishes it
+            evaluate_run(p.run(out), iw_samples=p.iw_samples, device=p.cfg.device, figures=figures, progress=False)
+    return sum(is_finished(p, out) for p in group)
+
+
+# ---------------------------------------------------------------------------------------------------- engines
+def run_local(
+    groups: list[list[Point]], out: Path, budget: TimeBudget, jobs: int = 1, figures: bool = False, **_: Any
+) -> None:
+    """Group after group in this process; a bar over run-epochs (read from the run directories every few
+    seconds, so that it moves within a group and across `--jobs` processes) gives the ETA."""
+    points = [p for g in groups for p in g]
+    total = sum(p.cfg.epochs for p in points)
+    # initial=: the ETA counts only what this command trains
+    bar = tqdm(total=total, initial=run_epochs_done(points, out), desc="sweep", unit="run-epoch", disable=None)
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(2.0):
+            try:
+                bar.update(run_epochs_done(points, out) - bar.n)
+            except Exception:  # a file being replaced at this instant: the next poll reads it
+                pass
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        for i, group in enumerate(groups):
+            if budget.stopped:
+                break
+            bar.set_postfix_str(f"group {i + 1}/{len(groups)}: {group[0].path.rsplit('/', 1)[0]} x{len(group)}")
+            run_group(group, out, budget, jobs=jobs, figures=figures)
+    finally:
+        stop.set()
+        poller.join()
+        bar.update(run_epochs_done(points, out) - bar.n)
+        bar.close()
+
+
+def _ray_trial(
+    config: dict[str, Any], groups: list[list[Point]], out: str, deadline: float | None, threads: int, figures: bool
+) -> None:
+    """One Ray Tune trial: one group, its own threads; a retried trial resumes the group's run directories."""
+    from ray import tune
+
+    group = groups[config["group"]]
+    budget = TimeBudget(None if deadline is None else max(1e-3, deadline - time.time()))
+    finished = run_group(group, Path(out), budget, threads=threads, figures=figures)
+    tune.report({"runs_finished": finished, "runs": len(group), "run_epochs": run_epochs_done(group, Path(out))})
+
+
+def run_ray(
+    groups: list[list[Point]],
+    out: Path,
+    budget: TimeBudget,
+    address: str | None = None,
+    cpus_per_group: int = 1,
+    gpus_per_group: float | None = None,
+    max_failures: int = 2,
+    figures: bool = False,
+    **_: Any,
+) -> None:
+    """Each group one Ray Tune trial (a grid search over the groups), with `cpus_per_group` CPUs and
+    `gpus_per_group` GPUs (default: 1 where the cluster has GPUs, else 0). Trials write the ordinary run
+    directories under OUT, which every node must see (shared storage), checkpoint through the library's own
+    atomic checkpoints, and a trial that fails (its worker killed, its node lost) is retried up to `max_failures`
+    times, resuming from them."""
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        raise SSVAEError('--engine ray needs Ray: pip install "ssvae[ray]"') from None
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    if gpus_per_group is None:
+        gpus_per_group = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+    deadline = None if budget.seconds is None else time.time() + budget.seconds - (budget.clock() - budget.start)
+    trial = tune.with_parameters(
+        _ray_trial, groups=groups, out=str(out.resolve()), deadline=deadline, threads=cpus_per_group, figures=figures
+    )
+    tuner = tune.Tuner(
+        tune.with_resources(trial, {"cpu": cpus_per_group, "gpu": gpus_per_group}),
+        param_space={"group": tune.grid_search(list(range(len(groups))))},
+        run_config=tune.RunConfig(
+            name="sweep",
+            storage_path=str((out / "ray").resolve()),
+            failure_config=tune.FailureConfig(max_failures=max_failures),
+            verbose=1,
+        ),
+    )
+    results = tuner.fit()
+    failed = [r for r in results if r.error is not None]
+    if failed:
+        first = str(failed[0].error).strip().splitlines()[-1]
+        names = ", ".join(groups[r.config["group"]][0].path.rsplit("/", 1)[0] for r in failed)
+        raise SSVAEError(f"{len(failed)} of {len(groups)} groups failed after retries ({names}): {first}")
+    points = [p for g in groups for p in g]
+    budget.stopped = sum(is_finished(p, out) for p in points) < len(points) and deadline is not None
+
+
+ENGINES: dict[str, Callable[..., None]] = {"local": run_local, "ray": run_ray}
+
+
+def run_points(
+    points: list[Point],
+    out: Path,
+    engine: str = "local",
+    budget: TimeBudget | None = None,
+    **options: Any,
+) -> float:
+    """Train and evaluate every point not yet finished, grouped for stacking, on the chosen engine; returns the
+    wall seconds spent."""
+    if engine not in ENGINES:
+        raise SSVAEError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    t0 = time.perf_counter()
+    ENGINES[engine](groups_of(points), Path(out), budget or TimeBudget(), **options)
+    return time.perf_counter() - t0

@@ -1,0 +1,547 @@
+"""`ssvae report`: tables (mean ± std, 95% CI, the paper's value beside), paired MIER − baseline differences,
+figures, and a README, rebuilt from finished run directories without training.
+
+Statistics: seeds are the unit. A cell is the mean over seeds with its sample standard deviation and the
+two-sided 95% Student-t interval for the mean. MIER − baseline is paired by seed (same split, same data),
+and so is model − supervised-only. With one seed there is no interval, and the text says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.models import MODELS, display_order, generative_models
+from ..errors import SSVAEError
+from ..evaluation.baselines import BASELINES
+from ..training import rundir as ck
+from ..training.config import shown
+from . import paper
+from .reproduce import GRID_RECORD
+
+BASELINE_ORDER = [(slug, False) for slug in BASELINES]  # on the same splits (ssvae.evaluation.baselines)
+CHECKPOINTS = ("best", "last")
+
+
+def label(model: str) -> str:
+    """A row's name: the registry's display name, or the scikit-learn baseline's."""
+    return MODELS[model].label if model in MODELS else f"scikit-learn {BASELINES[model][0]}"
+
+
+def variant(model: str, mier: bool) -> str:
+    return label(model) + ("+MIER" if mier else "")
+
+
+@dataclass
+class Record:
+    dataset: str
+    model: str
+    mier: bool
+    labels: int
+    seed: int
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    run_dir: Path
+    config: dict[str, Any]
+
+
+def collect(root: Path) -> list[Record]:
+    recs = []
+    for mpath in sorted(root.rglob(ck.METRICS)):
+        run = mpath.parent
+        if not (run / ck.CONFIG).exists():
+            continue
+        cfg = ck.load_json(run / ck.CONFIG)["config"]
+        recs.append(
+            Record(
+                Path(cfg["dataset"]).stem.replace("_", "-"),
+                cfg["model"],
+                cfg["mier"],
+                cfg["labels_per_class"],
+                cfg["seed"],
+                ck.load_json(mpath),
+                ck.read_history(run / ck.HISTORY),
+                run,
+                cfg,
+            )
+        )
+    if not recs:
+        raise SSVAEError(f"no finished runs (run directories with {ck.METRICS}) under {root}; train and evaluate first")
+    return recs
+
+
+# ---------------------------------------------------------------------------------------------------- stats
+def summarize(values: list[float]) -> dict[str, float]:
+    from scipy.stats import t
+
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    n = len(v)
+    if n == 0:
+        return {"n": 0, "mean": math.nan, "std": math.nan, "lo": math.nan, "hi": math.nan}
+    mean = float(v.mean())
+    if n == 1:
+        return {"n": 1, "mean": mean, "std": math.nan, "lo": math.nan, "hi": math.nan}
+    std = float(v.std(ddof=1))
+    half = float(t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return {"n": n, "mean": mean, "std": std, "lo": mean - half, "hi": mean + half}
+
+
+def fmt(s: dict[str, float], digits: int = 2) -> str:
+    if s["n"] == 0:
+        return "–"
+    if s["n"] == 1:
+        return f"{s['mean']:.{digits}f} (1 seed)"
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f} [{s['lo']:.{digits}f}, {s['hi']:.{digits}f}] n={s['n']}"
+
+
+def verdict(s: dict[str, float], better: str, worse: str) -> str:
+    if s["n"] < 2:
+        return "one seed: no interval"
+    if s["std"] == 0:  # e.g. two seeds with the same difference (accuracies step by 0.01): a zero-width interval
+        return "the same difference on every seed: no interval"
+    if s["lo"] > 0:
+        return better
+    if s["hi"] < 0:
+        return worse
+    return "no significant difference"
+
+
+class Index:
+    """Records by (dataset, model, mier, labels) -> {seed: record}."""
+
+    def __init__(self, recs: list[Record]):
+        self.cells: dict[tuple, dict[int, Record]] = defaultdict(dict)
+        for r in recs:
+            self.cells[(r.dataset, r.model, r.mier, r.labels)][r.seed] = r
+
+    def values(self, key: tuple, ckpt: str, metric: str) -> dict[int, float]:
+        return {
+            s: r.metrics[ckpt][metric]
+            for s, r in self.cells.get(key, {}).items()
+            if r.metrics[ckpt][metric] is not None
+        }
+
+    def paired(self, a: tuple, b: tuple, ckpt: str, metric: str) -> dict[str, float]:
+        va, vb = self.values(a, ckpt, metric), self.values(b, ckpt, metric)
+        return summarize([va[s] - vb[s] for s in sorted(set(va) & set(vb))])
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    return "\n".join(
+        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+    )
+
+
+def paper_cell(v: float | None, digits: int = 2) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+# ---------------------------------------------------------------------------------------------------- tables
+def csv_row(table: int, ckpt: str, d: str, model: str, mier, labels: int, metric: str, s: dict, p) -> dict:
+    """One line of tableN.csv: where the cell is, its statistics (`summarize`), the paper's value."""
+    return {
+        "table": table,
+        "checkpoint": ckpt,
+        "dataset": d,
+        "model": model,
+        "mier": mier,
+        "labels": labels,
+        "metric": metric,
+        **s,
+        "paper": p,
+    }
+
+
+def paper_table1(model: str, mier: bool, d: str, labels: int) -> float | None:
+    return paper.TABLE1.get((model, mier), {}).get(d) if labels == paper.LABELS else None
+
+
+def accuracy_rows(ix: Index, datasets: list[str], labels: int, ckpt: str, csv_rows: list[dict]) -> list[list[str]]:
+    """Table 1's main block: each model's test accuracy beside the paper's, on every data set."""
+    rows = []
+    for model, mier in display_order() + BASELINE_ORDER:
+        row = [variant(model, mier)]
+        for d in datasets:
+            s = summarize(list(ix.values((d, model, mier, labels), ckpt, "test_accuracy").values()))
+            p = paper_table1(model, mier, d, labels)
+            row += [fmt(s), paper_cell(p)]
+            csv_rows.append(csv_row(1, ckpt, d, model, mier, labels, "test_accuracy", s, p))
+        rows.append(row)
+    return rows
+
+
+def mier_rows(ix: Index, datasets, labels, ckpt, csv_rows, findings) -> list[list[str]]:
+    """MIER - baseline per generative model, paired by seed, and each one minus the supervised-only model."""
+    rows = []
+    sup_only = next((n for n, e in MODELS.items() if e.supervised_only), None)
+    for model in generative_models():
+        for d in datasets:
+            diff = ix.paired((d, model, True, labels), (d, model, False, labels), ckpt, "test_accuracy")
+            p = paper_table1(model, True, d, labels)
+            pd_ = None if p is None else p - paper.TABLE1[(model, False)][d]
+            v = verdict(diff, "MIER better", "MIER worse")
+            sup = [
+                ix.paired((d, model, mier, labels), (d, sup_only, False, labels), ckpt, "test_accuracy")
+                for mier in (False, True)
+            ]
+            if diff["n"] == 0:
+                continue
+            rows.append([label(model), d, fmt(diff), paper_cell(pd_), v, fmt(sup[0]) + " / " + fmt(sup[1])])
+            csv_rows.append(csv_row(1, ckpt, d, model, "diff", labels, "mier_minus_baseline_accuracy", diff, pd_))
+            if ckpt == "best":
+                findings.append(
+                    f"{label(model)} on {d}: MIER − baseline = {fmt(diff)} points ({v}); "
+                    f"paper {paper_cell(pd_)}. Minus supervised only: {label(model)} {fmt(sup[0])}, "
+                    f"{label(model)}+MIER {fmt(sup[1])}."
+                )
+    return rows
+
+
+def baseline_rows(ix: Index, datasets, labels, ckpt, findings) -> list[list[str]]:
+    """Each model minus the best scikit-learn baseline on the same splits, paired by seed."""
+    rows = []
+    for d in datasets:
+        means = {
+            slug: summarize(list(ix.values((d, slug, False, labels), ckpt, "test_accuracy").values()))["mean"]
+            for slug, _ in BASELINE_ORDER
+        }
+        means = {k: v for k, v in means.items() if not math.isnan(v)}
+        if not means:
+            continue
+        best = max(means, key=means.get)
+        for model, mier in display_order():
+            diff = ix.paired((d, model, mier, labels), (d, best, False, labels), ckpt, "test_accuracy")
+            if diff["n"] == 0:
+                continue
+            v = verdict(diff, "ssvae better", "ssvae worse")
+            rows.append([variant(model, mier), d, label(best), fmt(diff), v])
+            if ckpt == "best":
+                findings.append(f"{variant(model, mier)} on {d} − {label(best)}: {fmt(diff)} points ({v}).")
+    return rows
+
+
+def table1(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) -> tuple[str, list[str]]:
+    out, findings = (
+        [
+            f"# Table 1: semi-supervised test accuracy (%), {labels} labels per class\n",
+            "Cells: mean ± std [95% CI] over the n seeds (paired differences: the n seeds both sides have). "
+            "Paper: Niloy et al., Table 1.\n",
+        ],
+        [],
+    )
+    for ckpt in CHECKPOINTS:
+        out.append(f"\n## {ckpt}-{'by-validation' if ckpt == 'best' else 'epoch'} checkpoint\n")
+        header = ["model"] + [h for d in datasets for h in (d, "paper")]
+        out.append(md_table(header, accuracy_rows(ix, datasets, labels, ckpt, csv_rows)))
+        out.append("\n\nMIER − baseline, paired by seed (percentage points), and each model − supervised only:\n")
+        mier_header = ["model", "dataset", "MIER − baseline", "paper", "verdict"]
+        mier_header.append("model − supervised only (baseline / MIER)")
+        out.append(md_table(mier_header, mier_rows(ix, datasets, labels, ckpt, csv_rows, findings)))
+        out.append("\n\nEach model − the best scikit-learn baseline on the same splits, paired by seed (points):\n")
+        rows = baseline_rows(ix, datasets, labels, ckpt, findings)
+        out.append(md_table(["model", "dataset", "best baseline", "model − baseline", "verdict"], rows))
+    return "\n".join(out) + "\n", findings
+
+
+def table2(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) -> str:
+    out = [
+        f"# Table 2: test entropy of q(y|x) and bounds on log p(x) (nats), {labels} labels per class\n",
+        "Entropy: mean H(q(y|x)) over the test set. ELBO: eq. 2 with one z per class. "
+        "IWAE: importance-weighted bound (`iw_samples` per class), tighter. Paper: Table 2 (its bound is eq. 2).\n",
+    ]
+    for ckpt in CHECKPOINTS:
+        for d in datasets:
+            out.append(f"\n## {d}, {ckpt} checkpoint\n")
+            rows = []
+            for model, mier in display_order():
+                if MODELS[model].supervised_only:  # no generative bound
+                    continue
+                key = (d, model, mier, labels)
+                cells = {
+                    m: summarize(list(ix.values(key, ckpt, m).values()))
+                    for m in ("test_entropy", "test_elbo", "test_iwae")
+                }
+                p = paper.TABLE2.get((model, mier), {}).get(d) if labels == paper.LABELS else None
+                rows.append(
+                    [
+                        variant(model, mier),
+                        fmt(cells["test_entropy"], 4),
+                        paper_cell(p and p[0], 4),
+                        fmt(cells["test_elbo"]),
+                        paper_cell(p and p[1]),
+                        fmt(cells["test_iwae"]),
+                    ]
+                )
+                for m, s in cells.items():
+                    pm = None if p is None or m == "test_iwae" else p[m != "test_entropy"]
+                    csv_rows.append(csv_row(2, ckpt, d, model, mier, labels, m, s, pm))
+            out.append(md_table(["model", "entropy", "paper", "ELBO (eq. 2)", "paper", "IWAE"], rows))
+    return "\n".join(out) + "\n"
+
+
+def table3(ix: Index, datasets: list[str], ablation: list[int], csv_rows: list[dict]) -> str:
+    out = ["# Table 3: M2 test accuracy (%) by labels per class\n"]
+    for ckpt in CHECKPOINTS:
+        out.append(f"\n## {ckpt} checkpoint\n")
+        rows = []
+        for d in datasets:
+            for n in ablation:
+                base, mier = ((d, "m2", m, n) for m in (False, True))
+                sb, sm = (summarize(list(ix.values(k, ckpt, "test_accuracy").values())) for k in (base, mier))
+                diff = ix.paired(mier, base, ckpt, "test_accuracy")
+                p = paper.TABLE3.get(d, {}).get(n)
+                rows.append(
+                    [
+                        d,
+                        str(n),
+                        fmt(sb),
+                        paper_cell(p and p[0]),
+                        fmt(sm),
+                        paper_cell(p and p[1]),
+                        fmt(diff),
+                        verdict(diff, "MIER better", "MIER worse"),
+                    ]
+                )
+                for m, s in (("m2", sb), ("m2+mier", sm), ("diff", diff)):
+                    csv_rows.append(csv_row(3, ckpt, d, m, m != "m2", n, "test_accuracy", s, None))
+        out.append(
+            md_table(["dataset", "labels", "M2", "paper", "M2+MIER", "paper", "MIER − M2 (paired)", "verdict"], rows)
+        )
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------- figures
+def figures(ix: Index, datasets: list[str], labels: int, out: Path, data_dir: str | None) -> list[str]:
+    """Figs. 2-4 (M2 vs M2+MIER, best checkpoints, seed 0 or the lowest) and the I / H curves."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    from ..data import load_dataset
+    from ..evaluation import plots
+    from ..evaluation.evaluate import load_run
+
+    written = []
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    styles = {False: "-", True: "--"}
+    d0 = datasets[0]
+    for model, mier in display_order():
+        runs = ix.cells.get((d0, model, mier, labels))
+        if not runs:
+            continue
+        hist = [r.history for r in runs.values()]
+        epochs = sorted(set.intersection(*[{h["epoch"] for h in rows} for rows in hist]))
+        for ax, getter in (
+            (axes[0], lambda h: h["train"]["mi"]),
+            (axes[1], lambda h: h["train"]["entropy"]),
+            (axes[2], lambda h: math.nan if h["val_accuracy"] is None else h["val_accuracy"]),
+        ):
+            ys = np.mean([[getter(h) for h in rows if h["epoch"] in epochs] for rows in hist], axis=0)
+            ax.plot(epochs, ys, styles[mier], color=MODELS[model].color, label=variant(model, mier))
+    for ax, title in zip(
+        axes,
+        (
+            "minibatch I(y;x) on unlabeled batches (nats)",
+            "mean H(q(y|x)) on unlabeled batches (nats)",
+            "validation accuracy (%)",
+        ),
+    ):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[2].legend(fontsize=8)
+    fig.suptitle(
+        f"{d0}, {labels} labels per class, mean over seeds: does I(y;x) fall and H rise under the plain "
+        "bound (section 4)?",
+        fontsize=11,
+    )
+    plots.save_figure(fig, out / "mi_entropy.png")
+    written.append("mi_entropy.png")
+
+    pair = [ix.cells.get((d0, "m2", m, labels), {}) for m in (False, True)]
+    if not all(pair):
+        return written
+    seed = min(set(pair[0]) & set(pair[1]), default=None)
+    if seed is None:
+        return written
+    runs = [p[seed].run_dir for p in pair]
+    if not all((r / ck.BEST).exists() for r in runs):  # results kept as small files only: no checkpoints to draw
+        return written
+    device = torch.device("cpu")
+    cfg = ck.load_json(runs[0] / ck.CONFIG)
+    ds = load_dataset(cfg["config"]["dataset"], data_dir or cfg["config"]["data_dir"])
+    x_test, y_test = torch.from_numpy(ds.x_test), torch.from_numpy(ds.y_test)
+    shape = tuple(cfg["derived"]["image_shape"])
+    models = []
+    for run in runs:
+        _, m = load_run(run, device)
+        m.load_state_dict(ck.load_checkpoint(run / ck.BEST, device)["model"])
+        models.append(m)
+    names = [
+        f"M2 (best epoch {pair[0][seed].metrics['best_epoch']})",
+        f"M2+MIER (best epoch {pair[1][seed].metrics['best_epoch']})",
+    ]
+
+    fig, axes = plt.subplots(2, 1, figsize=(9, 3))
+    for ax, m, name in zip(axes, models, names):
+        plots.show_grid(ax, plots.reconstruction_grid(m, x_test, shape), f"{name}: test images, reconstructions")
+    plots.save_figure(fig, out / "fig2_recon.png")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 5))
+    for ax, m, name in zip(axes, models, names):
+        plots.show_grid(ax, plots.samples_grid(m, shape, seed=seed), f"{name}\none row per class, z ~ N(0, I)")
+    plots.save_figure(fig, out / "fig3_samples.png")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, m, name in zip(axes, models, names):
+        emb, lab = plots.tsne_embedding(m, x_test, y_test, seed=seed)
+        plots.scatter_classes(
+            ax, emb, lab, f"{name}\nt-SNE of the classifier's penultimate layer, {len(lab)} test points"
+        )
+    axes[1].legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
+    plots.save_figure(fig, out / "fig4_tsne.png")
+    return written + ["fig2_recon.png", "fig3_samples.png", "fig4_tsne.png"]
+
+
+# ---------------------------------------------------------------------------------------------------- report
+def build_report(root: str | Path, data_dir: str | None = None, draw: bool = True) -> list[Path]:
+    root = Path(root)
+    recs = collect(root)
+    ix = Index(recs)
+    grid = ck.load_json(root / GRID_RECORD) if (root / GRID_RECORD).exists() else {}
+    datasets = grid.get("datasets") or list(dict.fromkeys(r.dataset for r in recs))
+    datasets = [Path(d).stem.replace("_", "-") for d in datasets]
+    non_ablation = [r.labels for r in recs if r.model != "m2"] or [r.labels for r in recs]
+    labels = grid.get("labels") or Counter(non_ablation).most_common(1)[0][0]
+    ablation = grid.get("ablation") or sorted({r.labels for r in recs if r.model == "m2"})
+    tables = set(grid.get("tables", [1, 2, 3]))
+    csv_rows: list[dict] = []
+    written: list[Path] = []
+    findings: list[str] = []
+    if tables & {1, 2}:
+        text, findings = table1(ix, datasets, labels, csv_rows)
+        (root / "table1.md").write_text(text)
+        written.append(root / "table1.md")
+    if 2 in tables:
+        (root / "table2.md").write_text(table2(ix, datasets, labels, csv_rows))
+        written.append(root / "table2.md")
+    if 3 in tables:
+        (root / "table3.md").write_text(table3(ix, datasets, ablation, csv_rows))
+        written.append(root / "table3.md")
+    for t in sorted({r["table"] for r in csv_rows}):
+        path = root / f"table{t}.csv"
+        rows = [r for r in csv_rows if r["table"] == t]
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        written.append(path)
+    figs = figures(ix, datasets, labels, root, data_dir) if draw else []
+    written += [root / f for f in figs]
+    (root / "README.md").write_text(readme(recs, grid, datasets, labels, ablation, tables, findings, figs))
+    return written + [root / "README.md"]
+
+
+def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> str:
+    fit = defaultdict(list)
+    for r in recs:
+        if r.model in BASELINES:
+            fit[r.model].append(r.metrics["train_seconds"])
+    recs = [r for r in recs if r.model not in BASELINES]  # the scikit-learn rows are not training runs
+    seeds = sorted({r.seed for r in recs})
+    epochs = Counter(r.metrics["epochs"] for r in recs)
+    train_h = sum(r.metrics["train_seconds"] for r in recs) / 3600
+    device = grid.get("device_name", "not recorded")
+    lines = [
+        "# Reproduction of Niloy et al., Tables 1-3 and Figures 2-4",
+        "",
+        f"- Runs: {len(recs)} ({', '.join(f'{n} with {e} epochs' for e, n in sorted(epochs.items()))}); "
+        f"datasets {', '.join(datasets)}; seeds {seeds}; {labels} labels per class"
+        + (f"; Table 3 ablation {ablation}" if 3 in tables else "")
+        + ".",
+        "- Protocol: "
+        + "; ".join(
+            f"{key} {', '.join(sorted({str(r.config.get(key, '–')).replace('None', 'default') for r in recs}))}"
+            for key in ("epochs", "warmup_epochs", "precision", "weighting", "alpha", "beta", "gamma")
+        )
+        + " (the paper: 1000 epochs, warm-up 200, beta 5, gamma 1; alpha not given).",
+        f"- Device: {device}; training time summed over runs {train_h:.2f} h"
+        + (f"; wall time of the grid {grid['wall_seconds'] / 3600:.2f} h" if "wall_seconds" in grid else "")
+        + ".",
+        f"- Command: `{grid['command']}`"
+        if "command" in grid
+        else "- Command: not recorded (built by `ssvae report`).",
+        *(
+            [
+                "- scikit-learn baselines on the same splits, mean fit seconds: "
+                + ", ".join(f"{label(k)} {np.mean(v):.1f} s" for k, v in fit.items())
+                + "."
+            ]
+            if fit
+            else []
+        ),
+        "- Built by `ssvae report`: every number comes from the run directories under `runs/` (the test split is "
+        "read only at evaluation; the best checkpoint is chosen on a validation set held out of the training split).",
+        "",
+        "## What agrees and what does not (best-by-validation checkpoints)",
+        "",
+    ]
+    lines += [f"- {f}" for f in findings] or ["- (Table 1 not run)"]
+    unavailable = grid.get("unavailable", {})
+    missing = sorted({"fashion-mnist", "kmnist", "cifar10", "svhn"} - set(datasets) - set(unavailable))
+    if unavailable:
+        lines += ["", "Asked for but not run, because the data set could not be loaded here:", ""]
+        lines += [f"- {d}: {why}" for d, why in unavailable.items()]
+    if missing:
+        lines += ["", f"Not in this grid: {', '.join(missing)}."]
+    lines += ["", "## Files", ""]
+    lines += [
+        f"- `{f}`"
+        for f in ["table1.md", "table2.md", "table3.md"]
+        if int(f[5]) in tables or (f == "table1.md" and 2 in tables)
+    ]
+    lines += [f"- `{f}`" for f in figs]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------- sweeps
+def sweep_table(out: Path, points: list, varied: list[str]) -> list[Path]:
+    """OUT/sweep.md and sweep.csv: one row per point of a sweep (its varied settings), test accuracy of the kept
+    and of the last model over the seeds that finished, mean ± SD [95 % CI]."""
+    from .grid import PAPER_AXES
+
+    cells: dict[str, list] = defaultdict(list)
+    for p in points:
+        cells[p.path.rsplit("/", 1)[0]].append(p)
+    keys = [k for k in PAPER_AXES if k != "seed"] + [k for k in varied if k not in PAPER_AXES]
+    rows, csv_rows = [], []
+    for ps in cells.values():
+        metrics = [ck.load_json(p.run(out) / ck.METRICS) for p in ps if (p.run(out) / ck.METRICS).exists()]
+        stats = {c: summarize([m[c]["test_accuracy"] for m in metrics]) for c in CHECKPOINTS}
+        cfg = ps[0].cfg
+        settings = {k: getattr(cfg, k) if shown(cfg, k) else None for k in keys}
+        cells_shown = ["–" if v is None else str(v) for v in settings.values()]
+        rows.append([*cells_shown, f"{len(metrics)}/{len(ps)}", fmt(stats["best"]), fmt(stats["last"])])
+        csv_rows.append(
+            {
+                **settings,
+                "finished": len(metrics),
+                "seeds": len(ps),
+                **{f"{c}_test_accuracy_{k}": stats[c][k] for c in CHECKPOINTS for k in ("mean", "std", "lo", "hi")},
+            }
+        )
+    header = [*keys, "runs finished", "test acc. (best by validation)", "test acc. (last epoch)"]
+    md = out / "sweep.md"
+    md.write_text(
+        "# Sweep\n\nTest accuracy (%) over seeds: mean ± SD [95 % CI] n=seeds. Every number comes from the run "
+        "directories under `runs/`.\n\n" + md_table(header, rows) + "\n"
+    )
+    path = out / "sweep.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(csv_rows[0]))
+        w.writeheader()
+        w.writerows(csv_rows)
+    return [md, path]

@@ -1,0 +1,133 @@
+"""Files written atomically and read with a clear message when damaged: the one writer everything uses.
+
+Every write goes to a uniquely named temporary file in the same folder, is fsynced, then renamed over the
+target, so an interrupted or failed write leaves the previous file intact and no temporary file behind. Run
+directories, saved models, predictions and the baselines' records all write through `replace_atomically`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .errors import SSVAEError
+
+RESUME_HINT = "free some space (or fix the permissions) and rerun the same command: it resumes from the last checkpoint"
+
+
+def write_error(path: Path, e: OSError, fix: str = RESUME_HINT) -> SSVAEError:
+    """One line for a failed write: what, where, that nothing was lost, and what to do."""
+    why = "no space left on the device" if e.errno == errno.ENOSPC else (e.strerror or type(e).__name__)
+    return SSVAEError(f"cannot write {path} ({why}); the previous version is intact; {fix}")
+
+
+def replace_atomically(path: str | os.PathLike, write: Callable[[Any], None], fix: str = RESUME_HINT) -> None:
+    """write(binary file) into a unique temporary beside `path`, fsync, rename over `path`; clean up on failure."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise write_error(path, e, fix) from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise write_error(path, e, fix) from e
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    replace_atomically(path, lambda f: torch.save(state, f))
+
+
+def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu", fix: str | None = None) -> dict:
+    """A checkpoint's state (tensors and plain data only: a pickle with code in it is refused, never run)."""
+    import warnings
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols before refusing them
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=device, weights_only=True)
+        if not isinstance(state, dict) or "model" not in state:
+            raise ValueError("it holds no model state")
+        return state
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # truncated, empty, random bytes, foreign or malicious pickle: torch raises many kinds
+        hint = fix or f"rerun `ssvae train` with the same flags and --restart to train {path.parent} again"
+        raise SSVAEError(f"{path} is damaged and cannot be read ({damage(path, e)}); {hint}") from e
+
+
+def damage(path: Path, e: Exception) -> str:
+    """What is wrong with a checkpoint that torch could not load, in words."""
+    if "Unsupported global" in str(e):
+        return "it holds code or objects other than tensors and numbers, which are never unpickled"
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        return "the file is empty"
+    if head == b"PK\x03\x04":
+        return "its archive is cut short or corrupt"
+    if isinstance(e, ValueError):
+        return str(e)
+    return "it is not a PyTorch checkpoint"
+
+
+def save_json(path: str | os.PathLike, obj: Any) -> None:
+    replace_atomically(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SSVAEError(f"{path} is damaged ({type(e).__name__}: {e}); restore it or start the run over") from e
+
+
+def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The per-epoch rows; a last line cut off by a crash mid-append is dropped (its epoch is redone)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path) as f:
+        lines = [line for line in f if line.strip()]
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if i == len(lines) - 1:
+                break
+            raise SSVAEError(f"{path} line {i + 1} is damaged ({e}); start the run over with --restart") from e
+    return rows
+
+
+def write_history(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
+    """Rewrite the history with `rows`: a resumed run drops the lines written after its checkpoint, so that it
+    logs each epoch once."""
+    replace_atomically(Path(path), lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
+
+
+def append_history(path: str | os.PathLike, row: dict[str, Any]) -> None:
+    line = (json.dumps(row) + "\n").encode()
+    try:
+        with open(path, "ab") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise write_error(Path(path), e) from e

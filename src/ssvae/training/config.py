@@ -1,0 +1,130 @@
+"""Every setting of a run, declared once (`TrainConfig`): default, help, choices, bounds, and how runs use it.
+
+The command line's `ssvae train` flags, the estimator's checks and a grid file's checks are derived from these
+declarations (`ssvae.settings`); the objective's own settings come from `ssvae.core.objectives`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.models import MODELS, model_config
+from ..core.objectives import ObjectiveSettings
+from ..settings import ALWAYS, Spelling, check, declared, python_name, setting
+from .hardware import COMPILE_MODES, PRECISIONS
+
+
+def _selections() -> list[str]:
+    from .selection import SELECTIONS
+
+    return ["auto", *SELECTIONS]
+
+
+@dataclass
+class RunSettings:
+    """The run's own settings (`TrainConfig` adds the objective's after them); defaults: the paper's 5.2."""
+
+    model: str = setting(
+        "m2",
+        help="the model: one of the registry's (ssvae.core.models.MODELS)",
+        choices=lambda: MODELS,
+        group="run",
+        flag_choices=False,
+    )
+    dataset: str = setting(
+        "fashion-mnist",
+        help="a data set name (digits, mnist, fashion-mnist, kmnist, cifar10, svhn) or a path to an .npz with "
+        "x_train, y_train, x_test, y_test",
+        group="run",
+    )
+    data_dir: str | None = setting(
+        None,
+        help="folder with <name>.npz, or torchvision's download cache (default $SSVAE_DATA or ~/.cache/ssvae)",
+        group="run",
+        resumable=True,
+    )
+    labels_per_class: int = setting(
+        100,
+        help="labeled examples drawn per class (default 100); refused for data whose y_train marks unlabeled "
+        "examples with -1, which keeps its own labels",
+        at_least=1,
+        group="run",
+        explicit=True,
+    )
+    val_size: int | None = setting(
+        None,
+        help="validation images held out of the training split (default min(5000, a tenth of it)); used for "
+        "model selection only",
+        group="run",
+    )
+    seed: int = setting(0, help="fixes split, initialisation and batch order", group="run")
+    epochs: int = setting(1000, help="passes over the unlabeled set", at_least=1, resumable=True)
+    lr: float = setting(3e-4, help="Adam's learning rate", above=0.0)
+    adam_betas: tuple[float, float] = setting((0.9, 0.999), help="Adam's betas", cli=False)
+    lr_decay_every: int = setting(150, help="halve the learning rate every N epochs", at_least=1)
+    lr_decay: float = setting(0.5, help="the factor of each learning-rate decay", above=0.0, cli=False)
+    batch_size: int = setting(200, help="unlabeled batch size", at_least=1)
+    labeled_batch_size: int = setting(200, help="labeled batch size (cycled per step)", at_least=1)
+    warmup_epochs: int = setting(200, help="linear KL warm-up length", at_least=0)
+    eval_every: int = setting(1, help="validate and checkpoint every N epochs", at_least=1, resumable=True)
+    select: str = setting(
+        "auto",
+        help="which epoch's model to keep as best: val-accuracy (labeled validation), val-elbo (the ELBO of "
+        "held-out examples, no labels needed), last; auto: val-accuracy when validation is labeled, else last",
+        choices=_selections,
+        before_it_existed="auto",
+    )
+    device: str = setting("auto", help="auto, cpu or cuda", group="run", resumable=True)
+    precision: str = setting(
+        "auto",
+        help="matrix products of the training step; auto: bf16 autocast where the hardware has it (CUDA, or a CPU "
+        "with AVX-512 BF16 or AMX), else fp32; a resumed run keeps its own. Evaluation stays fp32",
+        choices=lambda: ["auto", *PRECISIONS],
+    )
+    compile: str = setting(
+        "auto",
+        help="torch.compile the training step (auto: on for CUDA, off for CPU); a failure falls back to eager",
+        choices=COMPILE_MODES,
+        resumable=True,
+    )
+    model_options: dict[str, Any] = setting(
+        default_factory=dict,
+        help="the model's own options (ssvae.core.models.MODEL_OPTIONS), e.g. {'likelihood': 'gaussian'}",
+        cli=False,
+    )
+
+
+@dataclass
+class TrainConfig(ObjectiveSettings, RunSettings):
+    """Every setting of a run: `RunSettings`' fields, then `ObjectiveSettings`' (dataclasses order a class's
+    fields from its last base to its first)."""
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["adam_betas"] = list(self.adam_betas)
+        return d
+
+
+SETTINGS = declared(TrainConfig)
+# Settings that may change when a run is resumed (e.g. to train longer, or on another machine).
+RESUMABLE_CHANGES = {name for name, s in SETTINGS.items() if s.resumable}
+# Settings added after runs were made, with the behaviour runs had before: a run directory without them in its
+# config.json resumes only under that behaviour (e.g. weighting "mean"), never silently under a new default.
+BEFORE_THEY_EXISTED = {name: s.before_it_existed for name, s in SETTINGS.items() if s.before_it_existed is not ALWAYS}
+# Settings that may differ between runs stacked into one step (besides the seed): the objective's per-run ones.
+PER_RUN = {name for name, s in SETTINGS.items() if s.per_run}
+
+
+def check_config(cfg: TrainConfig, spell: Spelling = python_name) -> None:
+    """Every setting against its declaration, and the model's options against the model; messages spell the
+    settings as `spell` does (`ssvae.settings.flag_name` on the command line)."""
+    check(cfg, spell)
+    model_config(cfg.model, spell, **cfg.model_options)
+
+
+def shown(cfg: TrainConfig, name: str) -> bool:
+    """Whether a setting means anything for this run (beta and gamma only with MIER on)."""
+    switch = SETTINGS[name].shown_when if name in SETTINGS else None
+    return switch is None or bool(getattr(cfg, switch))

@@ -1,0 +1,132 @@
+"""What the hardware decides: matrix-product precision, the fused Adam, torch.compile, and glibc's malloc.
+
+Keep freed memory for reuse on glibc, so that a CPU training step does not page-fault its tensors in anew.
+
+glibc's malloc serves every block over 128 KiB (after warm-up, up to a few MiB) with its own mmap and hands it
+back to the kernel on free, and trims the heap's free top. A training step allocates and frees the same
+megabyte-sized activations hundreds of times a second, so every one of them comes back as fresh pages that the
+kernel zeroes on first touch: on the 2-core EPYC, with two threads, that was 4 to 20% of a bf16 M2 step in
+repeated measurements (benchmarks/RESULTS.md, 'Cutting the CPU step'). Raising the mmap and trim thresholds
+keeps those blocks in the heap. This is what MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in the environment
+do, set from inside the process since a library cannot set its user's environment before start-up. The cost is
+that memory freed by the process stays mapped (its resident size stays at its peak), which a training process
+reaches anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import functools
+import os
+import sys
+from typing import Any, Callable
+
+import torch
+
+from ..errors import warn
+
+# mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+
+MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit: blocks below it come from the heap
+TRIM_THRESHOLD = 1 << 30  # free memory at the top of the heap is returned only beyond 1 GiB
+
+OPT_OUT = "SSVAE_KEEP_FREED_MEMORY"  # set to 0 to leave malloc as it is
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Set the thresholds once per process; True if they were set (glibc on Linux, not opted out)."""
+    if os.environ.get(OPT_OUT, "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return False
+    if not hasattr(libc, "gnu_get_libc_version"):  # musl and others: mallopt is absent or does nothing
+        return False
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+# Matrix-product precision of the training step. Evaluation always runs in float32. bf16 autocast keeps
+# densities, KLs and the objective in float32 (the models cast their Gaussian heads and logits up).
+PRECISIONS: dict[str, Callable[[torch.device], Any]] = {
+    "fp32": lambda device: contextlib.nullcontext(),
+    "bf16": lambda device: torch.autocast(device.type, dtype=torch.bfloat16),
+}
+
+# What an explicit --precision bf16 costs where bf16 is emulated: M2 on Fashion-MNIST, 2-core AVX2 EPYC (issue 15).
+EMULATED_BF16 = "1176 s per M2 epoch against 64.6 in fp32, 18x slower, on a 2-core AVX2 EPYC"
+
+
+def cpu_capabilities() -> dict[str, Any]:
+    """What PyTorch reports of this CPU's instruction sets (torch.cpu.get_capabilities), {} if it cannot say."""
+    try:
+        return dict(torch.cpu.get_capabilities())
+    except Exception:  # older torch, or a platform it does not inspect
+        return {}
+
+
+def native_bf16(device: torch.device) -> bool:
+    """bf16 matrix products in hardware: a CUDA GPU that supports them, or a CPU with AMX or AVX-512 BF16."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    caps = cpu_capabilities()
+    return bool(caps.get("amx_bf16") or caps.get("avx512_bf16"))
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """'auto': bf16 where the hardware does it natively, else fp32. An explicit bf16 on hardware that emulates it
+    is kept (the user asked), with one warning line."""
+    if name == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    if name == "bf16" and not native_bf16(device):
+        warn(
+            f"--precision bf16 is emulated on this {device.type.upper()} (no AVX-512 BF16 or AMX): measured "
+            f"{EMULATED_BF16}; use --precision auto or fp32"
+        )
+    return name
+
+
+def adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
+    """Adam with torch's fused kernel where the parameters' device has one (CPU and CUDA), else the default.
+
+    On a CPU torch's default is a Python loop over the parameter tensors: 7.5 ms per M2 step on the 2-core EPYC,
+    against 0.9 ms fused (benchmarks/RESULTS.md, 'Cutting the CPU step'); on a GPU the fused kernel replaces per-
+    tensor launches (not measured here). The two agree to float rounding, not bit for bit, so a run resumed from a
+    checkpoint keeps the kind it began with: load_state_dict restores the saved group's `fused` flag (absent, i.e.
+    unfused, in runs saved before this existed)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except RuntimeError:  # a device or dtype without the fused kernel
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+
+
+COMPILE_MODES = ("auto", "on", "off")
+
+
+class CompiledStep:
+    """A loss function compiled by torch.compile (forward and backward); should compilation or a compiled call
+    fail, one warning line, and training goes on with the eager function: never a crash."""
+
+    def __init__(self, fn: Callable):
+        self.eager, self.compiled, self.failed = fn, torch.compile(fn), False
+
+    def __call__(self, *args):
+        if not self.failed:
+            try:
+                return self.compiled(*args)
+            except Exception as e:  # inductor and dynamo raise many kinds
+                self.failed = True
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+                warn(f"torch.compile failed ({type(e).__name__}: {first}); training goes on without --compile")
+        return self.eager(*args)
+
+
+def compiled_if_asked(fn: Callable, mode: str, device: torch.device) -> Callable:
+    return CompiledStep(fn) if mode == "on" or (mode == "auto" and device.type == "cuda") else fn

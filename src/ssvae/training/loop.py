@@ -1,0 +1,95 @@
+"""The training loop: knows neither the models nor the math, only `loss_fn(model, batch, gen, ...)`.
+
+Data stay on the device; each epoch draws its batch order with one call per stream on the device
+generator, and per-step statistics are summed on the device, so the host never waits on the GPU
+between evaluations. Checkpoints are atomic and hold everything needed to resume bit-for-bit on CPU.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+from . import rundir as rd
+from .budget import TimeBudget, stop_for_time
+from .config import TrainConfig
+from .run import Run
+from .saved import save_model
+
+
+def progress_bar(start: int, total: int, desc: str, progress: bool | None) -> tqdm:
+    disable = None if progress is None else not progress
+    return tqdm(
+        range(start, total), initial=start, total=total, disable=disable, desc=desc, unit="epoch", dynamic_ncols=True
+    )
+
+
+def run_epochs(run: Run, progress: bool | None = None, on_epoch_end=None, budget: TimeBudget | None = None) -> Run:
+    """The training loop: the run's remaining epochs (or as many as `budget` allows), one minibatch step after
+    another."""
+    cfg = run.cfg
+    clock = budget.clock if budget is not None else time.perf_counter
+    bar = progress_bar(run.epoch, cfg.epochs, run.label, progress)
+    for _ in bar:
+        if stop_for_time([run], budget):
+            break
+        t0 = clock()
+        run.model.train()
+        u_idx, l_idx = run.epoch_indices()
+        for i in range(run.sched.steps_per_epoch):
+            with run.autocast():
+                loss, stats = run.step_loss(
+                    run.model, *run.batch(u_idx, l_idx, i), run.gen, run.obj_cfg, run.kl_weight()
+                )
+            run.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            run.opt.step()
+            run.record(stats)
+        row = run.end_epoch(clock() - t0)
+        if budget is not None:
+            budget.timed(clock() - t0)
+        if row is None:
+            continue
+        acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}"
+        bar.set_postfix(loss=f"{row['train']['loss']:.2f}", val_acc=acc, best_epoch=run.best_epoch)
+        if on_epoch_end is not None:
+            on_epoch_end(row["epoch"], row)
+    bar.close()
+    if budget is not None:
+        budget.record(run)
+    return run
+
+
+def train(
+    cfg: TrainConfig,
+    out: str | Path,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+    progress: bool | None = None,
+    budget: TimeBudget | None = None,
+) -> Path:
+    """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint. A finished
+    run also exports its kept and its last model as `model-best/` and `model-last/` (safetensors + JSON)."""
+    run = Run(cfg, out)
+    try:
+        run_epochs(run, progress, on_epoch_end, budget)
+        if run.epoch >= cfg.epochs:
+            export_models(run)
+    finally:
+        run.close()
+    return run.out
+
+
+def export_models(run: Run) -> None:
+    meta = run.describe()
+    info = {"config": run.cfg.to_json(), "best_epoch": run.best_epoch, "epochs": run.epoch}
+    save_model(run.out / rd.MODEL_LAST, run.model.state_dict(), run.cfg.model, meta, unit_preprocessing(run), info)
+    best = run.best_state or rd.load_checkpoint(run.out / rd.BEST, "cpu")["model"]
+    save_model(run.out / rd.MODEL_BEST, best, run.cfg.model, meta, unit_preprocessing(run), info)
+
+
+def unit_preprocessing(run: Run) -> dict[str, Any]:
+    """Run directories train on [0, 1] intensities (uint8 images divided by 255), shaped as the data set's."""
+    return {"kind": "unit", "input_shape": list(run.dataset.image_shape)}

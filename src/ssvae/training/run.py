@@ -1,0 +1,199 @@
+"""One run: its config, data on the device, training state, run directory and evaluation, put together.
+
+`ssvae.training.loop` drives one Run; `ssvae.training.stacked` drives several through one stacked step; the
+scikit-learn estimator drives one on in-memory data without a run directory (`out=None`). Either way the
+metrics and the kept models are the same, and a run started one way can be resumed another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..core.objectives import entropy, mutual_information
+from ..data import Dataset, DeviceData, Split, labeled_validation, load_dataset, make_split, resolve_device
+from ..data.device import to_unit
+from ..errors import SSVAEError, warn
+from ..evaluation.metrics import predict_log_proba
+from . import rundir as rd
+from .build import build
+from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_config
+from .hardware import PRECISIONS, compiled_if_asked, keep_freed_memory, resolve_precision
+from .schedule import epoch_indices, kl_warmup
+from .selection import SELECTIONS, CollapseGuard, resolve_select, val_accuracy
+from .state import TrainingState
+
+
+def check_resumable(cfg: TrainConfig, out: Path, recorded: dict[str, Any]) -> bool:
+    """True when `out` holds a run (`recorded`: its settings, {} for none) to resume; refuses one made with other
+    settings. Writes nothing."""
+    rd.check_run_dir_path(out)
+    if not recorded:
+        return False
+    new = cfg.to_json()
+    old = {**BEFORE_THEY_EXISTED, **recorded}  # a run older than a setting ran with what the code did then
+    diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
+    if diff:
+        what = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise SSVAEError(
+            f"{out} holds a run with other settings ({what}); use a new --out, the same flags, or --restart"
+        )
+    return True
+
+
+def load_data(cfg: TrainConfig, out: Path | None, resuming: bool) -> tuple[Dataset, Split]:
+    """The data set and this run's split: the recorded one when resuming, else drawn from the seed."""
+    ds = load_dataset(cfg.dataset, cfg.data_dir)
+    if resuming and (out / rd.SPLIT).exists():
+        return ds, Split.load(out / rd.SPLIT)
+    val_from = "unlabeled" if cfg.select == "val-elbo" else "labeled"
+    lpc = None if ds.partially_labeled else cfg.labels_per_class
+    return ds, make_split(ds.y_train, lpc, cfg.val_size, cfg.seed, val_from, ds.classes)
+
+
+class Run(TrainingState):
+    """One run's state (`TrainingState`), data on the device, schedule, objective and bookkeeping."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        out: str | Path | None,
+        data: tuple[Dataset, Split] | None = None,
+        init: dict[str, Any] | None = None,
+    ):
+        # Everything that can refuse the run is checked before the run directory is created or written to.
+        check_config(cfg)
+        self.device = device = resolve_device(cfg.device)
+        if device.type == "cpu":
+            keep_freed_memory()  # the step's activations reuse freed heap memory instead of fresh pages
+        self.out = None if out is None else Path(out)
+        self.dir = None if out is None else rd.RunDir(self.out)
+        recorded = self.dir.recorded_config() if self.dir else {}
+        if cfg.precision == "auto" and "precision" in recorded:  # a resumed run keeps the precision it began with
+            cfg = dataclasses.replace(cfg, precision=recorded["precision"])
+        self.cfg = cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
+        resuming = self.dir is not None and check_resumable(cfg, self.out, recorded)
+        self.dataset, self.split = ds, split = data if data is not None else load_data(cfg, self.out, resuming)
+        self.select = resolve_select(cfg.select, split, ds.y_train)
+        self.data = DeviceData.from_split(ds, split, device)
+        parts = build(cfg, ds, split, device)
+        super().__init__(parts.model, parts.opt, parts.lr_sched, torch.Generator(device=device), cfg.seed)
+        self.gen.manual_seed(cfg.seed)
+        self.mcfg, self.sched, self.obj_cfg = parts.model_config, parts.sched, parts.objective
+        self.loss_fn = parts.loss_fn
+        self.step_loss = compiled_if_asked(self.loss_fn, cfg.compile, device)  # the one-run loop's loss
+        self.autocast = functools.partial(PRECISIONS[cfg.precision], device)
+        self.warmup_steps = cfg.warmup_epochs * parts.sched.steps_per_epoch
+        self.collapse = CollapseGuard(self.data.y_lab, ds.num_classes)
+        # predictions watched by the collapse guard when there is no validation set: a fixed unlabeled sample
+        self.x_watch = self.data.x_val if len(self.data.x_val) else self.data.x_unl[:2000]
+        self.history: list[dict[str, Any]] = []
+        self.best_state: dict[str, torch.Tensor] | None = None
+        if resuming and self.dir.has_checkpoint():
+            self.load_state_dict(self.dir.load_last(device), str(self.out / rd.LAST))
+        elif init is not None:
+            self.warm_start(init)
+        if self.dir is not None:
+            self.history = self.dir.read_history(upto=self.epoch)
+            self.dir.open(split, {"config": cfg.to_json(), **self.describe()}, self.history)
+            self._warn_long_warmup()
+
+    def _warn_long_warmup(self) -> None:
+        cfg = self.cfg
+        if cfg.warmup_epochs > cfg.epochs:
+            warn(
+                f"--warmup-epochs {cfg.warmup_epochs} is longer than --epochs {cfg.epochs}: the KL weight ends "
+                f"at {cfg.epochs / cfg.warmup_epochs:.2f}, not 1; pass --warmup-epochs {max(1, cfg.epochs // 5)} "
+                "(a fifth, as reproduce does)"
+            )
+
+    def close(self) -> None:
+        """Release the run directory's lock (also released by the OS if the process dies)."""
+        if self.dir is not None:
+            self.dir.close()
+
+    def describe(self) -> dict[str, Any]:
+        """What, beside the TrainConfig, rebuilds this run's model and reads its data: config.json's other parts."""
+        ds, split = self.dataset, self.split
+        return {
+            "model_config": dataclasses.asdict(self.mcfg),
+            "derived": {
+                **dataclasses.asdict(self.sched),
+                "select": self.select,
+                "n_labeled": len(split.labeled),
+                "n_unlabeled": len(split.unlabeled),
+                "n_validation": len(split.validation),
+                "own_labels": ds.partially_labeled,
+                "input_dim": ds.dim,
+                "image_shape": list(ds.image_shape),
+                "num_classes": ds.num_classes,
+                "classes": [c.item() if hasattr(c, "item") else c for c in ds.classes],
+            },
+        }
+
+    @property
+    def label(self) -> str:
+        return f"{self.cfg.model}{'+mier' if self.cfg.mier else ''}"
+
+    def kl_weight(self) -> float:
+        return kl_warmup(self.step, self.warmup_steps)
+
+    def epoch_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This epoch's batch order: unlabeled [steps, Bu] and labeled [steps, Bl], from the run's generator."""
+        s, d = self.sched, self.data
+        return (
+            epoch_indices(len(d.x_unl), s.steps_per_epoch, s.unlabeled_batch, self.gen, self.device),
+            epoch_indices(len(d.x_lab), s.steps_per_epoch, s.labeled_batch, self.gen, self.device),
+        )
+
+    def batch(self, u_idx: torch.Tensor, l_idx: torch.Tensor, i: int):
+        d, li = self.data, l_idx[i]
+        return to_unit(d.x_lab[li]), d.y_lab[li], to_unit(d.x_unl[u_idx[i]])
+
+    def end_epoch(self, seconds: float) -> dict[str, Any] | None:
+        """Step the lr schedule; on evaluation epochs validate, log and checkpoint; returns the logged row."""
+        self.lr_sched.step()
+        self.seconds += seconds
+        self.epoch += 1
+        if self.epoch % self.cfg.eval_every and self.epoch != self.cfg.epochs:
+            return None
+        row = self.evaluation_row()
+        self.history.append(row)
+        if row["score"] > self.best_score:
+            self.best_score, self.best_epoch = row["score"], self.epoch
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if self.dir is not None:
+                self.dir.save_best({"model": self.best_state, "epoch": self.epoch, "score": row["score"]})
+        if self.dir is not None:
+            self.dir.append(row)
+            self.save_last()
+        return row
+
+    def evaluation_row(self) -> dict[str, Any]:
+        """Validate: the row metrics.jsonl logs for this epoch."""
+        log_q = predict_log_proba(self.model, self.x_watch, seed=self.cfg.seed)
+        mean_h, mi = float(entropy(log_q).mean()), float(mutual_information(log_q))
+        marginal = mi + mean_h  # H(mean_x q(y|x)): eq. 8's I plus the mean entropy
+        score = SELECTIONS[self.select](self, log_q)
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "lr": self.opt.param_groups[0]["lr"],
+            "kl_weight": self.kl_weight(),
+            "train": self.mean_stats(),
+            "val_accuracy": val_accuracy(self, log_q) if labeled_validation(self.data.y_val) else None,
+            "val_entropy": mean_h,
+            "val_mi": mi,
+            "val_marginal_entropy": marginal,
+            "collapsed": self.collapse.update(marginal),
+            "score": score,
+            "train_seconds": self.seconds,
+        }
+
+    def save_last(self) -> None:
+        """The resume point: everything the next epoch needs, and the step statistics not yet logged."""
+        self.dir.save_last(self.state_dict())

@@ -1,0 +1,252 @@
+"""Several runs through one training step: the parameters of R models stacked, the step vmapped over them.
+
+One run at batch 200 cannot fill a GPU (it is launch- and shape-bound); R runs stacked turn each matrix product
+into one batched product R times larger. On a CPU stacking buys nothing, so `train_many` loops there.
+
+Runs may differ in seed and in the objective's per-run settings (`ssvae.core.objectives`: MIER on/off and its
+weights; a baseline is MIER with zero weights). Each run keeps its own data
+split, batch order and noise, drawn from its own generator in exactly the order the one-run path draws them
+(the noise is pre-drawn per step, in the shapes the model asks for, and handed to the vmapped step on a
+`NoiseTape`), and one Adam over the stacked parameters is elementwise, so stacked runs equal the same runs
+trained one by one up to float rounding of the batched products. Every run still writes its own ordinary run
+directory (metrics.jsonl, checkpoints), resumable either way.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from ..core import distributions
+from ..core.objectives import ObjectiveConfig, run_weights
+from ..errors import SSVAEError
+from .budget import TimeBudget, stop_for_time
+from .config import PER_RUN, TrainConfig
+from .hardware import adam, compiled_if_asked
+from .loop import export_models, progress_bar, train
+from .run import Run
+
+
+class NotStackable(ValueError):
+    """The runs cannot share one stacked step (checked before any training); train them one by one."""
+
+
+class NoiseTape:
+    """Pre-drawn standard-normal noise, handed out in the order the model asks (see base.standard_normal)."""
+
+    def __init__(self, tensors: list[Tensor]):
+        self.tensors, self.i = tensors, 0
+
+    def next(self, shape) -> Tensor:
+        t = self.tensors[self.i]
+        if tuple(t.shape) != tuple(shape):
+            raise RuntimeError(f"noise tape out of step: model asked for {tuple(shape)}, tape holds {tuple(t.shape)}")
+        self.i += 1
+        return t
+
+
+class _Step(nn.Module):
+    """forward = the loss, so that torch.func.functional_call can swap in one run's parameters; the objective's
+    per-run weights come in as tensors (`ObjectiveConfig.with_run_weights`)."""
+
+    def __init__(self, model: nn.Module, loss_fn, obj_cfg: ObjectiveConfig):
+        super().__init__()
+        self.model, self.loss_fn, self.obj_cfg = model, loss_fn, obj_cfg
+
+    def forward(self, x_lab, y_lab, x_unl, noise: list[Tensor], kl_weight: float, per_run: dict[str, Tensor]):
+        cfg = self.obj_cfg.with_run_weights(per_run)
+        return self.loss_fn(self.model, x_lab, y_lab, x_unl, NoiseTape(noise), cfg, kl_weight)
+
+
+class StackedLoss:
+    """The loss of R models of one architecture, vmapped over their stacked parameters.
+
+    `params` are leaf tensors [R, ...] to hand to one optimizer; calling returns per-run losses [R] and
+    per-run statistics, from batches [R, B, ...] and noise [R, *shape] for each of `noise_shapes`.
+    """
+
+    def __init__(self, models: list[nn.Module], loss_fn, obj_cfgs: list[ObjectiveConfig]):
+        if len({c.weights for c in obj_cfgs}) > 1:
+            raise ValueError("stacked runs must share the objective's term weights")
+        self.names = [n for n, _ in models[0].named_parameters()]
+        params, self.buffers = stack_module_state(models)
+        self.params = {n: p.detach().requires_grad_() for n, p in params.items()}
+        device = next(iter(params.values())).device
+        per_run = [run_weights(c) for c in obj_cfgs]
+        self.per_run = {k: torch.tensor([w[k] for w in per_run], device=device) for k in per_run[0]}
+        step = copy.deepcopy(_Step(models[0], loss_fn, obj_cfgs[0])).to("meta")
+
+        def one(p, b, xl, yl, xu, noise, w, per_run):
+            weights = {f"model.{k}": v for k, v in {**p, **b}.items()}
+            return functional_call(step, weights, (xl, yl, xu, noise, w, per_run))
+
+        self._batched = vmap(one, in_dims=(0, 0, 0, 0, 0, 0, None, 0), randomness="error")
+
+    def __call__(self, xl: Tensor, yl: Tensor, xu: Tensor, noise: list[Tensor], kl_weight: float):
+        return self._batched(self.params, self.buffers, xl, yl, xu, noise, kl_weight, self.per_run)
+
+
+def noise_shapes(model: nn.Module, loss_fn, obj_cfg, xl: Tensor, yl: Tensor, xu: Tensor) -> list[tuple[int, ...]]:
+    """The shapes, in order, of the noise one training step draws (recorded once with a dry step)."""
+    shapes: list[tuple[int, ...]] = []
+
+    class Recorder:
+        def next(self, shape):
+            shapes.append(tuple(shape))
+            return torch.zeros(shape, device=xu.device)
+
+    with torch.no_grad():
+        loss_fn(model, xl, yl, xu, Recorder(), obj_cfg, 1.0)
+    return shapes
+
+
+def stackable(cfgs: list[TrainConfig]) -> bool:
+    """Runs stack when they differ only in seed and the objective's per-run settings (same model, data, labels,
+    schedule)."""
+    strip = [{k: v for k, v in dataclasses.asdict(c).items() if k not in PER_RUN and k != "seed"} for c in cfgs]
+    return all(s == strip[0] for s in strip[1:])
+
+
+def train_stacked(
+    cfgs: list[TrainConfig], outs: list[str | Path], progress: bool | None = None, budget: TimeBudget | None = None
+) -> list[Path]:
+    runs: list[Run] = []
+    try:
+        for c, o in zip(cfgs, outs):
+            runs.append(Run(c, o))
+        return _train_stacked(runs, progress, budget)
+    finally:
+        for r in runs:
+            r.close()
+
+
+def _train_stacked(runs: list[Run], progress: bool | None, budget: TimeBudget | None) -> list[Path]:
+    r0, cfgs = runs[0], [r.cfg for r in runs]
+    if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
+        raise NotStackable("train_stacked needs runs that differ only in seed or MIER and stand at the same epoch")
+    stacked = StackedLoss([r.model for r in runs], r0.loss_fn, [r.obj_cfg for r in runs])
+    step_loss = compiled_if_asked(stacked, r0.cfg.compile, r0.device)
+    params, names = stacked.params, stacked.names
+    opt = adam(params.values(), r0.opt.param_groups[0]["lr"], r0.cfg.adam_betas)
+    opt.param_groups[0]["fused"] = r0.opt.param_groups[0]["fused"]  # a resumed unfused run stays unfused
+    _load_stacked_adam(opt, [r.opt for r in runs], names)
+    zero = torch.zeros(1, dtype=torch.long, device=r0.device)
+    shapes = noise_shapes(
+        r0.model,
+        r0.loss_fn,
+        r0.obj_cfg,
+        *r0.batch(zero.expand(1, r0.sched.unlabeled_batch), zero.expand(1, r0.sched.labeled_batch), 0),
+    )
+    bar = progress_bar(r0.epoch, r0.cfg.epochs, f"{r0.cfg.model} x{len(runs)}", progress)
+    clock = budget.clock if budget is not None else time.perf_counter
+    for _ in bar:
+        if stop_for_time(runs, budget):
+            break
+        t0 = clock()
+        indices = [r.epoch_indices() for r in runs]
+        for i in range(r0.sched.steps_per_epoch):
+            xl, yl, xu = (torch.stack(t) for t in zip(*(r.batch(ui, li, i) for r, (ui, li) in zip(runs, indices))))
+            noise = [torch.stack([distributions.standard_normal(s, r.gen, xu) for r in runs]) for s in shapes]
+            with r0.autocast():
+                losses, stats = step_loss(xl, yl, xu, noise, r0.kl_weight())
+            opt.zero_grad(set_to_none=True)
+            losses.sum().backward()  # runs share no parameters: each gets exactly its own gradient
+            opt.step()
+            for j, r in enumerate(runs):
+                r.record({k: v[j] for k, v in stats.items()})
+        seconds = clock() - t0
+        _unstack_into(params, opt, runs, names)
+        with warnings.catch_warnings():  # each run's own optimizer never steps here; its schedule still must
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+            rows = [r.end_epoch(seconds) for r in runs]
+        for g in opt.param_groups:
+            g["lr"] = r0.opt.param_groups[0]["lr"]
+        if budget is not None:
+            budget.timed(clock() - t0)
+        if rows[0] is not None:
+            accs = [row["val_accuracy"] for row in rows]
+            bar.set_postfix(val_acc=f"{min(accs):.1f}-{max(accs):.1f}")
+    bar.close()
+    for r in runs:
+        if budget is not None:
+            budget.record(r)
+        if r.epoch >= r.cfg.epochs:
+            export_models(r)
+    return [r.out for r in runs]
+
+
+def _load_stacked_adam(opt: torch.optim.Adam, singles: list[torch.optim.Optimizer], names: list[str]) -> None:
+    """Stack resumed runs' Adam moments into the stacked optimizer (nothing to do on a fresh start)."""
+    states = [o.state_dict()["state"] for o in singles]
+    if not states[0]:
+        return
+    sd = opt.state_dict()
+    for i in range(len(names)):
+        sd["state"][i] = {
+            "step": states[0][i]["step"].clone(),
+            "exp_avg": torch.stack([s[i]["exp_avg"] for s in states]),
+            "exp_avg_sq": torch.stack([s[i]["exp_avg_sq"] for s in states]),
+        }
+    opt.load_state_dict(sd)
+
+
+def _unstack_into(params: dict[str, Tensor], opt: torch.optim.Adam, runs: list[Run], names: list[str]) -> None:
+    """Copy each run's slice of parameters and Adam moments back into its own model and optimizer."""
+    stacked_state = [opt.state[params[n]] for n in names]
+    with torch.no_grad():
+        for j, r in enumerate(runs):
+            for n, p in r.model.named_parameters():
+                p.copy_(params[n][j])
+            for p, st in zip(r.model.parameters(), stacked_state):
+                if st:
+                    r.opt.state[p] = {
+                        "step": st["step"].clone(),
+                        "exp_avg": st["exp_avg"][j].clone(),
+                        "exp_avg_sq": st["exp_avg_sq"][j].clone(),
+                    }
+
+
+def train_many(
+    cfgs: list[TrainConfig],
+    outs: list[str | Path],
+    progress: bool | None = None,
+    stack: bool | None = None,
+    budget: TimeBudget | None = None,
+    jobs: int = 1,
+) -> list[Path]:
+    """Train several runs: stacked into one step on a GPU (or when `stack` says so), else `jobs` at a time in
+    separate processes (`ssvae.parallel`), else one by one."""
+    if stack is None:
+        stack = len(cfgs) > 1 and stackable(cfgs) and _on_gpu(cfgs[0])
+    if stack:
+        try:
+            return train_stacked(cfgs, outs, progress, budget)
+        except NotStackable:
+            pass  # runs at different epochs (partly resumed grids): fall back to one by one
+    if jobs > 1 and len(cfgs) > 1 and not _on_gpu(cfgs[0]):  # on a GPU, runs that cannot stack go one by one
+        from .parallel import train_parallel
+
+        return train_parallel(cfgs, outs, min(jobs, len(cfgs)), budget or TimeBudget())
+    return [train(c, o, progress=progress, budget=budget) for c, o in zip(cfgs, outs)]
+
+
+def _on_gpu(cfg: TrainConfig) -> bool:
+    from ..data import resolve_device
+
+    return resolve_device(cfg.device).type == "cuda"
+
+
+def seeds_configs(cfg: TrainConfig, seeds: list[int], out: str | Path) -> tuple[list[TrainConfig], list[Any]]:
+    """One config and run directory per seed: OUT/seed{S}."""
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise SSVAEError(f"--seeds repeats {', '.join(map(str, repeated))}; give each seed once")
+    return ([dataclasses.replace(cfg, seed=s) for s in seeds], [Path(out) / f"seed{s}" for s in seeds])

@@ -1,0 +1,87 @@
+"""What a checkpoint holds, listed once: the training state that `Run` saves and restores to resume exactly."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from ..errors import SSVAEError, warn
+
+# checkpoint key -> TrainingState attribute, for the counters and sums (the modules and the RNG are below)
+COUNTERS = {
+    "epoch": "epoch",
+    "step": "step",
+    "best_score": "best_score",
+    "best_epoch": "best_epoch",
+    "train_seconds": "seconds",
+    "sums": "sums",
+    "steps_in_sums": "steps_in_sums",
+}
+# keys that older checkpoints lacked or named otherwise -> how to read them there
+OLDER = {"best_score": lambda s: s.get("best_val_accuracy"), "sums": lambda s: {}, "steps_in_sums": lambda s: 0}
+
+
+class TrainingState:
+    """A run's model, optimizer, lr schedule and noise generator, and its counters: everything the next epoch
+    needs, and the step statistics not yet logged."""
+
+    def __init__(self, model: torch.nn.Module, opt, lr_sched, gen: torch.Generator, seed: int):
+        self.model, self.opt, self.lr_sched, self.gen, self.seed = model, opt, lr_sched, gen, seed
+        self.epoch, self.step, self.best_score, self.best_epoch, self.seconds = 0, 0, -math.inf, 0, 0.0
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps_in_sums = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.lr_sched.state_dict(),
+            "rng": self.gen.get_state(),
+            **{key: getattr(self, attr) for key, attr in COUNTERS.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any], where: str = "the checkpoint") -> None:
+        try:
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+            self.lr_sched.load_state_dict(state["scheduler"])
+            self._load_rng(state, where)
+            for key, attr in COUNTERS.items():
+                setattr(self, attr, state[key] if key in state else OLDER[key](state))
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+            raise SSVAEError(
+                f"{where} does not fit this run ({type(e).__name__}: {str(e)[:100]}); "
+                "rerun with --restart to train it again"
+            ) from e
+
+    def _load_rng(self, state: dict[str, Any], where: str) -> None:
+        try:
+            self.gen.set_state(state["rng"].cpu())
+        except RuntimeError:  # saved by another kind of device (a CUDA and a CPU state differ in kind)
+            self.gen.manual_seed(self.seed * 1_000_003 + state["step"])
+            warn(
+                f"{where} was checkpointed on another kind of device: it resumes on {self.gen.device.type} with a "
+                "fresh noise stream, so it will not be bit-identical to an uninterrupted run"
+            )
+
+    def warm_start(self, init: dict[str, Any]) -> None:
+        """The model and optimizer of an earlier fit (the estimator's warm_start), and a new schedule of epochs."""
+        self.model.load_state_dict(init["model"])
+        if "optimizer" in init:
+            self.opt.load_state_dict(init["optimizer"])
+        self.step = init["step"]
+
+    def record(self, stats: dict[str, torch.Tensor]) -> None:
+        """Sum step statistics on the device; read back only at evaluation (no per-step host sync)."""
+        for k, v in stats.items():
+            self.sums[k] = self.sums[k] + v.detach() if k in self.sums else v.detach().clone()
+        self.steps_in_sums += 1
+        self.step += 1
+
+    def mean_stats(self) -> dict[str, float]:
+        """The step statistics' means since the last evaluation, and a fresh start for the next."""
+        means = {k: float(v) / self.steps_in_sums for k, v in self.sums.items()}
+        self.sums, self.steps_in_sums = {}, 0
+        return means
