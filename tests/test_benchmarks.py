@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
@@ -18,6 +19,7 @@ def test_speed_benchmark_modes_run():
     assert speed.matmul_rate(cpu, torch.float32, 64, 64, 64) > 0
 
 
+@pytest.mark.slow
 def test_cpu_step_before_after_runs_against_a_commit():
     """benchmarks/cpu_step.py end to end on the smallest setting: 'before' from a git worktree of HEAD, 'after'
     and the three take-back variants from this tree, one table row each; the worktree is removed afterwards."""

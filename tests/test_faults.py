@@ -82,6 +82,7 @@ def cli_env() -> dict[str, str]:
 # kill -9
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points_always_resumes_to_the_same_result(tmp_path):
     """A process killed anywhere (starting up, mid-step, mid-evaluation, mid-checkpoint) loses at most the epoch
     in flight: killed again and again, the rerun ends bit-identical to an uninterrupted run."""
@@ -152,6 +153,7 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["truncated", "empty", "random", "pickle with code"])
 @pytest.mark.parametrize("which", ["last.pt", "best.pt"])
 def test_damaged_checkpoint_is_named_in_one_line_and_restart_fixes_it(tmp_path, trained, capsys, kind, which):
@@ -261,6 +263,7 @@ def test_second_writer_is_refused_naming_the_holder(tmp_path):
     Run(TrainConfig(model="m2", epochs=2, **FAST), run).close()  # released: the next writer is welcome
 
 
+@pytest.mark.slow
 def test_two_concurrent_cli_writers(tmp_path):
     """Two `ssvae train` on one --out: the second is refused in one line naming the first's PID; the first
     finishes with each epoch logged once. The first is held still (SIGSTOP) while the second tries."""

@@ -55,6 +55,7 @@ def test_stacked_equals_one_by_one(tmp_path, model):
         _compare(tmp_path / f"stacked{s}", tmp_path / f"single{s}", atol=1e-4)
 
 
+@pytest.mark.slow
 def test_compiled_stacked_step_trains_like_eager(tmp_path, capsys):
     """--compile on (as --compile auto does on a GPU) through the vmapped step, forced on the CPU: it compiles
     (no fallback warning; the fused likelihood once made it fall back) and equals the eager stacked runs."""
@@ -106,6 +107,7 @@ def test_what_may_differ_between_stacked_runs():
     assert not stackable([a, TrainConfig(model="m2", labels_per_class=250)])
 
 
+@pytest.mark.slow
 def test_cli_seeds_writes_one_run_directory_per_seed(tmp_path):
     from ssvae.cli import main
 
@@ -135,6 +137,7 @@ def test_cli_seeds_writes_one_run_directory_per_seed(tmp_path):
         assert (tmp_path / f"seed{s}" / "last.pt").exists()
 
 
+@pytest.mark.slow
 def test_jobs_in_separate_processes_equal_sequential_runs(tmp_path, capsys):
     """`--jobs 2`: two seeds trained at once in two spawned processes, bit-identical to one after the other at the
     same number of threads per run (a different thread count may reorder a product's sums: other last bits)."""

@@ -4,11 +4,14 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from ssvae.cli import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+@pytest.mark.slow
 def test_own_data_example_runs_as_written(tmp_path, monkeypatch, capsys):
     text = README.read_text()
     section = text[text.index("## Your own data") :]

@@ -52,6 +52,7 @@ def test_summary_statistics_by_hand():
     assert np.isnan(summarize([5.0])["std"])
 
 
+@pytest.mark.slow
 def test_reproduce_then_report(tmp_path, capsys):
     out = tmp_path / "res"
     args = [
@@ -144,6 +145,7 @@ def test_report_of_nothing_is_one_line(tmp_path, capsys):
     assert "no finished runs" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_reproduce_in_time_limited_chunks_equals_one_go(tmp_path, capsys):
     """`reproduce --time-limit`: each command trains what fits (at least one epoch), says how far the grid is,
     evaluates only finished runs; repeated, it ends with the same metrics as one uninterrupted command."""

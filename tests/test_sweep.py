@@ -112,6 +112,7 @@ def test_missing_grid_file_and_show(tmp_path, capsys):
     assert parse_grid(__import__("tomllib").loads(capsys.readouterr().out)).axes["beta"] == [1.0, 5.0]
 
 
+@pytest.mark.slow
 def test_cli_sweep_local_writes_runs_and_table_and_resumes_for_free(tmp_path, capsys):
     path = tmp_path / "grid.toml"
     path.write_text(TINY)
@@ -183,6 +184,7 @@ def local_reference(points, out: Path) -> dict[str, dict]:
     return metrics_of(out, points)
 
 
+@pytest.mark.slow
 def test_ray_engine_equals_local_and_reruns_train_nothing(ray_local, tmp_path):
     points = tiny_points(tmp_path)
     assert len(groups_of(points)) == 2 and len(points) == 8  # 2 groups (label counts) x 2 seeds x +-MIER
@@ -196,6 +198,7 @@ def test_ray_engine_equals_local_and_reruns_train_nothing(ray_local, tmp_path):
     assert build_report(tmp_path / "ray", draw=False)
 
 
+@pytest.mark.slow
 def test_ray_retries_a_trial_whose_worker_is_killed(ray_local, tmp_path):
     """kill -9 of the worker training a group mid-run: Ray retries the trial, which resumes the run from its
     atomic checkpoints and ends with the metrics of an uninterrupted run."""
@@ -229,6 +232,7 @@ def test_ray_retries_a_trial_whose_worker_is_killed(ray_local, tmp_path):
     assert metrics_of(tmp_path / "ray", points) == local
 
 
+@pytest.mark.slow
 def test_reproduce_runs_its_grid_on_ray(ray_local, tmp_path):
     """`ssvae reproduce --engine ray`: the paper's grid through the same engine, as Ray trials."""
     out = tmp_path / "paper"

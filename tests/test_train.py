@@ -62,6 +62,7 @@ def test_train_then_evaluate_on_digits(tmp_path):
     "model,mier",
     [("m2", True), ("classifier", False), ("adgm", False), ("adgm", True), ("lvae", False), ("lvae", True)],
 )
+@pytest.mark.slow
 def test_every_model_end_to_end(tmp_path, model, mier):
     run = tmp_path / "run"
     train(TrainConfig(model=model, mier=mier, epochs=3, **FAST), run, progress=False)
@@ -135,6 +136,7 @@ def test_checkpoints_load_with_weights_only(tmp_path):
     assert not list((tmp_path / "r").glob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_cli_train_evaluate_and_demo(tmp_path, capsys):
     run = tmp_path / "cli"
     assert (
@@ -187,6 +189,7 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_console_entry_point():
     r = subprocess.run([sys.executable, "-m", "ssvae", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "demo" in r.stdout and "evaluate" in r.stdout
@@ -206,6 +209,7 @@ def test_unknown_precision_is_refused(tmp_path):
         train(TrainConfig(model="m2", **{**FAST, "precision": "fp8"}), tmp_path / "x", progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["m2", "adgm"])
 def test_mier_at_default_weighting_does_not_collapse_on_small_data(tmp_path, model):
     """The paper's networks, MIER's beta = 5, gamma = 1 and the default weighting and alpha, on 10 labels per class.
@@ -254,6 +258,7 @@ def test_learning_rate_halves_exactly_every_n_epochs(tmp_path):
     assert by_epoch == {1: {0.004}, 2: {0.004}, 3: {0.004}, 4: {0.002}, 5: {0.002}, 6: {0.002}, 7: {0.001}}
 
 
+@pytest.mark.slow
 def test_time_limited_chunks_resume_bit_identical(tmp_path):
     """--time-limit: each command stops before an epoch it cannot finish, checkpointing even between evaluations
     (eval_every 2 here), and the chunks together equal one uninterrupted run."""
@@ -318,6 +323,7 @@ def test_resume_from_another_kind_of_device_reseeds_with_a_warning(tmp_path, cap
     assert [r["epoch"] for r in ck.read_history(run / ck.HISTORY)] == [1, 2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["m2", "adgm", "lvae"])
 def test_compiled_step_trains_like_eager(tmp_path, capsys, model):
     """--compile on (forced on the CPU): the same losses and parameters as eager over an epoch (12 steps), within
@@ -395,6 +401,7 @@ def test_explicit_bf16_where_it_is_emulated_warns_once(tmp_path, monkeypatch, ca
     assert ck.load_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == "bf16"  # the user's choice stands
 
 
+@pytest.mark.slow
 def test_training_uses_fused_adam_and_old_unfused_runs_resume_bit_identical(tmp_path, monkeypatch):
     """New runs step with torch's fused Adam; a run checkpointed by the unfused Adam of earlier versions resumes
     unfused (the kinds differ in the last bits) and ends bit-identical to an uninterrupted unfused run."""
@@ -424,6 +431,7 @@ def test_training_uses_fused_adam_and_old_unfused_runs_resume_bit_identical(tmp_
         assert x["train"]["loss"] == pytest.approx(y["train"]["loss"], rel=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 @pytest.mark.parametrize("opt_out", ["1", "0"])
 def test_keep_freed_memory_stops_reused_tensors_from_page_faulting(opt_out):

@@ -274,97 +274,40 @@ def print_baselines(run_dir: Path, rows: list[dict]) -> None:
 
 def cmd_reproduce(a: argparse.Namespace) -> None:
     from .data import resolve_device
+    from .experiments import reproduce as rp
     from .experiments.report import build_report
-    from .experiments.reproduce import (
-        GRID_RECORD,
-        grid,
-        grid_progress,
-        grid_record,
-        parse_models,
-        parse_tables,
-        run_grid,
-    )
     from .training import rundir as ck
     from .training.budget import TimeBudget
-    from .training.config import TrainConfig
 
-    tables = parse_tables(a.table)
-    models = parse_models(a.models)
-    budget = TimeBudget(a.time_limit)
-    datasets = [d.strip() for d in a.datasets.split(",") if d.strip()]
-    try:
-        ablation = [int(n) for n in a.labels_ablation.split(",")]
-    except ValueError:
-        raise SSVAEError(f"--labels-ablation {a.labels_ablation!r}: give whole numbers separated by commas") from None
-    out = Path(a.out)
-    device = resolve_device(a.device)
+    tables, models, ablation = rp.parse_tables(a.table), rp.parse_models(a.models), rp.parse_ablation(a.labels_ablation)
+    budget, out, device = TimeBudget(a.time_limit), Path(a.out), resolve_device(a.device)
     ck.check_run_dir_path(out)
-    warmup = a.warmup_epochs if a.warmup_epochs is not None else min(200, max(1, a.epochs // 5))
-    base = TrainConfig(
-        data_dir=a.data_dir,
-        epochs=a.epochs,
-        warmup_epochs=warmup,
-        device=str(device),
-        precision=a.precision,
-        compile=a.compile,
-        eval_every=a.eval_every,
-    )
-    unavailable = dataset_problems(datasets, a.data_dir)
+    warmup = rp.default_warmup(a.warmup_epochs, a.epochs)
+    settings = dict(epochs=a.epochs, warmup_epochs=warmup, precision=a.precision, compile=a.compile)
+    base = rp.base_config(a.data_dir, str(device), eval_every=a.eval_every, **settings)
+    datasets, unavailable = rp.loadable([d.strip() for d in a.datasets.split(",") if d.strip()], a.data_dir)
     ck.make_run_dir(out)
     for d, why in unavailable.items():
         print(f"skipping {d}: {why}", file=sys.stderr)
-    datasets = [d for d in datasets if d not in unavailable]
     if not datasets:
         raise SSVAEError("none of the data sets could be loaded; see the lines above")
-    specs = grid(tables, datasets, a.seeds, a.labels_per_class, ablation, models)
-    meta = grid_record(
-        out,
-        device,
-        unavailable,
-        command="ssvae " + shlex.join(a.argv),
-        tables=sorted(tables),
-        datasets=datasets,
-        seeds=a.seeds,
-        labels=a.labels_per_class,
-        ablation=ablation,
-        epochs=a.epochs,
-        warmup_epochs=warmup,
-        runs=len(specs),
-    )
+    specs = rp.grid(tables, datasets, a.seeds, a.labels_per_class, ablation, models)
+    facts = dict(tables=sorted(tables), datasets=datasets, seeds=a.seeds, labels=a.labels_per_class)
+    facts.update(ablation=ablation, epochs=a.epochs, warmup_epochs=warmup, runs=len(specs))
+    meta = rp.grid_record(out, device, unavailable, command="ssvae " + shlex.join(a.argv), **facts)
     print(
         f"{len(specs)} runs: tables {sorted(tables)}, datasets {datasets}, {a.seeds} seeds, {a.epochs} epochs -> {out}",
         flush=True,
     )
-    meta["wall_seconds"] += run_grid(
-        specs,
-        out,
-        base,
-        a.iw_samples if 2 in tables else 0,
-        budget=budget,
-        jobs=a.jobs,
-        baselines=a.baselines,
-        figures=not a.no_figures,
-        **engine_options(a),
-    )
-    ck.save_json(out / GRID_RECORD, meta)
+    iw = a.iw_samples if 2 in tables else 0
+    options = dict(budget=budget, jobs=a.jobs, baselines=a.baselines, figures=not a.no_figures, **engine_options(a))
+    meta["wall_seconds"] += rp.run_grid(specs, out, base, iw, **options)
+    ck.save_json(out / rp.GRID_RECORD, meta)
     if budget.stopped:
-        print(budget.summary(grid_progress(specs, out, base.epochs)))
+        print(budget.summary(rp.grid_progress(specs, out, base.epochs)))
         return
     for path in build_report(out, a.data_dir, draw=not a.no_figures):
         print(f"wrote {path}")
-
-
-def dataset_problems(datasets: list[str], data_dir: str | None) -> dict[str, str]:
-    """Load each data set once up front (downloading it if need be); those that fail are left out of the grid."""
-    from .data import load_dataset
-
-    problems = {}
-    for d in datasets:
-        try:
-            load_dataset(d, data_dir)
-        except SSVAEError as e:
-            problems[d] = str(e)
-    return problems
 
 
 def engine_options(a: argparse.Namespace) -> dict:
@@ -411,6 +354,7 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     from .experiments.engines import run_points
     from .experiments.grid import SHIPPED, load_grid_arg, points_of, run_epochs_done, shipped_text
     from .experiments.report import sweep_table
+    from .experiments.reproduce import loadable
     from .training import rundir as ck
     from .training.budget import TimeBudget
 
@@ -425,9 +369,9 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     overrides = {k: v for k, v in (("data_dir", a.data_dir), ("device", a.device)) if v is not None}
     cfgs = grid.configs(overrides=overrides)
     for dataset, data_dir in dict.fromkeys((c.dataset, c.data_dir) for c in cfgs):
-        problem = dataset_problems([dataset], data_dir).get(dataset)
-        if problem:
-            raise SSVAEError(f"{grid.source}: dataset {dataset!r}: {problem}")
+        _, problems = loadable([dataset], data_dir)
+        if problems:
+            raise SSVAEError(f"{grid.source}: dataset {dataset!r}: {problems[dataset]}")
     iw = grid.iw_samples if a.iw_samples is None else a.iw_samples
     if iw < 0:
         raise SSVAEError(f"--iw-samples must be 0 or more, got {iw}")
@@ -472,6 +416,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_parser = sub.add_parser
     sub.add_parser = lambda *a, **k: add_parser(*a, formatter_class=HelpWithDefaults, **k)  # defaults in every --help
 
+    for add in (
+        add_demo_parser,
+        add_train_parser,
+        add_evaluate_parser,
+        add_predict_parser,
+        add_reproduce_parser,
+        add_sweep_parser,
+        add_report_parser,
+    ):
+        add(sub)
+    return p
+
+
+def add_demo_parser(sub) -> None:
     d = sub.add_parser("demo", help="M2 vs M2+MIER vs supervised-only on bundled digits (CPU, ~1 min)")
     d.add_argument("--out", default="runs/demo", help="folder for the three run directories (default runs/demo)")
     d.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"epochs per run (default {DEMO_EPOCHS})")
@@ -480,10 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     d.set_defaults(func=cmd_demo)
 
+
+def add_train_parser(sub) -> None:
     t = sub.add_parser("train", help="train one run into a run directory (resumable)")
     add_train_args(t)
     t.set_defaults(func=cmd_train)
 
+
+def add_evaluate_parser(sub) -> None:
     e = sub.add_parser("evaluate", help="test metrics and figures for a trained run")
     e.add_argument("run_dir", help="the --out of `ssvae train`")
     e.add_argument(
@@ -493,6 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", default=None, help="where the data set is now, if it moved since training")
     e.add_argument("--no-figures", action="store_true", help="metrics only: skip recon, samples and t-SNE figures")
     e.set_defaults(func=cmd_evaluate)
+
+
+def add_predict_parser(sub) -> None:
     pr = sub.add_parser("predict", help="class probabilities for new inputs from a saved model or a run directory")
     pr.add_argument("model", help="a saved model directory (SemiSupervisedClassifier.save) or a run directory")
     pr.add_argument("input", help="an .npy array, an .npz (array x, x_test or its only array), or a folder of images")
@@ -500,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="auto", help="auto, cpu or cuda")
     pr.set_defaults(func=cmd_predict)
 
+
+def add_reproduce_parser(sub) -> None:
     r = sub.add_parser("reproduce", help="the paper's Tables 1-3 and Figures 2-4: train, evaluate, report")
     r.add_argument("--table", default="all", help="1, 2, 3, a comma list, or all")
     r.add_argument(
@@ -532,6 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_grid_run_args(r)
     r.set_defaults(func=cmd_reproduce)
 
+
+def add_sweep_parser(sub) -> None:
     sw = sub.add_parser("sweep", help="train a grid of runs from a TOML file, here or on a Ray cluster")
     sw.add_argument("grid", help="a grid file (TOML), or a shipped grid: example, table1, table3")
     sw.add_argument("--out", default=None, help="folder for the run directories and sweep.md; rerun to resume")
@@ -543,12 +512,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_grid_run_args(sw)
     sw.set_defaults(func=cmd_sweep)
 
+
+def add_report_parser(sub) -> None:
     rp = sub.add_parser("report", help="rebuild tables and figures from finished runs, without training")
     rp.add_argument("dir", help="a results directory of `ssvae reproduce`, or any folder of run directories")
     rp.add_argument("--data-dir", default=None, help="where the data sets are now (for the figures)")
     rp.add_argument("--no-figures", action="store_true", help="tables only")
     rp.set_defaults(func=cmd_report)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -292,7 +292,7 @@ def table3(ix: Index, datasets: list[str], ablation: list[int], csv_rows: list[d
         rows = []
         for d in datasets:
             for n in ablation:
-                base, mier = ((d, "m2", m, n) for m in (False, True))
+                base, mier = ((d, paper.FIGURE_MODEL, m, n) for m in (False, True))
                 sb, sm = (summarize(list(ix.values(k, ckpt, "test_accuracy").values())) for k in (base, mier))
                 diff = ix.paired(mier, base, ckpt, "test_accuracy")
                 p = paper.TABLE3.get(d, {}).get(n)
@@ -319,17 +319,17 @@ def table3(ix: Index, datasets: list[str], ablation: list[int], csv_rows: list[d
 # ---------------------------------------------------------------------------------------------------- figures
 def figures(ix: Index, datasets: list[str], labels: int, out: Path, data_dir: str | None) -> list[str]:
     """Figs. 2-4 (M2 vs M2+MIER, best checkpoints, seed 0 or the lowest) and the I / H curves."""
+    return [mi_entropy_figure(ix, datasets[0], labels, out)] + pair_figures(ix, datasets[0], labels, out, data_dir)
+
+
+def mi_entropy_figure(ix: Index, d0: str, labels: int, out: Path) -> str:
+    """Minibatch I(y;x), H(q(y|x)) and validation accuracy over training, every variant, mean over seeds."""
     import matplotlib.pyplot as plt
-    import torch
 
-    from ..data import load_dataset
     from ..evaluation import plots
-    from ..evaluation.evaluate import load_run
 
-    written = []
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     styles = {False: "-", True: "--"}
-    d0 = datasets[0]
     for model, mier in display_order():
         runs = ix.cells.get((d0, model, mier, labels))
         if not runs:
@@ -361,17 +361,27 @@ def figures(ix: Index, datasets: list[str], labels: int, out: Path, data_dir: st
         fontsize=11,
     )
     plots.save_figure(fig, out / "mi_entropy.png")
-    written.append("mi_entropy.png")
+    return "mi_entropy.png"
 
-    pair = [ix.cells.get((d0, "m2", m, labels), {}) for m in (False, True)]
+
+def pair_figures(ix: Index, d0: str, labels: int, out: Path, data_dir: str | None) -> list[str]:
+    """Figs. 2-4 from the best checkpoints of M2 and M2+MIER of one seed, when the checkpoints are there."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    from ..data import load_dataset
+    from ..evaluation import plots
+    from ..evaluation.evaluate import load_run
+
+    pair = [ix.cells.get((d0, paper.FIGURE_MODEL, m, labels), {}) for m in (False, True)]
     if not all(pair):
-        return written
+        return []
     seed = min(set(pair[0]) & set(pair[1]), default=None)
     if seed is None:
-        return written
+        return []
     runs = [p[seed].run_dir for p in pair]
     if not all((r / ck.BEST).exists() for r in runs):  # results kept as small files only: no checkpoints to draw
-        return written
+        return []
     device = torch.device("cpu")
     cfg = ck.load_json(runs[0] / ck.CONFIG)
     ds = load_dataset(cfg["config"]["dataset"], data_dir or cfg["config"]["data_dir"])
@@ -403,7 +413,7 @@ def figures(ix: Index, datasets: list[str], labels: int, out: Path, data_dir: st
         )
     axes[1].legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
     plots.save_figure(fig, out / "fig4_tsne.png")
-    return written + ["fig2_recon.png", "fig3_samples.png", "fig4_tsne.png"]
+    return ["fig2_recon.png", "fig3_samples.png", "fig4_tsne.png"]
 
 
 # ---------------------------------------------------------------------------------------------------- report
@@ -414,9 +424,9 @@ def build_report(root: str | Path, data_dir: str | None = None, draw: bool = Tru
     grid = ck.load_json(root / GRID_RECORD) if (root / GRID_RECORD).exists() else {}
     datasets = grid.get("datasets") or list(dict.fromkeys(r.dataset for r in recs))
     datasets = [Path(d).stem.replace("_", "-") for d in datasets]
-    non_ablation = [r.labels for r in recs if r.model != "m2"] or [r.labels for r in recs]
+    non_ablation = [r.labels for r in recs if r.model != paper.FIGURE_MODEL] or [r.labels for r in recs]
     labels = grid.get("labels") or Counter(non_ablation).most_common(1)[0][0]
-    ablation = grid.get("ablation") or sorted({r.labels for r in recs if r.model == "m2"})
+    ablation = grid.get("ablation") or sorted({r.labels for r in recs if r.model == paper.FIGURE_MODEL})
     tables = set(grid.get("tables", [1, 2, 3]))
     csv_rows: list[dict] = []
     written: list[Path] = []

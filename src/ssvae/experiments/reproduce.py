@@ -145,6 +145,37 @@ def parse_models(text: str) -> tuple[str, ...]:
     return models
 
 
+def parse_ablation(text: str) -> list[int]:
+    try:
+        return [int(n) for n in text.split(",")]
+    except ValueError:
+        raise SSVAEError(f"--labels-ablation {text!r}: give whole numbers separated by commas") from None
+
+
+def default_warmup(warmup_epochs: int | None, epochs: int) -> int:
+    """The paper's 200 epochs of KL warm-up, or a fifth of a shorter run."""
+    return warmup_epochs if warmup_epochs is not None else min(200, max(1, epochs // 5))
+
+
+def base_config(data_dir: str | None, device: str, **settings) -> TrainConfig:
+    """The settings every run of the grid shares (the paper's defaults otherwise); the grid sets the rest."""
+    return TrainConfig(data_dir=data_dir, device=device, **settings)
+
+
+def loadable(datasets: list[str], data_dir: str | None) -> tuple[list[str], dict[str, str]]:
+    """Load each data set once up front (downloading it if need be): those that load, and why the others failed
+    (they are left out of the grid)."""
+    from ..data import load_dataset
+
+    problems = {}
+    for d in datasets:
+        try:
+            load_dataset(d, data_dir)
+        except SSVAEError as e:
+            problems[d] = str(e)
+    return [d for d in datasets if d not in problems], problems
+
+
 def parse_tables(text: str) -> set[int]:
     if text == "all":
         return {1, 2, 3}
