@@ -47,6 +47,32 @@ def add_jobs(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_watch(p: argparse.ArgumentParser) -> None:
+    """How a long command reports while it trains (ssvae.training.watch)."""
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars and no progress lines (without a terminal, one line per evaluation is printed)",
+    )
+    p.add_argument(
+        "--tensorboard",
+        default=None,
+        metavar="DIR",
+        help="write each run's curves and figures as TensorBoard events into DIR/<its run directory's name> "
+        "(pip install 'ssvae[tensorboard]'); watch with `tensorboard --logdir DIR`",
+    )
+
+
+def watch_of(a: argparse.Namespace, root: Path, lines_only: bool = False):
+    """The command's Watch: bars on a terminal (none in grids: the engine has its own), lines without one."""
+    from .training.watch import Watch
+
+    bar = False if (a.quiet or lines_only) else None
+    watch = Watch(bar=bar, lines=False if a.quiet else None, tensorboard=a.tensorboard, root=str(root))
+    watch.check()
+    return watch
+
+
 def add_time_limit(p: argparse.ArgumentParser) -> None:
     import os
 
@@ -132,6 +158,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     add_time_limit(g)
     add_jobs(g)
+    add_watch(g)
 
 
 def config_from_args(a: argparse.Namespace):
@@ -153,7 +180,7 @@ def cmd_train(a: argparse.Namespace) -> None:
     from .training.stacked import seeds_configs, train_many
 
     cfg = config_from_args(a)
-    budget = TimeBudget(a.time_limit)
+    budget, watch = TimeBudget(a.time_limit), watch_of(a, Path(a.out).parent)
     if a.labels_per_class is not None and (cfg.dataset.endswith(".npz") or Path(cfg.dataset).is_file()):
         from .data import load_dataset
 
@@ -166,7 +193,7 @@ def cmd_train(a: argparse.Namespace) -> None:
     if a.restart:  # the flags were checked above, before anything is discarded
         for out in outs:
             ck.clear_run(Path(out))
-    train_many(cfgs, outs, budget=budget, jobs=a.jobs)
+    train_many(cfgs, outs, progress=watch, budget=budget, jobs=a.jobs)
     if budget.stopped:
         print(budget.summary())
         return
@@ -282,6 +309,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     tables, models, ablation = rp.parse_tables(a.table), rp.parse_models(a.models), rp.parse_ablation(a.labels_ablation)
     budget, out, device = TimeBudget(a.time_limit), Path(a.out), resolve_device(a.device)
     ck.check_run_dir_path(out)
+    watch = watch_of(a, out / "runs", lines_only=True)
     warmup = rp.default_warmup(a.warmup_epochs, a.epochs)
     settings = dict(epochs=a.epochs, warmup_epochs=warmup, precision=a.precision, compile=a.compile)
     base = rp.base_config(a.data_dir, str(device), eval_every=a.eval_every, **settings)
@@ -300,7 +328,8 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         flush=True,
     )
     iw = a.iw_samples if 2 in tables else 0
-    options = dict(budget=budget, jobs=a.jobs, baselines=a.baselines, figures=not a.no_figures, **engine_options(a))
+    options = dict(budget=budget, jobs=a.jobs, baselines=a.baselines, figures=not a.no_figures, watch=watch)
+    options.update(engine_options(a))
     meta["wall_seconds"] += rp.run_grid(specs, out, base, iw, **options)
     ck.save_json(out / rp.GRID_RECORD, meta)
     if budget.stopped:
@@ -344,10 +373,11 @@ def add_engine(p: argparse.ArgumentParser) -> None:
 
 
 def add_grid_run_args(p: argparse.ArgumentParser) -> None:
-    """What every command that trains a grid takes: the engine, a time limit, parallel jobs."""
+    """What every command that trains a grid takes: the engine, a time limit, parallel jobs, how it reports."""
     add_engine(p)
     add_time_limit(p)
     add_jobs(p)
+    add_watch(p)
 
 
 def cmd_sweep(a: argparse.Namespace) -> None:
@@ -378,14 +408,14 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     points = points_of(cfgs, grid.varied(), iw)
     out = Path(a.out)
     ck.check_run_dir_path(out)
-    budget = TimeBudget(a.time_limit)
+    budget, watch = TimeBudget(a.time_limit), watch_of(a, out / "runs", lines_only=True)
     ck.make_run_dir(out)
     ck.save_json(
         out / "sweep.json",
         {"command": "ssvae " + shlex.join(a.argv), "grid": grid.source, "runs": len(points), "engine": a.engine},
     )
     print(f"{len(points)} runs from {grid.source} -> {out} ({a.engine} engine)", flush=True)
-    run_points(points, out, budget=budget, jobs=a.jobs, figures=not a.no_figures, **engine_options(a))
+    run_points(points, out, budget=budget, jobs=a.jobs, figures=not a.no_figures, watch=watch, **engine_options(a))
     for path in sweep_table(out, points, grid.varied()):
         print(f"wrote {path}")
     if budget.stopped:
@@ -412,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Semi-supervised VAEs (M2, ADGM, LVAE) with the MIER regulariser.",
         formatter_class=HelpWithDefaults,
     )
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"ssvae {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     add_parser = sub.add_parser
     sub.add_parser = lambda *a, **k: add_parser(*a, formatter_class=HelpWithDefaults, **k)  # defaults in every --help

@@ -26,6 +26,7 @@ from .training.config import SETTINGS, TrainConfig
 from .training.loop import run_epochs
 from .training.run import Run
 from .training.saved import json_classes, load_model, save_model
+from .training.watch import QUIET, Watch
 
 # early_stopping value -> (TrainConfig.select, where the held-out rows come from)
 SELECTION = {False: ("last", None), True: ("val-accuracy", "labeled"), "elbo": ("val-elbo", "unlabeled")}
@@ -50,7 +51,9 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         how well x is modelled, not accuracy, so it guards against overfitting the data, not the labels.
     warm_start : a second `fit` continues from the fitted model (and optimizer) instead of starting over.
     random_state : seeds the split, the initialisation and the batch order and noise; None draws a seed.
-    verbose : show a tqdm progress bar.
+    verbose : report progress: a tqdm bar on a terminal, one line per epoch without one (a notebook's log, a job).
+    tensorboard_dir : write the fit's curves (losses, L, U, I, H, validation metrics, lr, KL weight) and, each
+        epoch, reconstructions and samples as TensorBoard events into this folder (needs `ssvae[tensorboard]`).
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         warm_start: bool = False,
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
+        tensorboard_dir: str | None = None,
     ):
         self.model = model
         self.mier = mier
@@ -98,6 +102,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.tensorboard_dir = tensorboard_dir
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -147,7 +152,9 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         ds = Dataset("X", xp, codes, xp[:0], codes[:0], image_shape, len(classes), classes)
         cfg = self._config(seed, epochs, select)
         init = self.train_state_ if warm else None
-        run = run_epochs(Run(cfg, None, (ds, split), init=init), progress=bool(self.verbose))
+        watch = dataclasses.replace(Watch() if self.verbose else QUIET, tensorboard=self.tensorboard_dir)
+        watch.check()
+        run = run_epochs(Run(cfg, None, (ds, split), init=init), progress=watch)
         self.train_state_ = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "step": run.step}
         if run.best_state is not None:
             run.model.load_state_dict(run.best_state)

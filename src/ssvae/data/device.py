@@ -12,8 +12,6 @@ from .sources import Dataset
 from .splits import Split
 
 
-
-
 def resolve_device(name: str) -> torch.device:
     """'auto' picks CUDA when present; every other name goes to torch, with a readable refusal."""
     if name == "auto":

@@ -7,6 +7,7 @@ The official test split is loaded here but only evaluation ever reads it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,6 +253,36 @@ SOURCES: dict[str, Callable[[Path, bool], dict[str, np.ndarray]]] = {
 }
 
 
+# Class names of the named data sets, in label order: torchvision's own lists (CIFAR-10's are read from its archive
+# by torchvision, so they are written out here, in the archive's order). Sets whose classes are the digits keep them.
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def _torchvision_classes(cls_name: str) -> Callable[[], list[str]]:
+    def names() -> list[str]:
+        import torchvision.datasets as tvd
+
+        return list(getattr(tvd, cls_name).classes)
+
+    return names
+
+
+CLASS_NAMES: dict[str, Callable[[], list[str]]] = {
+    "mnist": _torchvision_classes("MNIST"),
+    "fashion-mnist": _torchvision_classes("FashionMNIST"),
+    "kmnist": _torchvision_classes("KMNIST"),
+    "cifar10": lambda: list(CIFAR10_CLASSES),
+}
+
+
+def with_class_names(ds: Dataset, name: str) -> Dataset:
+    """A named data set with its classes' names in place of the codes (tables, legends, predictions show them)."""
+    names = CLASS_NAMES[name]() if name in CLASS_NAMES else None
+    if names is None or len(names) != ds.num_classes:
+        return ds
+    return dataclasses.replace(ds, classes=np.asarray(names))
+
+
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Dataset:
     """Resolve a data set: DIR/<name>.npz first, then a path to an .npz, then torchvision's download."""
     if name.endswith(".npz") or Path(name).is_file():
@@ -268,5 +299,5 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
         )
     for stem in (name, name.replace("-", "_"), name.replace("-", "")):
         if (root / f"{stem}.npz").is_file():
-            return load_npz(root / f"{stem}.npz", name)
-    return validate_arrays(name, **SOURCES[name](root, download), source=name)
+            return with_class_names(load_npz(root / f"{stem}.npz", name), name)
+    return with_class_names(validate_arrays(name, **SOURCES[name](root, download), source=name), name)

@@ -12,8 +12,6 @@ from ..files import replace_atomically
 from .sources import UNLABELED
 
 
-
-
 @dataclass(frozen=True)
 class Split:
     """Indices into the training split; the three parts are disjoint and together cover it."""

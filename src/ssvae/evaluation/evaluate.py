@@ -95,7 +95,6 @@ def evaluate_run(
 
         model.load_state_dict(ck.load_checkpoint(run_dir / ck.BEST, dev)["model"])
         label = f"{cfg['model']}{'+MIER' if cfg['mier'] else ''}, best epoch {results['best_epoch']}"
-        plots.run_figures(
-            model, x_test, y_test, tuple(meta["derived"]["image_shape"]), run_dir, seed=cfg["seed"], label=label
-        )
+        shape, names = tuple(meta["derived"]["image_shape"]), meta["derived"].get("classes")
+        plots.run_figures(model, x_test, y_test, shape, run_dir, seed=cfg["seed"], label=label, class_names=names)
     return results

@@ -66,11 +66,12 @@ def tsne_embedding(
     return emb, y_test[idx].cpu().numpy()
 
 
-def scatter_classes(ax, emb: np.ndarray, labels: np.ndarray, title: str) -> None:
+def scatter_classes(ax, emb: np.ndarray, labels: np.ndarray, title: str, names=None) -> None:
+    """One colour per class code; the legend shows `names[code]` where the data set has class names."""
     cmap = plt.get_cmap("tab10")
     for k in np.unique(labels):
         m = labels == k
-        ax.scatter(emb[m, 0], emb[m, 1], s=3, color=cmap(int(k) % 10), label=str(k))
+        ax.scatter(emb[m, 0], emb[m, 1], s=3, color=cmap(int(k) % 10), label=str(k if names is None else names[k]))
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -90,6 +91,7 @@ def run_figures(
     out: str | Path,
     seed: int = 0,
     label: str = "",
+    class_names=None,
 ) -> list[Path]:
     """recon.png, samples.png (generative models only) and tsne.png for one trained run."""
     out = Path(out)
@@ -113,7 +115,11 @@ def run_figures(
     emb, labels = tsne_embedding(model, x_test, y_test, seed=seed)
     fig, ax = plt.subplots(figsize=(5.5, 5))
     scatter_classes(
-        ax, emb, labels, f"{label}\nt-SNE of the classifier's penultimate layer ({len(labels)} test points)".lstrip()
+        ax,
+        emb,
+        labels,
+        f"{label}\nt-SNE of the classifier's penultimate layer ({len(labels)} test points)".lstrip(),
+        class_names,
     )
     ax.legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
     save_figure(fig, out / "tsne.png")

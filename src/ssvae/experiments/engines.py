@@ -18,7 +18,11 @@ from ..errors import SSVAEError
 from ..evaluation.evaluate import evaluate_run
 from ..training.budget import TimeBudget
 from ..training.stacked import train_many
+from ..training.watch import Watch
 from .grid import Point, groups_of, is_finished, run_epochs_done
+
+# Runs of a grid report by lines only (no bar of their own: the engine's bar is over all run-epochs).
+RUN_LINES = Watch(bar=False)
 
 
 # ---------------------------------------------------------------------------------------------------- one group
@@ -29,6 +33,7 @@ def run_group(
     jobs: int = 1,
     threads: int | None = None,
     figures: bool = False,
+    watch: Watch = RUN_LINES,
 ) -> int:
     """Train and evaluate the group's unfinished runs (or as much as `budget` allows); the same for every engine.
     Returns how many of its runs are finished."""
@@ -39,7 +44,7 @@ def run_group(
         torch.set_num_threads(threads)
     todo = [p for p in group if not is_finished(p, out)]
     if todo:
-        train_many([p.cfg for p in todo], [p.run(out) for p in todo], progress=False, budget=budget, jobs=jobs)
+        train_many([p.cfg for p in todo], [p.run(out) for p in todo], progress=watch, budget=budget, jobs=jobs)
         for p in todo:
             if budget.progress.get(str(p.run(out)), (1, 1))[0] < p.cfg.epochs:
                 continue  # stopped for time: evaluated when a later command finishes it
@@ -49,14 +54,21 @@ def run_group(
 
 # ---------------------------------------------------------------------------------------------------- engines
 def run_local(
-    groups: list[list[Point]], out: Path, budget: TimeBudget, jobs: int = 1, figures: bool = False, **_: Any
+    groups: list[list[Point]],
+    out: Path,
+    budget: TimeBudget,
+    jobs: int = 1,
+    figures: bool = False,
+    watch: Watch = RUN_LINES,
+    **_: Any,
 ) -> None:
     """Group after group in this process; a bar over run-epochs (read from the run directories every few
     seconds, so that it moves within a group and across `--jobs` processes) gives the ETA."""
     points = [p for g in groups for p in g]
     total = sum(p.cfg.epochs for p in points)
     # initial=: the ETA counts only what this command trains
-    bar = tqdm(total=total, initial=run_epochs_done(points, out), desc="sweep", unit="run-epoch", disable=None)
+    quiet = watch.lines is False  # --quiet: not even the engine's bar
+    bar = tqdm(total=total, initial=run_epochs_done(points, out), desc="sweep", unit="run-epoch", disable=quiet or None)
     stop = threading.Event()
 
     def poll() -> None:
@@ -73,7 +85,7 @@ def run_local(
             if budget.stopped:
                 break
             bar.set_postfix_str(f"group {i + 1}/{len(groups)}: {group[0].path.rsplit('/', 1)[0]} x{len(group)}")
-            run_group(group, out, budget, jobs=jobs, figures=figures)
+            run_group(group, out, budget, jobs=jobs, figures=figures, watch=watch)
     finally:
         stop.set()
         poller.join()
@@ -82,14 +94,20 @@ def run_local(
 
 
 def _ray_trial(
-    config: dict[str, Any], groups: list[list[Point]], out: str, deadline: float | None, threads: int, figures: bool
+    config: dict[str, Any],
+    groups: list[list[Point]],
+    out: str,
+    deadline: float | None,
+    threads: int,
+    figures: bool,
+    watch: Watch,
 ) -> None:
     """One Ray Tune trial: one group, its own threads; a retried trial resumes the group's run directories."""
     from ray import tune
 
     group = groups[config["group"]]
     budget = TimeBudget(None if deadline is None else max(1e-3, deadline - time.time()))
-    finished = run_group(group, Path(out), budget, threads=threads, figures=figures)
+    finished = run_group(group, Path(out), budget, threads=threads, figures=figures, watch=watch)
     tune.report({"runs_finished": finished, "runs": len(group), "run_epochs": run_epochs_done(group, Path(out))})
 
 
@@ -102,6 +120,7 @@ def run_ray(
     gpus_per_group: float | None = None,
     max_failures: int = 2,
     figures: bool = False,
+    watch: Watch = RUN_LINES,
     **_: Any,
 ) -> None:
     """Each group one Ray Tune trial (a grid search over the groups), with `cpus_per_group` CPUs and
@@ -120,7 +139,13 @@ def run_ray(
         gpus_per_group = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
     deadline = None if budget.seconds is None else time.time() + budget.seconds - (budget.clock() - budget.start)
     trial = tune.with_parameters(
-        _ray_trial, groups=groups, out=str(out.resolve()), deadline=deadline, threads=cpus_per_group, figures=figures
+        _ray_trial,
+        groups=groups,
+        out=str(out.resolve()),
+        deadline=deadline,
+        threads=cpus_per_group,
+        figures=figures,
+        watch=watch,
     )
     tuner = tune.Tuner(
         tune.with_resources(trial, {"cpu": cpus_per_group, "gpu": gpus_per_group}),

@@ -408,9 +408,8 @@ def pair_figures(ix: Index, d0: str, labels: int, out: Path, data_dir: str | Non
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
     for ax, m, name in zip(axes, models, names):
         emb, lab = plots.tsne_embedding(m, x_test, y_test, seed=seed)
-        plots.scatter_classes(
-            ax, emb, lab, f"{name}\nt-SNE of the classifier's penultimate layer, {len(lab)} test points"
-        )
+        title = f"{name}\nt-SNE of the classifier's penultimate layer, {len(lab)} test points"
+        plots.scatter_classes(ax, emb, lab, title, cfg["derived"].get("classes"))
     axes[1].legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
     plots.save_figure(fig, out / "fig4_tsne.png")
     return ["fig2_recon.png", "fig3_samples.png", "fig4_tsne.png"]

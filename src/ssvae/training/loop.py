@@ -18,46 +18,56 @@ from .budget import TimeBudget, stop_for_time
 from .config import TrainConfig
 from .run import Run
 from .saved import save_model
+from .watch import Reporter, Watch
 
 
-def progress_bar(start: int, total: int, desc: str, progress: bool | None) -> tqdm:
-    disable = None if progress is None else not progress
+def progress_bar(start: int, total: int, desc: str, show: bool) -> tqdm:
     return tqdm(
-        range(start, total), initial=start, total=total, disable=disable, desc=desc, unit="epoch", dynamic_ncols=True
+        range(start, total), initial=start, total=total, disable=not show, desc=desc, unit="epoch", dynamic_ncols=True
     )
 
 
-def run_epochs(run: Run, progress: bool | None = None, on_epoch_end=None, budget: TimeBudget | None = None) -> Run:
+def run_epochs(
+    run: Run, progress: Watch | bool | None = None, on_epoch_end=None, budget: TimeBudget | None = None
+) -> Run:
     """The training loop: the run's remaining epochs (or as many as `budget` allows), one minibatch step after
-    another."""
-    cfg = run.cfg
+    another; `progress` says how it reports (`ssvae.training.watch`)."""
+    cfg, watch = run.cfg, Watch.of(progress)
     clock = budget.clock if budget is not None else time.perf_counter
-    bar = progress_bar(run.epoch, cfg.epochs, run.label, progress)
-    for _ in bar:
-        if stop_for_time([run], budget):
-            break
-        t0 = clock()
-        run.model.train()
-        u_idx, l_idx = run.epoch_indices()
-        for i in range(run.sched.steps_per_epoch):
-            with run.autocast():
-                loss, stats = run.step_loss(
-                    run.model, *run.batch(u_idx, l_idx, i), run.gen, run.obj_cfg, run.kl_weight()
-                )
-            run.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            run.opt.step()
-            run.record(stats)
-        row = run.end_epoch(clock() - t0)
-        if budget is not None:
-            budget.timed(clock() - t0)
-        if row is None:
-            continue
-        acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}"
-        bar.set_postfix(loss=f"{row['train']['loss']:.2f}", val_acc=acc, best_epoch=run.best_epoch)
-        if on_epoch_end is not None:
-            on_epoch_end(row["epoch"], row)
-    bar.close()
+    bar = progress_bar(run.epoch, cfg.epochs, run.label, watch.shows_bar())
+    reporter, epochs_here, seconds_here = Reporter(run, watch), 0, 0.0
+    try:
+        for _ in bar:
+            if stop_for_time([run], budget):
+                break
+            t0 = clock()
+            run.model.train()
+            u_idx, l_idx = run.epoch_indices()
+            for i in range(run.sched.steps_per_epoch):
+                with run.autocast():
+                    loss, stats = run.step_loss(
+                        run.model, *run.batch(u_idx, l_idx, i), run.gen, run.obj_cfg, run.kl_weight()
+                    )
+                run.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                run.opt.step()
+                run.record(stats)
+                reporter.step(i)
+            seconds = clock() - t0
+            row = run.end_epoch(seconds)
+            epochs_here, seconds_here = epochs_here + 1, seconds_here + seconds
+            if budget is not None:
+                budget.timed(clock() - t0)
+            if row is None:
+                continue
+            reporter.evaluated(row, epochs_here, seconds_here)
+            acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}"
+            bar.set_postfix(loss=f"{row['train']['loss']:.2f}", val_acc=acc, best_epoch=run.best_epoch)
+            if on_epoch_end is not None:
+                on_epoch_end(row["epoch"], row)
+    finally:
+        reporter.close()
+        bar.close()
     if budget is not None:
         budget.record(run)
     return run
@@ -67,7 +77,7 @@ def train(
     cfg: TrainConfig,
     out: str | Path,
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
-    progress: bool | None = None,
+    progress: Watch | bool | None = None,
     budget: TimeBudget | None = None,
 ) -> Path:
     """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint. A finished

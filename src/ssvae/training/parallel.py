@@ -7,6 +7,7 @@ exactly as `train` would: the same seeds give the same bits as training the runs
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
@@ -17,6 +18,7 @@ from .budget import TimeBudget
 from .config import TrainConfig
 from .loop import train
 from .run import Run
+from .watch import QUIET, Watch
 
 
 def cpu_cores() -> int:
@@ -33,7 +35,7 @@ def default_jobs() -> int:
     return cpu_cores()
 
 
-def _one_run(cfg: TrainConfig, out: str, threads: int, deadline: float | None) -> TimeBudget:
+def _one_run(cfg: TrainConfig, out: str, threads: int, deadline: float | None, watch: Watch) -> TimeBudget:
     """Worker: train one run with `threads` threads until done or until the wall-clock `deadline`; returns its
     budget, which says how far the run got."""
     import torch
@@ -47,17 +49,19 @@ def _one_run(cfg: TrainConfig, out: str, threads: int, deadline: float | None) -
         budget.stopped = True
         return budget
     budget = TimeBudget(left)
-    train(cfg, out, progress=False, budget=budget)
+    train(cfg, out, progress=dataclasses.replace(watch, bar=False), budget=budget)  # bars of parallel jobs clash
     return budget
 
 
-def train_parallel(cfgs: list[TrainConfig], outs: list[str | Path], jobs: int, budget: TimeBudget) -> list[Path]:
+def train_parallel(
+    cfgs: list[TrainConfig], outs: list[str | Path], jobs: int, budget: TimeBudget, watch: Watch = QUIET
+) -> list[Path]:
     """Train the runs `jobs` at a time; the budget's deadline holds for all of them, and what each job did is
     merged back into `budget` (progress, whether time ran out)."""
     threads = max(1, cpu_cores() // jobs)
     deadline = None if budget.seconds is None else time.time() + budget.seconds - (budget.clock() - budget.start)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_one_run, c, str(o), threads, deadline) for c, o in zip(cfgs, outs)]
+        futures = [pool.submit(_one_run, c, str(o), threads, deadline, watch) for c, o in zip(cfgs, outs)]
         for f in futures:
             budget.merge(f.result())  # an SSVAEError in a job is raised here, as one line like any other
     return [Path(o) for o in outs]

@@ -38,7 +38,7 @@ def save_model(
     from safetensors.torch import save
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    make_model_dir(directory)
     config = {
         "format": FORMAT,
         "version": VERSION,
@@ -54,6 +54,16 @@ def save_model(
     replace_atomically(directory / WEIGHTS, lambda f: f.write(save(tensors)))
     replace_atomically(directory / CONFIG, lambda f: f.write((json.dumps(config, indent=2) + "\n").encode()))
     return directory
+
+
+def make_model_dir(directory: Path) -> None:
+    """The folder a model is saved into, or one line saying why it cannot be (nothing is written then)."""
+    if directory.exists() and not directory.is_dir():
+        raise SSVAEError(f"{directory} is an existing file, not a folder; give the name of a new or existing folder")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SSVAEError(f"cannot create {directory} ({e.strerror or type(e).__name__}); choose another folder") from e
 
 
 def model_dir(path: str | os.PathLike) -> Path:

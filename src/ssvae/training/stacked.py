@@ -33,6 +33,7 @@ from .config import PER_RUN, TrainConfig
 from .hardware import adam, compiled_if_asked
 from .loop import export_models, progress_bar, train
 from .run import Run
+from .watch import Reporter, Watch
 
 
 class NotStackable(ValueError):
@@ -116,7 +117,10 @@ def stackable(cfgs: list[TrainConfig]) -> bool:
 
 
 def train_stacked(
-    cfgs: list[TrainConfig], outs: list[str | Path], progress: bool | None = None, budget: TimeBudget | None = None
+    cfgs: list[TrainConfig],
+    outs: list[str | Path],
+    progress: Watch | bool | None = None,
+    budget: TimeBudget | None = None,
 ) -> list[Path]:
     runs: list[Run] = []
     try:
@@ -128,24 +132,28 @@ def train_stacked(
             r.close()
 
 
-def _train_stacked(runs: list[Run], progress: bool | None, budget: TimeBudget | None) -> list[Path]:
-    r0, cfgs = runs[0], [r.cfg for r in runs]
-    if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
-        raise NotStackable("train_stacked needs runs that differ only in seed or MIER and stand at the same epoch")
+def _stacked_parts(runs: list[Run]):
+    """The stacked loss (maybe compiled), one Adam over the stacked parameters (holding the runs' moments when
+    they resume), and the shapes of the noise one step draws."""
+    r0 = runs[0]
     stacked = StackedLoss([r.model for r in runs], r0.loss_fn, [r.obj_cfg for r in runs])
     step_loss = compiled_if_asked(stacked, r0.cfg.compile, r0.device)
-    params, names = stacked.params, stacked.names
-    opt = adam(params.values(), r0.opt.param_groups[0]["lr"], r0.cfg.adam_betas)
+    opt = adam(stacked.params.values(), r0.opt.param_groups[0]["lr"], r0.cfg.adam_betas)
     opt.param_groups[0]["fused"] = r0.opt.param_groups[0]["fused"]  # a resumed unfused run stays unfused
-    _load_stacked_adam(opt, [r.opt for r in runs], names)
+    _load_stacked_adam(opt, [r.opt for r in runs], stacked.names)
     zero = torch.zeros(1, dtype=torch.long, device=r0.device)
-    shapes = noise_shapes(
-        r0.model,
-        r0.loss_fn,
-        r0.obj_cfg,
-        *r0.batch(zero.expand(1, r0.sched.unlabeled_batch), zero.expand(1, r0.sched.labeled_batch), 0),
-    )
-    bar = progress_bar(r0.epoch, r0.cfg.epochs, f"{r0.cfg.model} x{len(runs)}", progress)
+    batch = r0.batch(zero.expand(1, r0.sched.unlabeled_batch), zero.expand(1, r0.sched.labeled_batch), 0)
+    return stacked, step_loss, opt, noise_shapes(r0.model, r0.loss_fn, r0.obj_cfg, *batch)
+
+
+def _train_stacked(runs: list[Run], progress: Watch | bool | None, budget: TimeBudget | None) -> list[Path]:
+    r0, cfgs, watch = runs[0], [r.cfg for r in runs], Watch.of(progress)
+    if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
+        raise NotStackable("train_stacked needs runs that differ only in seed or MIER and stand at the same epoch")
+    stacked, step_loss, opt, shapes = _stacked_parts(runs)
+    params, names = stacked.params, stacked.names
+    bar = progress_bar(r0.epoch, r0.cfg.epochs, f"{r0.cfg.model} x{len(runs)}", watch.shows_bar())
+    reporters, epochs_here, seconds_here = [Reporter(r, watch) for r in runs], 0, 0.0
     clock = budget.clock if budget is not None else time.perf_counter
     for _ in bar:
         if stop_for_time(runs, budget):
@@ -162,6 +170,7 @@ def _train_stacked(runs: list[Run], progress: bool | None, budget: TimeBudget | 
             opt.step()
             for j, r in enumerate(runs):
                 r.record({k: v[j] for k, v in stats.items()})
+            reporters[0].step(i)
         seconds = clock() - t0
         _unstack_into(params, opt, runs, names)
         with warnings.catch_warnings():  # each run's own optimizer never steps here; its schedule still must
@@ -169,12 +178,17 @@ def _train_stacked(runs: list[Run], progress: bool | None, budget: TimeBudget | 
             rows = [r.end_epoch(seconds) for r in runs]
         for g in opt.param_groups:
             g["lr"] = r0.opt.param_groups[0]["lr"]
+        epochs_here, seconds_here = epochs_here + 1, seconds_here + seconds
         if budget is not None:
             budget.timed(clock() - t0)
         if rows[0] is not None:
+            for rep, row in zip(reporters, rows):
+                rep.evaluated(row, epochs_here, seconds_here)
             accs = [row["val_accuracy"] for row in rows]
             bar.set_postfix(val_acc=f"{min(accs):.1f}-{max(accs):.1f}")
     bar.close()
+    for rep in reporters:
+        rep.close()
     for r in runs:
         if budget is not None:
             budget.record(r)
@@ -217,7 +231,7 @@ def _unstack_into(params: dict[str, Tensor], opt: torch.optim.Adam, runs: list[R
 def train_many(
     cfgs: list[TrainConfig],
     outs: list[str | Path],
-    progress: bool | None = None,
+    progress: Watch | bool | None = None,
     stack: bool | None = None,
     budget: TimeBudget | None = None,
     jobs: int = 1,
@@ -234,7 +248,7 @@ def train_many(
     if jobs > 1 and len(cfgs) > 1 and not _on_gpu(cfgs[0]):  # on a GPU, runs that cannot stack go one by one
         from .parallel import train_parallel
 
-        return train_parallel(cfgs, outs, min(jobs, len(cfgs)), budget or TimeBudget())
+        return train_parallel(cfgs, outs, min(jobs, len(cfgs)), budget or TimeBudget(), Watch.of(progress))
     return [train(c, o, progress=progress, budget=budget) for c, o in zip(cfgs, outs)]
 
 
