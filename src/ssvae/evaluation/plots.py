@@ -15,40 +15,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
 
 from ..core.models import SemiSupervisedVAE  # noqa: E402
 from ..data import to_unit  # noqa: E402
-
-
-def grid_image(images: Tensor, shape: tuple[int, int], nrow: int) -> np.ndarray:
-    """[N, D] in [0, 1] -> one HxW grayscale array, `nrow` images per row."""
-    imgs = images.detach().float().cpu().clamp(0, 1).view(-1, 1, *shape)
-    return make_grid(imgs, nrow=nrow, padding=1, pad_value=1.0)[0].numpy()
+from .grids import reconstruction_grid, samples_grid  # noqa: E402
 
 
 def show_grid(ax, grid: np.ndarray, title: str) -> None:
     ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_title(title, fontsize=10)
     ax.axis("off")
-
-
-@torch.no_grad()
-def reconstruction_grid(model: SemiSupervisedVAE, x_test: Tensor, shape: tuple[int, int], n: int = 16) -> np.ndarray:
-    """Test images (first row) above their reconstructions, y taken from the classifier."""
-    model.eval()
-    x = to_unit(x_test[:n])
-    y = model.predict_log_proba(x, torch.Generator(device=x.device).manual_seed(0)).argmax(-1)
-    return grid_image(torch.cat([x, model.reconstruct(x, y)]), shape, nrow=n)
-
-
-@torch.no_grad()
-def samples_grid(model: SemiSupervisedVAE, shape: tuple[int, int], per_class: int = 10, seed: int = 0) -> np.ndarray:
-    """One row per class, z ~ N(0, I)."""
-    model.eval()
-    device = next(model.parameters()).device
-    y = torch.arange(model.num_classes, device=device).repeat_interleave(per_class)
-    return grid_image(model.sample(y, torch.Generator(device=device).manual_seed(seed)), shape, nrow=per_class)
 
 
 @torch.no_grad()

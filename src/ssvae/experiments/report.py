@@ -370,7 +370,7 @@ def pair_figures(ix: Index, d0: str, labels: int, out: Path, data_dir: str | Non
     import torch
 
     from ..data import load_dataset
-    from ..evaluation import plots
+    from ..evaluation import grids, plots
     from ..evaluation.evaluate import load_run
 
     pair = [ix.cells.get((d0, paper.FIGURE_MODEL, m, labels), {}) for m in (False, True)]
@@ -399,11 +399,11 @@ def pair_figures(ix: Index, d0: str, labels: int, out: Path, data_dir: str | Non
 
     fig, axes = plt.subplots(2, 1, figsize=(9, 3))
     for ax, m, name in zip(axes, models, names):
-        plots.show_grid(ax, plots.reconstruction_grid(m, x_test, shape), f"{name}: test images, reconstructions")
+        plots.show_grid(ax, grids.reconstruction_grid(m, x_test, shape), f"{name}: test images, reconstructions")
     plots.save_figure(fig, out / "fig2_recon.png")
     fig, axes = plt.subplots(1, 2, figsize=(9, 5))
     for ax, m, name in zip(axes, models, names):
-        plots.show_grid(ax, plots.samples_grid(m, shape, seed=seed), f"{name}\none row per class, z ~ N(0, I)")
+        plots.show_grid(ax, grids.samples_grid(m, shape, seed=seed), f"{name}\none row per class, z ~ N(0, I)")
     plots.save_figure(fig, out / "fig3_samples.png")
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
     for ax, m, name in zip(axes, models, names):

@@ -128,14 +128,14 @@ class Reporter:
 
     def write_figures(self, step: int) -> None:
         """Reconstructions of validation images and samples, for generative models of image data."""
-        from ..evaluation import plots
+        from ..evaluation import grids
 
         run, shape = self.run, tuple(self.run.dataset.image_shape)
         if run.model.supervised_only or min(shape) < 2 or not len(run.x_watch):
             return
         was_training = run.model.training
-        recon = plots.reconstruction_grid(run.model, run.x_watch, shape)
-        samples = plots.samples_grid(run.model, shape, seed=run.cfg.seed)
+        recon = grids.reconstruction_grid(run.model, run.x_watch, shape)
+        samples = grids.samples_grid(run.model, shape, seed=run.cfg.seed)
         run.model.train(was_training)
         self.writer.add_image("reconstructions", recon, step, dataformats="HW")
         self.writer.add_image("samples", samples, step, dataformats="HW")
