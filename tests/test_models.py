@@ -368,3 +368,19 @@ def test_joint_input_without_continuous_parts_keeps_its_bias():
     cls = torch.tensor([[0, 2]])
     expected = layer.linear(torch.nn.functional.one_hot(cls, 3).float())
     torch.testing.assert_close(layer(classes=cls), expected)
+
+
+def test_gaussian_head_floor_on_the_log_variance():
+    """min_logvar = c: logvar = c + softplus(raw), so the variance is at least e^c (c = 0: the widely used
+    implementation's softplus); None leaves the head as the paper's, raw and unconstrained."""
+    torch.manual_seed(0)
+    free, floored = layers.Gaussian(6, 4), layers.Gaussian(6, 4, min_logvar=-1.5)
+    floored.load_state_dict(free.state_dict())
+    h = 5 * torch.randn(200, 6)
+    mu, raw = free(h)
+    mu2, lv = floored(h)
+    assert torch.equal(mu, mu2) and raw.min() < -1.5  # the raw head does go below the floor here
+    torch.testing.assert_close(lv, -1.5 + torch.log1p(torch.exp(raw)))
+    assert lv.min() > -1.5
+    m2 = build_model("m2", 12, 3, model_config("m2", z_dim=2, hidden=8, classifier_hidden=8, min_logvar=0.0), seed=0)
+    assert m2.q_z.min_logvar == 0.0 and model_config("m2").min_logvar is None

@@ -56,16 +56,22 @@ class JointInput(nn.Module):
 
 
 class Gaussian(nn.Module):
-    """Diagonal Gaussian head with an unconstrained log-variance (no softplus floor on the variance)."""
+    """Diagonal Gaussian head. By default its log-variance is unconstrained (the paper's models); with
+    `min_logvar` = c it is c + softplus(raw), so the variance never falls below e^c (c = 0: the widely used PyTorch
+    implementation's softplus, variance >= 1), a bottleneck on how much a z can say about one x."""
 
-    def __init__(self, hidden: int, dim: int):
+    def __init__(self, hidden: int, dim: int, min_logvar: float | None = None):
         super().__init__()
         self.mu = nn.Linear(hidden, dim)
         self.logvar = nn.Linear(hidden, dim)
+        self.min_logvar = min_logvar
 
     def forward(self, h: Tensor) -> tuple[Tensor, Tensor]:
         # float32 out even under bf16 autocast: densities and KLs are summed over many dimensions
-        return upcast(self.mu(h)), upcast(self.logvar(h))
+        logvar = upcast(self.logvar(h))
+        if self.min_logvar is not None:
+            logvar = self.min_logvar + F.softplus(logvar)
+        return upcast(self.mu(h)), logvar
 
 
 def init_parameters(module: nn.Module, gen: torch.Generator) -> None:

@@ -66,6 +66,11 @@ MODEL_OPTIONS: dict[str, Setting] = {
     "hidden": Setting("hidden units per layer of the encoders and decoder (default: the paper's)", type=int),
     "z_dim": Setting("size of the continuous latent z (default: the paper's; not LVAE)", type=int),
     "classifier_hidden": Setting("hidden units of q(y|x) (default: the paper's)", type=int),
+    "min_logvar": Setting(
+        "M2: floor c on q(z|x,y)'s log-variance, logvar = c + softplus(raw) (0: variance >= 1, as the widely used "
+        "PyTorch implementation); default unconstrained, as the paper",
+        type=float,
+    ),
     "predict_samples": Setting(
         "ADGM: draws of a averaged in q(y|x) = E_q(a|x) q(y|a,x) at prediction (default 10)", type=int
     ),

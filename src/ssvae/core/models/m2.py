@@ -19,6 +19,7 @@ class M2Config:
     hidden: int = 600
     classifier_hidden: int = 600
     likelihood: str = "bernoulli"
+    min_logvar: float | None = None  # floor on q(z|x,y)'s log-variance (layers.Gaussian); None: unconstrained
 
 
 class M2(SemiSupervisedVAE):
@@ -32,7 +33,7 @@ class M2(SemiSupervisedVAE):
         self.classifier_out = nn.Linear(cfg.classifier_hidden, num_classes)
         self.enc_in = JointInput([input_dim], num_classes, h)
         self.enc = nn.Sequential(nn.ReLU(), nn.Linear(h, h), nn.ReLU())
-        self.q_z = Gaussian(h, cfg.z_dim)
+        self.q_z = Gaussian(h, cfg.z_dim, cfg.min_logvar)
         self.dec_in = JointInput([cfg.z_dim], num_classes, h)
         self.dec = nn.Sequential(nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, input_dim))
         self.lik = make_likelihood(cfg.likelihood, input_dim)
