@@ -11,7 +11,7 @@ import torch
 from ssvae import SemiSupervisedClassifier
 from ssvae.cli import build_parser, config_from_args, main
 from ssvae.core.models import MODELS, display_order, model_config, register
-from ssvae.core.models.m2 import M2
+from ssvae.core.models.m2 import M2, M2Config
 from ssvae.core.objectives import ObjectiveSettings, run_weights
 from ssvae.errors import SSVAEError
 from ssvae.experiments.engines import run_points
@@ -126,11 +126,10 @@ def test_baselines_grids_and_reproduce_name_run_directories_alike():
 
 
 @dataclass
-class ToyConfig:
+class ToyConfig(M2Config):  # M2's options, tiny sizes
     z_dim: int = 2
     hidden: int = 16
     classifier_hidden: int = 16
-    likelihood: str = "bernoulli"
 
 
 class Toy(M2):

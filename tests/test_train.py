@@ -252,7 +252,9 @@ def test_learning_rate_halves_exactly_every_n_epochs(tmp_path):
     run = Run(cfg, tmp_path / "r")
     used: list[tuple[int, float]] = []
     step = run.opt.step
-    run.opt.step = lambda *a, **k: (used.append((run.epoch + 1, run.opt.param_groups[0]["lr"])), step(*a, **k))[1]
+    # the lr is a tensor the schedule changes in place (training.hardware.tensor_lr): record its value at each step
+    lr_now = lambda: float(run.opt.param_groups[0]["lr"])  # noqa: E731
+    run.opt.step = lambda *a, **k: (used.append((run.epoch + 1, lr_now())), step(*a, **k))[1]
     run_epochs(run, progress=False)
     by_epoch = {e: {lr for ep, lr in used if ep == e} for e in range(1, 8)}
     assert by_epoch == {1: {0.004}, 2: {0.004}, 3: {0.004}, 4: {0.002}, 5: {0.002}, 6: {0.002}, 7: {0.001}}

@@ -165,8 +165,8 @@ def load_grid_arg(text: str) -> Grid:
 def _value_text(v: Any) -> str:
     if isinstance(v, (tuple, list)):
         return "-".join(map(_value_text, v))
-    if isinstance(v, dict):
-        return "-".join(f"{k}-{_value_text(x)}" for k, x in sorted(v.items()))
+    if isinstance(v, dict):  # an empty table (e.g. model_options = {}): the model's defaults
+        return "-".join(f"{k}-{_value_text(x)}" for k, x in sorted(v.items())) or "default"
     return re.sub(r"[^A-Za-z0-9._-]", "_", str(v))
 
 

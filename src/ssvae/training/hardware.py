@@ -102,9 +102,34 @@ def adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.
     unfused, in runs saved before this existed)."""
     params = list(params)
     try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+        opt = torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
     except RuntimeError:  # a device or dtype without the fused kernel
-        return torch.optim.Adam(params, lr=lr, betas=betas)
+        return torch.optim.Adam(params, lr=float(lr), betas=betas)
+    tensor_lr(opt)
+    return opt
+
+
+def tensor_lr(opt: torch.optim.Optimizer) -> None:
+    """The learning rate of a fused Adam as a float64 tensor on the parameters' device, which the lr schedule
+    changes in place (torch's schedulers fill a tensor lr), so that a step reads it from the device and a
+    captured step would see every change. float64, because fused Adam then steps bit-identically to a float lr
+    (tested); after `load_state_dict` (which puts back the saved value) call this again. Unfused Adam (runs begun
+    before fused Adam existed) keeps a float: its foreach kernels take no tensor lr."""
+    for group in opt.param_groups:
+        if group.get("fused"):
+            device = group["params"][0].device
+            group["lr"] = torch.tensor(float(group["lr"]), dtype=torch.float64, device=device)
+
+
+def follow_lr(opt: torch.optim.Optimizer, leader: torch.optim.Optimizer) -> None:
+    """Give `opt` the learning rate `leader`'s schedule has set: in place where it is a tensor (the object a step
+    reads stays the same), else by value."""
+    lr = leader.param_groups[0]["lr"]
+    for group in opt.param_groups:
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].copy_(lr)
+        else:
+            group["lr"] = float(lr)
 
 
 COMPILE_MODES = ("auto", "on", "off")

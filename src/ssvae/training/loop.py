@@ -18,6 +18,7 @@ from .budget import TimeBudget, stop_for_time
 from .config import TrainConfig
 from .run import Run
 from .saved import save_model
+from .step import DeviceStep
 from .watch import Reporter, Watch
 
 
@@ -36,22 +37,16 @@ def run_epochs(
     clock = budget.clock if budget is not None else time.perf_counter
     bar = progress_bar(run.epoch, cfg.epochs, run.label, watch.shows_bar())
     reporter, epochs_here, seconds_here = Reporter(run, watch), 0, 0.0
+    step = DeviceStep(run)
     try:
         for _ in bar:
             if stop_for_time([run], budget):
                 break
             t0 = clock()
             run.model.train()
-            u_idx, l_idx = run.epoch_indices()
+            step.begin_epoch(*run.epoch_indices())
             for i in range(run.sched.steps_per_epoch):
-                with run.autocast():
-                    loss, stats = run.step_loss(
-                        run.model, *run.batch(u_idx, l_idx, i), run.gen, run.obj_cfg, run.kl_weight()
-                    )
-                run.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                run.opt.step()
-                run.record(stats)
+                step()
                 reporter.step(i)
             seconds = clock() - t0
             row = run.end_epoch(seconds)

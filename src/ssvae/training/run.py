@@ -182,7 +182,7 @@ class Run(TrainingState):
         return {
             "epoch": self.epoch,
             "step": self.step,
-            "lr": self.opt.param_groups[0]["lr"],
+            "lr": float(self.opt.param_groups[0]["lr"]),
             "kl_weight": self.kl_weight(),
             "train": self.mean_stats(),
             "val_accuracy": val_accuracy(self, log_q) if labeled_validation(self.data.y_val) else None,

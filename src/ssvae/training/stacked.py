@@ -30,7 +30,7 @@ from ..core.objectives import ObjectiveConfig, run_weights
 from ..errors import SSVAEError
 from .budget import TimeBudget, stop_for_time
 from .config import PER_RUN, TrainConfig
-from .hardware import adam, compiled_if_asked
+from .hardware import adam, compiled_if_asked, follow_lr
 from .loop import export_models, progress_bar, train
 from .run import Run
 from .watch import Reporter, Watch
@@ -138,7 +138,7 @@ def _stacked_parts(runs: list[Run]):
     r0 = runs[0]
     stacked = StackedLoss([r.model for r in runs], r0.loss_fn, [r.obj_cfg for r in runs])
     step_loss = compiled_if_asked(stacked, r0.cfg.compile, r0.device)
-    opt = adam(stacked.params.values(), r0.opt.param_groups[0]["lr"], r0.cfg.adam_betas)
+    opt = adam(stacked.params.values(), float(r0.opt.param_groups[0]["lr"]), r0.cfg.adam_betas)
     opt.param_groups[0]["fused"] = r0.opt.param_groups[0]["fused"]  # a resumed unfused run stays unfused
     _load_stacked_adam(opt, [r.opt for r in runs], stacked.names)
     zero = torch.zeros(1, dtype=torch.long, device=r0.device)
@@ -176,8 +176,7 @@ def _train_stacked(runs: list[Run], progress: Watch | bool | None, budget: TimeB
         with warnings.catch_warnings():  # each run's own optimizer never steps here; its schedule still must
             warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
             rows = [r.end_epoch(seconds) for r in runs]
-        for g in opt.param_groups:
-            g["lr"] = r0.opt.param_groups[0]["lr"]
+        follow_lr(opt, r0.opt)
         epochs_here, seconds_here = epochs_here + 1, seconds_here + seconds
         if budget is not None:
             budget.timed(clock() - t0)

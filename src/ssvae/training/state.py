@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from ..errors import SSVAEError, warn
+from .hardware import tensor_lr
 
 # checkpoint key -> TrainingState attribute, for the counters and sums (the modules and the RNG are below)
 COUNTERS = {
@@ -46,6 +47,7 @@ class TrainingState:
         try:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optimizer"])
+            tensor_lr(self.opt)
             self.lr_sched.load_state_dict(state["scheduler"])
             self._load_rng(state, where)
             for key, attr in COUNTERS.items():
@@ -71,12 +73,16 @@ class TrainingState:
         self.model.load_state_dict(init["model"])
         if "optimizer" in init:
             self.opt.load_state_dict(init["optimizer"])
+            tensor_lr(self.opt)
         self.step = init["step"]
 
     def record(self, stats: dict[str, torch.Tensor]) -> None:
-        """Sum step statistics on the device; read back only at evaluation (no per-step host sync)."""
+        """Sum step statistics on the device, in place; read back only at evaluation (no per-step host sync)."""
         for k, v in stats.items():
-            self.sums[k] = self.sums[k] + v.detach() if k in self.sums else v.detach().clone()
+            if k in self.sums:
+                self.sums[k].add_(v.detach())
+            else:
+                self.sums[k] = v.detach().clone()
         self.steps_in_sums += 1
         self.step += 1
 

@@ -1,0 +1,61 @@
+"""One training step of one run as a function of device tensors only (issue 22, item 1).
+
+Everything that changes between steps lives on the device: the step counter from which the KL warm-up weight is
+computed, the position within the epoch, the epoch's batch indices (in buffers filled once per epoch), the
+learning rate (a tensor the schedule changes in place, `hardware.tensor_lr`) and the summed statistics (added to in
+place). The host only launches the same work every step, never reads a value back, so that the step can run
+ahead of the host on a GPU and, later, be captured and replayed; on the CPU the same function runs eagerly and
+gives bit for bit what the float-valued step gave (tested).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from ..data.device import to_unit
+
+if TYPE_CHECKING:
+    from .run import Run
+
+
+class DeviceStep:
+    """The step of one Run; `begin_epoch` hands it the epoch's batch order, each call takes the next step."""
+
+    def __init__(self, run: "Run"):
+        s, device = run.sched, run.device
+        self.run = run
+        self.count = torch.tensor(run.step, dtype=torch.long, device=device)  # steps taken so far
+        self.index = torch.zeros(1, dtype=torch.long, device=device)  # the step within this epoch
+        self.u_idx = torch.zeros((s.steps_per_epoch, s.unlabeled_batch), dtype=torch.long, device=device)
+        self.l_idx = torch.zeros((s.steps_per_epoch, s.labeled_batch), dtype=torch.long, device=device)
+        self.one = torch.ones((), dtype=torch.float64, device=device)
+
+    def begin_epoch(self, u_idx: Tensor, l_idx: Tensor) -> None:
+        self.u_idx.copy_(u_idx)
+        self.l_idx.copy_(l_idx)
+        self.index.zero_()
+
+    def kl_weight(self) -> Tensor:
+        """The warm-up weight min(1, step / warm-up steps) (`schedule.kl_warmup`), computed on the device."""
+        warmup = self.run.warmup_steps
+        return self.one if warmup == 0 else torch.clamp(self.count.double() / warmup, max=1.0)
+
+    def batch(self) -> tuple[Tensor, Tensor, Tensor]:
+        d = self.run.data
+        li = self.l_idx.index_select(0, self.index)[0]
+        ui = self.u_idx.index_select(0, self.index)[0]
+        return to_unit(d.x_lab.index_select(0, li)), d.y_lab.index_select(0, li), to_unit(d.x_unl.index_select(0, ui))
+
+    def __call__(self) -> None:
+        run = self.run
+        with run.autocast():
+            loss, stats = run.step_loss(run.model, *self.batch(), run.gen, run.obj_cfg, self.kl_weight())
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+        run.record(stats)  # in place on the device; the host's own step counter moves with it
+        self.count.add_(1)
+        self.index.add_(1)
