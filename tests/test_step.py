@@ -91,3 +91,15 @@ def test_the_schedule_changes_the_learning_rate_tensor_in_place(tmp_path):
     resumed.load_state_dict(state)
     lr = resumed.opt.param_groups[0]["lr"]
     assert isinstance(lr, torch.Tensor) and float(lr) == 3e-4 / 8
+
+
+def test_tf32_is_a_cuda_precision_refused_elsewhere_in_one_line(tmp_path, capsys):
+    from ssvae.cli import main
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU takes tf32")
+    args = ["train", "--dataset", "digits", "--labels-per-class", "5", "--epochs", "1", "--device", "cpu"]
+    assert main([*args, "--precision", "tf32", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["ssvae: error: --precision tf32 is a CUDA GPU's matrix-product mode; on a CPU use fp32 or auto"]
+    assert not (tmp_path / "r").exists()

@@ -80,7 +80,8 @@ class RunSettings:
     precision: str = setting(
         "auto",
         help="matrix products of the training step; auto: bf16 autocast where the hardware has it (CUDA, or a CPU "
-        "with AVX-512 BF16 or AMX), else fp32; a resumed run keeps its own. Evaluation stays fp32",
+        "with AVX-512 BF16 or AMX), else fp32; tf32: TensorFloat-32 products, CUDA only; a resumed run keeps its "
+        "own. Evaluation stays fp32",
         choices=lambda: ["auto", *PRECISIONS],
     )
     compile: str = setting(

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..errors import warn
+from ..errors import SSVAEError, warn
 
 # mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD = -1
@@ -54,9 +54,21 @@ def keep_freed_memory() -> bool:
 
 # Matrix-product precision of the training step. Evaluation always runs in float32. bf16 autocast keeps
 # densities, KLs and the objective in float32 (the models cast their Gaussian heads and logits up).
+@contextlib.contextmanager
+def tf32_products(device: torch.device):
+    """TensorFloat-32 matrix products (float32 storage, 10-bit mantissa products) inside, on CUDA only."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
 PRECISIONS: dict[str, Callable[[torch.device], Any]] = {
     "fp32": lambda device: contextlib.nullcontext(),
     "bf16": lambda device: torch.autocast(device.type, dtype=torch.bfloat16),
+    "tf32": tf32_products,  # CUDA only (resolve_precision refuses it elsewhere); not yet measured on a GPU
 }
 
 # What an explicit --precision bf16 costs where bf16 is emulated: M2 on Fashion-MNIST, 2-core AVX2 EPYC (issue 15).
@@ -84,6 +96,10 @@ def resolve_precision(name: str, device: torch.device) -> str:
     is kept (the user asked), with one warning line."""
     if name == "auto":
         return "bf16" if native_bf16(device) else "fp32"
+    if name == "tf32" and device.type != "cuda":
+        raise SSVAEError(
+            f"--precision tf32 is a CUDA GPU's matrix-product mode; on a {device.type.upper()} use fp32 or auto"
+        )
     if name == "bf16" and not native_bf16(device):
         warn(
             f"--precision bf16 is emulated on this {device.type.upper()} (no AVX-512 BF16 or AMX): measured "
