@@ -29,6 +29,22 @@ def load_run(run_dir: str | Path, device: torch.device) -> tuple[dict[str, Any],
     return meta, model
 
 
+def checkpoint_metrics(model, test, val, seed: int, iw_samples: int, progress: bool | None) -> dict[str, Any]:
+    """One checkpoint's numbers: test accuracy, entropy and I(y;x), validation accuracy (labeled validation only),
+    and for generative models the eq. 2 ELBO and, with `iw_samples`, the IWAE bound on the test images."""
+    t0 = time.perf_counter()
+    metrics = classification_metrics(model, *test, seed=seed)
+    v = classification_metrics(model, *val, seed=seed)["accuracy"] if labeled_validation(val[1]) else None
+    r = {"test_accuracy": metrics["accuracy"], "test_entropy": metrics["entropy"], "test_mi": metrics["mi"]}
+    r.update(val_accuracy=v, test_elbo=None, test_iwae=None)
+    if not model.supervised_only:
+        r["test_elbo"] = float(elbo(model, test[0], seed=seed).mean())
+        if iw_samples > 0:
+            r["test_iwae"] = float(iwae(model, test[0], iw_samples, seed=seed, progress=progress).mean())
+    r["eval_seconds"] = time.perf_counter() - t0
+    return r
+
+
 def evaluate_run(
     run_dir: str | Path,
     iw_samples: int = 0,
@@ -69,25 +85,10 @@ def evaluate_run(
     for which, path in (("last", ck.LAST), ("best", ck.BEST)):
         state = ck.load_checkpoint(run_dir / path, dev)
         model.load_state_dict(state["model"])
-        t0 = time.perf_counter()
-        test = classification_metrics(model, x_test, y_test, seed=cfg["seed"])
-        labeled_val = labeled_validation(y_val)
-        val = classification_metrics(model, x_val, y_val, seed=cfg["seed"]) if labeled_val else {"accuracy": None}
-        r = {
+        results[which] = {
             "epoch": state["epoch"],
-            "test_accuracy": test["accuracy"],
-            "test_entropy": test["entropy"],
-            "test_mi": test["mi"],
-            "val_accuracy": val["accuracy"],
-            "test_elbo": None,
-            "test_iwae": None,
+            **checkpoint_metrics(model, (x_test, y_test), (x_val, y_val), cfg["seed"], iw_samples, progress),
         }
-        if not model.supervised_only:
-            r["test_elbo"] = float(elbo(model, x_test, seed=cfg["seed"]).mean())
-            if iw_samples > 0:
-                r["test_iwae"] = float(iwae(model, x_test, iw_samples, seed=cfg["seed"], progress=progress).mean())
-        r["eval_seconds"] = time.perf_counter() - t0
-        results[which] = r
     ck.save_json(run_dir / ck.METRICS, results)
 
     if figures:
