@@ -40,3 +40,23 @@ def test_cpu_step_before_after_runs_against_a_commit():
     assert rows[0].endswith("| 1.00 (1.00-1.00) |")  # 'before' against itself
     assert all(float(r.split(" | ")[3]) > 0 for r in rows)
     assert subprocess.run(worktrees, capture_output=True, text=True).stdout == before
+
+
+def test_paired_differences_match_by_seed(tmp_path, capsys, monkeypatch):
+    """benchmarks/paired.py: A - B per seed, only seeds both sides have, with the reports' statistics."""
+    import json
+
+    import paired
+
+    for side, accs in (("a", {0: 70.0, 1: 72.5, 2: 71.0}), ("b", {0: 69.0, 1: 70.5, 3: 50.0})):
+        for seed, acc in accs.items():
+            run = tmp_path / side / f"seed{seed}"
+            run.mkdir(parents=True)
+            metrics = {"seed": seed, "best": {"test_accuracy": acc}, "last": {"test_accuracy": acc - 1}}
+            (run / "metrics.json").write_text(json.dumps(metrics))
+    monkeypatch.setattr(sys, "argv", ["paired.py", str(tmp_path / "a" / "seed*"), str(tmp_path / "b" / "seed*")])
+    paired.main()
+    out = capsys.readouterr().out
+    assert "seed 0: A 70.00  B 69.00  A - B +1.00" in out and "seed 1: A 72.50  B 70.50  A - B +2.00" in out
+    assert "left out (one side only): seeds [2, 3]" in out
+    assert "A - B (best): 1.50 ± 0.71 [-4.85, 7.85] n=2: no significant difference" in out

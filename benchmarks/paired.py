@@ -1,0 +1,49 @@
+"""Paired differences of test accuracy between two sets of finished run directories, matched by seed.
+
+    python benchmarks/paired.py A_GLOB B_GLOB [--checkpoint best|last]
+
+e.g. `python benchmarks/paired.py 'OUT/runs/fashion-mnist/m2/n10/model_options=min_logvar-0.0/seed*'
+'results/gpu/runs/fashion-mnist/sklearn-selftraining/n10/seed*'`. Prints each seed's accuracies and A - B with
+its mean ± SD and 95% Student-t interval (`ssvae.experiments.report.summarize`, as the reports use); a seed that
+only one side has is left out and named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+from pathlib import Path
+
+from ssvae.experiments.report import fmt, summarize, verdict
+from ssvae.training import rundir as rd
+
+
+def accuracies(pattern: str, checkpoint: str) -> dict[int, float]:
+    out = {}
+    for run in sorted(glob.glob(pattern)):
+        m = Path(run) / rd.METRICS
+        if m.exists():
+            metrics = rd.load_json(m)
+            out[metrics["seed"]] = metrics[checkpoint]["test_accuracy"]
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    a = p.parse_args()
+    va, vb = accuracies(a.a, a.checkpoint), accuracies(a.b, a.checkpoint)
+    seeds = sorted(set(va) & set(vb))
+    for s in seeds:
+        print(f"seed {s}: A {va[s]:.2f}  B {vb[s]:.2f}  A - B {va[s] - vb[s]:+.2f}")
+    unpaired = sorted(set(va) ^ set(vb))
+    if unpaired:
+        print(f"left out (one side only): seeds {unpaired}")
+    diff = summarize([va[s] - vb[s] for s in seeds])
+    print(f"A - B ({a.checkpoint}): {fmt(diff)}: {verdict(diff, 'A better', 'A worse')}")
+
+
+if __name__ == "__main__":
+    main()
