@@ -31,7 +31,9 @@ def float_valued_epochs(run: Run) -> None:
         run.end_epoch(0.0)
 
 
-@pytest.mark.parametrize("model", ["m2", "adgm", "lvae"])
+@pytest.mark.parametrize(
+    "model", ["m2", pytest.param("adgm", marks=pytest.mark.slow), pytest.param("lvae", marks=pytest.mark.slow)]
+)
 def test_device_step_equals_the_float_valued_step_across_warmup_and_lr_decay(model):
     a, b = Run(TrainConfig(model=model, **CFG), None), Run(TrainConfig(model=model, **CFG), None)
     float_valued_epochs(a)

@@ -33,12 +33,14 @@ def train_to_a_file(tmp_path, *extra):
     return log.read_text().splitlines()
 
 
+@pytest.mark.slow  # a subprocess: the package's import and a 3-epoch run
 def test_without_a_terminal_one_plain_line_per_evaluation(tmp_path):
     lines = [line for line in train_to_a_file(tmp_path) if " epoch " in line]
     assert [LINE.match(line).groups() for line in lines] == [("1", "3"), ("2", "3"), ("3", "3")], lines
     assert not any("\r" in line or "it/s" in line for line in lines)  # no tqdm bar in the log
 
 
+@pytest.mark.slow  # a subprocess: the package's import and a 3-epoch run
 def test_quiet_says_nothing_while_training(tmp_path):
     assert [line for line in train_to_a_file(tmp_path, "--quiet") if " epoch " in line] == []
 
