@@ -153,7 +153,6 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         cfg = self._config(seed, epochs, select)
         init = self.train_state_ if warm else None
         watch = dataclasses.replace(Watch() if self.verbose else QUIET, tensorboard=self.tensorboard_dir)
-        watch.check()
         run = run_epochs(Run(cfg, None, (ds, split), init=init), progress=watch)
         self.train_state_ = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "step": run.step}
         if run.best_state is not None:
@@ -186,11 +185,9 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         (`MODEL_OPTIONS`) passes through under its own name, and is checked by the same declarations."""
         params = self.get_params()
         same = {k: params[k] for k in SETTINGS if k in params and k not in ("epochs", "warmup_epochs")}
-        options = {k: params[k] for k in MODEL_OPTIONS if k in params and params[k] is not None}
+        options = {k: params[k] for k in MODEL_OPTIONS if k in params and k != "likelihood" and params[k] is not None}
         if self.model in MODELS and "likelihood" in {f.name for f in dataclasses.fields(MODELS[self.model].config)}:
-            options["likelihood"] = self.likelihood_  # a supervised-only model has none (it still preprocesses)
-        else:
-            options.pop("likelihood", None)
+            options["likelihood"] = self.likelihood_  # the resolved one; a supervised-only model has none
         warmup = self.warmup_epochs if self.warmup_epochs is not None else max(1, self.epochs // 5)
         return TrainConfig(
             **same,

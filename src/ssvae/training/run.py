@@ -151,8 +151,13 @@ class Run(TrainingState):
         )
 
     def batch(self, u_idx: torch.Tensor, l_idx: torch.Tensor, i: int):
-        d, li = self.data, l_idx[i]
-        return to_unit(d.x_lab[li]), d.y_lab[li], to_unit(d.x_unl[u_idx[i]])
+        """Step i's batches from this epoch's order (`epoch_indices`)."""
+        return self.gather(u_idx[i], l_idx[i])
+
+    def gather(self, u_rows: torch.Tensor, l_rows: torch.Tensor):
+        """(labeled x, its y, unlabeled x) at these rows, x as [0, 1] floats: gathered on the device."""
+        d = self.data
+        return to_unit(d.x_lab[l_rows]), d.y_lab[l_rows], to_unit(d.x_unl[u_rows])
 
     def end_epoch(self, seconds: float) -> dict[str, Any] | None:
         """Step the lr schedule; on evaluation epochs validate, log and checkpoint; returns the logged row."""

@@ -127,12 +127,6 @@ def epochs_done(run: Path, wanted: int) -> int:
     return min(wanted, history[-1]["epoch"]) if history else 0
 
 
-def recorded_config(out: Path) -> dict[str, Any]:
-    """The settings of the run already in `out` ({} when there is none)."""
-    path = out / CONFIG
-    return load_json(path)["config"] if path.is_file() else {}
-
-
 class RunDir:
     """One run's folder while it trains: opened (created, locked) once, then its records written as they come."""
 
@@ -141,7 +135,9 @@ class RunDir:
         self.lock: RunLock | None = None
 
     def recorded_config(self) -> dict[str, Any]:
-        return recorded_config(self.path)
+        """The settings of the run already here ({} when there is none)."""
+        path = self.path / CONFIG
+        return load_json(path)["config"] if path.is_file() else {}
 
     def has_checkpoint(self) -> bool:
         return (self.path / LAST).exists()

@@ -150,10 +150,27 @@ def _train_stacked(runs: list[Run], progress: Watch | bool | None, budget: TimeB
     r0, cfgs, watch = runs[0], [r.cfg for r in runs], Watch.of(progress)
     if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
         raise NotStackable("train_stacked needs runs that differ only in seed or MIER and stand at the same epoch")
-    stacked, step_loss, opt, shapes = _stacked_parts(runs)
-    params, names = stacked.params, stacked.names
     bar = progress_bar(r0.epoch, r0.cfg.epochs, f"{r0.cfg.model} x{len(runs)}", watch.shows_bar())
-    reporters, epochs_here, seconds_here = [Reporter(r, watch) for r in runs], 0, 0.0
+    reporters = [Reporter(r, watch) for r in runs]
+    try:
+        _stacked_epochs(runs, _stacked_parts(runs), bar, reporters, budget)
+    finally:
+        bar.close()
+        for rep in reporters:
+            rep.close()
+    for r in runs:
+        if budget is not None:
+            budget.record(r)
+        if r.epoch >= r.cfg.epochs:
+            export_models(r)
+    return [r.out for r in runs]
+
+
+def _stacked_epochs(runs: list[Run], parts, bar, reporters: list[Reporter], budget: TimeBudget | None) -> None:
+    """The stacked loop: the runs' remaining epochs (or as many as `budget` allows), one stacked step after another,
+    each run's slice copied back into its own model and optimizer at every epoch's end."""
+    r0, (stacked, step_loss, opt, shapes) = runs[0], parts
+    params, names, epochs_here, seconds_here = stacked.params, stacked.names, 0, 0.0
     clock = budget.clock if budget is not None else time.perf_counter
     for _ in bar:
         if stop_for_time(runs, budget):
@@ -185,15 +202,6 @@ def _train_stacked(runs: list[Run], progress: Watch | bool | None, budget: TimeB
                 rep.evaluated(row, epochs_here, seconds_here)
             accs = [row["val_accuracy"] for row in rows]
             bar.set_postfix(val_acc=f"{min(accs):.1f}-{max(accs):.1f}")
-    bar.close()
-    for rep in reporters:
-        rep.close()
-    for r in runs:
-        if budget is not None:
-            budget.record(r)
-        if r.epoch >= r.cfg.epochs:
-            export_models(r)
-    return [r.out for r in runs]
 
 
 def _load_stacked_adam(opt: torch.optim.Adam, singles: list[torch.optim.Optimizer], names: list[str]) -> None:

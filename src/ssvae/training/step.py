@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ..data.device import to_unit
-
 if TYPE_CHECKING:
     from .run import Run
 
@@ -44,10 +42,8 @@ class DeviceStep:
         return self.one if warmup == 0 else torch.clamp(self.count.double() / warmup, max=1.0)
 
     def batch(self) -> tuple[Tensor, Tensor, Tensor]:
-        d = self.run.data
-        li = self.l_idx.index_select(0, self.index)[0]
-        ui = self.u_idx.index_select(0, self.index)[0]
-        return to_unit(d.x_lab.index_select(0, li)), d.y_lab.index_select(0, li), to_unit(d.x_unl.index_select(0, ui))
+        """This step's rows, picked by the device-side index (an integer index would be read on the host)."""
+        return self.run.gather(self.u_idx.index_select(0, self.index)[0], self.l_idx.index_select(0, self.index)[0])
 
     def __call__(self) -> None:
         run = self.run
