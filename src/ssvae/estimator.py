@@ -38,6 +38,9 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
     Parameters mirror `ssvae train`'s flags (see the README). The ones that matter most:
 
     model : "m2", "adgm", "lvae", or "classifier" (q(y|x) alone, trained on the labeled rows: the baseline).
+    features : None, or "m1": first train Kingma et al.'s unsupervised VAE M1 (600-600, z = 50) on every row of X
+        for `feature_epochs`, then `model` on its code (`feature_code`: q(z|x)'s "mean", or a fresh "sample" each
+        step); predict, transform, sample and save go through both stages.
     mier : add the MIER regulariser (eq. 7/9) with weights `beta` (entropy) and `gamma` (mutual information).
     weighting, alpha : how eq. 4/9's terms are weighted; "sum" with alpha = 0.1 N by default (README).
     likelihood : "auto" models [0, 1] intensities and uint8 images with a Bernoulli decoder, and any other
@@ -60,6 +63,9 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         self,
         model: str = "m2",
         mier: bool = True,
+        features: str | None = None,
+        feature_epochs: int = 100,
+        feature_code: str = "mean",
         beta: float = 5.0,
         gamma: float = 1.0,
         alpha: float | None = None,
@@ -83,6 +89,9 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
     ):
         self.model = model
         self.mier = mier
+        self.features = features
+        self.feature_epochs = feature_epochs
+        self.feature_code = feature_code
         self.beta = beta
         self.gamma = gamma
         self.alpha = alpha
@@ -275,7 +284,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
     def save(self, directory: str | Path) -> Path:
         """DIR/config.json + DIR/model.safetensors: no pickle; `SemiSupervisedClassifier.load(DIR)` reads it."""
         check_is_fitted(self, "model_")
-        meta = {k: self.config_[k] for k in ("model_config", "derived")}
+        meta = {k: self.config_.get(k) for k in ("model_config", "features", "derived")}
         meta["derived"] = {**meta["derived"], "classes": json_classes(self.classes_)}
         params = {k: v for k, v in self.get_params().items() if k != "random_state"}
         info = {
@@ -305,7 +314,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         est.history_ = info.get("history", [])
         est.best_epoch_, est.n_iter_ = info.get("best_epoch", 0), info.get("n_iter", 0)
         derived = {k: config[k] for k in ("input_dim", "num_classes", "classes")}
-        est.config_ = {"model_config": config["model_config"], "derived": derived}
+        est.config_ = {"model_config": config["model_config"], "features": config.get("features"), "derived": derived}
         # warm_start after load continues from these weights with a fresh optimizer
         est.train_state_ = {"model": model.state_dict(), "step": info.get("step", 0)}
         return est

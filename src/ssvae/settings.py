@@ -38,6 +38,11 @@ def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def is_on(value: Any) -> bool:
+    """A switch (`Setting.shown_when`) is on unless it is False, None, 0 or "none"."""
+    return bool(value) and value != "none"
+
+
 @dataclass(frozen=True)
 class Setting:
     """What a user needs to know of one setting, and what the code that reads it may assume."""

@@ -2,7 +2,9 @@
 
 Each baseline sees the run's labeled examples, its unlabeled examples (the semi-supervised ones), never its
 validation or test images; it is scored on the test split. Pixels go in as [0, 1] intensities, as the
-generative models see them.
+generative models see them; each baseline also runs on a feature stage's code (`CODE_BASELINES`: the same
+classifier on the posterior means of the run's trained M1), so that ssvae's stacked models meet the same
+features in the hands of scikit-learn.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..core.features import FEATURES
 from ..data import Dataset, Split, load_dataset
 from ..data.preprocess import unit_intensities
 from ..training import rundir as ck
@@ -52,13 +55,27 @@ BASELINES: dict[str, tuple[str, Callable]] = {
 }
 
 
-def run_baselines(ds: Dataset, split: Split, names: list[str] | None = None) -> list[dict]:
-    """Test accuracy (%) and fit seconds of each baseline on one split."""
-    x_lab, y_lab = unit_intensities(ds.x_train[split.labeled]), ds.y_train[split.labeled]
-    x_unl, x_test = unit_intensities(ds.x_train[split.unlabeled]), unit_intensities(ds.x_test)
+# slug on a stage's code -> (display name, fit): "m1-sklearn-logreg", ...
+CODE_BASELINES: dict[str, tuple[str, Callable]] = {
+    f"{stage}-{slug}": (f"{name} on {entry.label}'s code", fit)
+    for stage, entry in FEATURES.items()
+    for slug, (name, fit) in BASELINES.items()
+}
+ALL_BASELINES = {**BASELINES, **CODE_BASELINES}
+
+
+def run_baselines(
+    ds: Dataset, split: Split, names: list[str] | None = None, code: Callable[[np.ndarray], np.ndarray] | None = None
+) -> list[dict]:
+    """Test accuracy (%) and fit seconds of each baseline on one split; with `code` (a feature stage's encoder,
+    `ssvae.training.features.stage_encoder`) the `CODE_BASELINES`, fit on the code of the same examples."""
+    table = CODE_BASELINES if code is not None else BASELINES
+    code = code or (lambda x: x)
+    x_lab, y_lab = code(unit_intensities(ds.x_train[split.labeled])), ds.y_train[split.labeled]
+    x_unl, x_test = code(unit_intensities(ds.x_train[split.unlabeled])), code(unit_intensities(ds.x_test))
     rows = []
-    for slug in names or list(BASELINES):
-        name, fit = BASELINES[slug]
+    for slug in names or list(table):
+        name, fit = table[slug]
         t0 = time.perf_counter()
         clf = fit(x_lab, y_lab, x_unl)
         seconds = time.perf_counter() - t0
@@ -67,17 +84,27 @@ def run_baselines(ds: Dataset, split: Split, names: list[str] | None = None) -> 
     return rows
 
 
-def write_baseline_runs(root: Path, dataset: str, labels: int, seed: int, split_path: Path, data_dir) -> list[Path]:
+def write_baseline_runs(
+    root: Path, dataset: str, labels: int, seed: int, split_path: Path, data_dir, stage: Path | None = None
+) -> list[Path]:
     """One small run directory per baseline beside the generative runs of this split (ROOT/<dataset>/<slug>/
-    n<labels>/seed<seed>), with config.json and metrics.json as `ssvae report` reads them; skipped when done."""
-    dirs = {slug: root / Path(dataset).stem / slug / f"n{labels}" / f"seed{seed}" for slug in BASELINES}
+    n<labels>/seed<seed>), with config.json and metrics.json as `ssvae report` reads them; skipped when done.
+    `stage`: a run's finished feature stage (its `features/` folder): the baselines on its code too."""
+    from ..training.features import stage_encoder
+
+    slugs = list(BASELINES)
+    if stage is not None:
+        name = ck.load_json(stage / ck.CONFIG)["features"]
+        slugs += [s for s in CODE_BASELINES if s.startswith(f"{name}-")]
+    dirs = {slug: root / Path(dataset).stem / slug / f"n{labels}" / f"seed{seed}" for slug in slugs}
     todo = [slug for slug, d in dirs.items() if not (d / ck.METRICS).exists()]
     if not todo:
         return []
     split = Split.load(split_path)
     ds = load_dataset(dataset, data_dir)
+    code = stage_encoder(stage) if stage is not None else None
     for slug in todo:  # one at a time, each saved as soon as it is fit
-        (row,) = run_baselines(ds, split, [slug])
+        (row,) = run_baselines(ds, split, [slug], code if slug in CODE_BASELINES else None)
         d = dirs[slug]
         d.mkdir(parents=True, exist_ok=True)
         split.save(d / ck.SPLIT)

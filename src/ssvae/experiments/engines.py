@@ -7,6 +7,7 @@ evaluates a group the same way (`run_group`) into the same run directories.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, Callable
 
 from tqdm import tqdm
 
+from ..core.features import featurized
 from ..errors import SSVAEError
 from ..evaluation.evaluate import evaluate_run
 from ..training.budget import TimeBudget
@@ -170,6 +172,14 @@ def run_ray(
 ENGINES: dict[str, Callable[..., None]] = {"local": run_local, "ray": run_ray}
 
 
+def shared_features(p: Point, out: Path) -> Point:
+    """A grid's feature stages are trained once under OUT/features and shared by every run they fit (same inputs,
+    seed and stage settings: `ssvae.training.features`), unless the grid names its own `features_dir`."""
+    if not featurized(p.cfg.features) or p.cfg.features_dir is not None:
+        return p
+    return dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, features_dir=str((out / "features").resolve())))
+
+
 def run_points(
     points: list[Point],
     out: Path,
@@ -182,5 +192,6 @@ def run_points(
     if engine not in ENGINES:
         raise SSVAEError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
     t0 = time.perf_counter()
+    points = [shared_features(p, Path(out)) for p in points]
     ENGINES[engine](groups_of(points), Path(out), budget or TimeBudget(), **options)
     return time.perf_counter() - t0

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core.models import MODELS, display_order, generative_models
 from ..errors import SSVAEError
-from ..evaluation.baselines import BASELINES
+from ..evaluation.baselines import ALL_BASELINES as BASELINES
 from ..training import rundir as ck
 from ..training.config import shown
 from . import paper

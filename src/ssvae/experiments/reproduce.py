@@ -18,6 +18,7 @@ from ..evaluation.baselines import write_baseline_runs
 from ..training import rundir as rd
 from ..training.budget import TimeBudget
 from ..training.config import TrainConfig
+from ..training.features import FINAL as STAGE_FINAL
 from .engines import run_points
 from .grid import Point, shipped_grid
 
@@ -100,13 +101,14 @@ def add_baselines(specs: list[RunSpec], out: Path, data_dir: str | None, budget:
     for dataset, labels, seed in dict.fromkeys((s.dataset, s.labels, s.seed) for s in specs):
         if budget.stopped:
             return
-        splits = [
-            out / "runs" / s.path / rd.SPLIT
+        runs = [
+            out / "runs" / s.path
             for s in specs
             if (s.dataset, s.labels, s.seed) == (dataset, labels, seed) and (out / "runs" / s.path / rd.SPLIT).exists()
         ]
-        if splits:
-            write_baseline_runs(out / "runs", dataset, labels, seed, splits[0], data_dir)
+        stages = [r / rd.FEATURE_STAGE for r in runs if (r / rd.FEATURE_STAGE / STAGE_FINAL).exists()]
+        if runs:  # with a feature stage, the baselines on its code too
+            write_baseline_runs(out / "runs", dataset, labels, seed, runs[0] / rd.SPLIT, data_dir, *stages[:1])
 
 
 def grid_progress(specs: list[RunSpec], out: Path, epochs: int) -> tuple[int, int]:

@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 import torch
 
-from ..core.models import build_model, model_config
+from ..core.features import build_network
+from ..core.models import model_config
 from ..core.objectives import ObjectiveConfig, loss_function
 from ..data import Dataset, Split
 from .config import TrainConfig
@@ -26,10 +27,19 @@ class Parts:
     loss_fn: Callable
 
 
-def build(cfg: TrainConfig, ds: Dataset, split: Split, device: torch.device) -> Parts:
+def build(
+    cfg: TrainConfig,
+    ds: Dataset,
+    split: Split,
+    device: torch.device,
+    features: dict[str, Any] | None = None,
+    stage: torch.nn.Module | None = None,
+) -> Parts:
+    """`features`/`stage`: the feature stage's record and its trained network (`ssvae.training.features`); the
+    optimizer then sees only the model's parameters (the stage's weights are buffers)."""
     sched = make_schedule(cfg, len(split.unlabeled), len(split.labeled))
     mcfg = model_config(cfg.model, **cfg.model_options)
-    model = build_model(cfg.model, ds.dim, ds.num_classes, mcfg, cfg.seed).to(device)
+    model = build_network(cfg.model, ds.dim, ds.num_classes, mcfg, cfg.seed, features, stage).to(device)
     opt = adam(model.parameters(), cfg.lr, cfg.adam_betas)
     lr_sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_decay_every, gamma=cfg.lr_decay)
     objective = ObjectiveConfig.of(cfg, sched.weights)

@@ -10,9 +10,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.features import CODES, FEATURES, NO_FEATURES
 from ..core.models import MODELS, model_config
 from ..core.objectives import ObjectiveSettings
-from ..settings import ALWAYS, Spelling, check, declared, python_name, setting
+from ..settings import ALWAYS, Spelling, check, declared, is_on, python_name, setting
 from .hardware import COMPILE_MODES, PRECISIONS
 
 
@@ -90,6 +91,39 @@ class RunSettings:
         choices=COMPILE_MODES,
         resumable=True,
     )
+    features: str = setting(
+        NO_FEATURES,
+        help="a feature stage trained first, without labels, on every training input; the model then trains on its "
+        "code (Gaussian likelihood) instead of the inputs: none (the inputs), or m1 (Kingma et al.'s M1: 600-600, "
+        "z = 50)",
+        choices=lambda: [NO_FEATURES, *FEATURES],
+        group="features",
+        before_it_existed=NO_FEATURES,
+    )
+    feature_epochs: int = setting(
+        100,
+        help="epochs of the feature stage",
+        at_least=1,
+        group="features",
+        before_it_existed=100,
+        shown_when="features",
+    )
+    feature_code: str = setting(
+        "mean",
+        help="what the model sees of the stage's q(z|x): its mean, or a fresh sample every step (as Kingma et al.); "
+        "evaluation and prediction always use the mean",
+        choices=lambda: CODES,
+        group="features",
+        before_it_existed="mean",
+        shown_when="features",
+    )
+    features_dir: str | None = setting(
+        None,
+        help="folder where feature stages are trained and shared by every run with the same inputs, seed and "
+        "stage settings (sweeps and reproduce: OUT/features); each run directory keeps a copy of its own",
+        group="features",
+        resumable=True,
+    )
     model_options: dict[str, Any] = setting(
         default_factory=dict,
         help="the model's own options (ssvae.core.models.MODEL_OPTIONS), e.g. {'likelihood': 'gaussian'}",
@@ -128,4 +162,4 @@ def check_config(cfg: TrainConfig, spell: Spelling = python_name) -> None:
 def shown(cfg: TrainConfig, name: str) -> bool:
     """Whether a setting means anything for this run (beta and gamma only with MIER on)."""
     switch = SETTINGS[name].shown_when if name in SETTINGS else None
-    return switch is None or bool(getattr(cfg, switch))
+    return switch is None or is_on(getattr(cfg, switch))

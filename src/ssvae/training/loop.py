@@ -77,7 +77,7 @@ def train(
 ) -> Path:
     """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint. A finished
     run also exports its kept and its last model as `model-best/` and `model-last/` (safetensors + JSON)."""
-    run = Run(cfg, out)
+    run = Run(cfg, out, watch=Watch.of(progress))
     try:
         run_epochs(run, progress, on_epoch_end, budget)
         if run.epoch >= cfg.epochs:

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ..core.features import stage_spec
 from ..core.objectives import entropy, mutual_information
 from ..data import Dataset, DeviceData, Split, labeled_validation, load_dataset, make_split, resolve_device
 from ..data.device import to_unit
@@ -22,10 +23,12 @@ from ..evaluation.metrics import predict_log_proba
 from . import rundir as rd
 from .build import build
 from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_config
+from .features import stage_likelihood, trained_stage
 from .hardware import PRECISIONS, compiled_if_asked, keep_freed_memory, resolve_precision
 from .schedule import epoch_indices, kl_warmup
 from .selection import SELECTIONS, CollapseGuard, resolve_select, val_accuracy
 from .state import TrainingState
+from .watch import QUIET, Watch
 
 
 def check_resumable(cfg: TrainConfig, out: Path, recorded: dict[str, Any]) -> bool:
@@ -64,6 +67,7 @@ class Run(TrainingState):
         out: str | Path | None,
         data: tuple[Dataset, Split] | None = None,
         init: dict[str, Any] | None = None,
+        watch: Watch = QUIET,
     ):
         # Everything that can refuse the run is checked before the run directory is created or written to.
         check_config(cfg)
@@ -80,7 +84,10 @@ class Run(TrainingState):
         self.dataset, self.split = ds, split = data if data is not None else load_data(cfg, self.out, resuming)
         self.select = resolve_select(cfg.select, split, ds.y_train)
         self.data = DeviceData.from_split(ds, split, device)
-        parts = build(cfg, ds, split, device)
+        self.features = stage_spec(cfg.features, cfg.feature_code, stage_likelihood(cfg, ds))
+        # a warm start brings its stage in its weights (`init`): no second stage 1
+        stage = trained_stage(cfg, ds, split, self.data, self.out, watch) if self.features and init is None else None
+        parts = build(cfg, ds, split, device, self.features, stage)
         super().__init__(parts.model, parts.opt, parts.lr_sched, torch.Generator(device=device), cfg.seed)
         self.gen.manual_seed(cfg.seed)
         self.mcfg, self.sched, self.obj_cfg = parts.model_config, parts.sched, parts.objective
@@ -121,6 +128,7 @@ class Run(TrainingState):
         ds, split = self.dataset, self.split
         return {
             "model_config": dataclasses.asdict(self.mcfg),
+            "features": self.features,
             "derived": {
                 **dataclasses.asdict(self.sched),
                 "select": self.select,
@@ -137,7 +145,8 @@ class Run(TrainingState):
 
     @property
     def label(self) -> str:
-        return f"{self.cfg.model}{'+mier' if self.cfg.mier else ''}"
+        cfg = self.cfg
+        return f"{cfg.features + '+' if self.features else ''}{cfg.model}{'+mier' if cfg.mier else ''}"
 
     def kl_weight(self) -> float:
         return kl_warmup(self.step, self.warmup_steps)

@@ -32,7 +32,8 @@ LOCK = ".lock"
 # what `ssvae train --restart` removes: everything a run writes, nothing else a user may keep there
 RUN_FILES = (CONFIG, SPLIT, HISTORY, LAST, BEST, METRICS)
 MODEL_BEST, MODEL_LAST = "model-best", "model-last"  # the kept and the last model, exported (ssvae.training.saved)
-RUN_FOLDERS = (MODEL_BEST, MODEL_LAST)
+FEATURE_STAGE = "features"  # stage 1 of a featurized run (ssvae.training.features: its files)
+RUN_FOLDERS = (MODEL_BEST, MODEL_LAST, FEATURE_STAGE)
 
 
 def check_run_dir_path(out: Path) -> None:
@@ -54,9 +55,10 @@ def make_run_dir(out: Path) -> None:
 
 class RunLock:
     """An exclusive OS lock on OUT/.lock, held while one process trains into OUT. The OS releases it when the
-    process dies (kill -9 included), so a crashed run never leaves a stale lock behind."""
+    process dies (kill -9 included), so a crashed run never leaves a stale lock behind. `wait`: block until the
+    holder lets go (a shared feature stage another run is training) instead of refusing."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, wait: bool = False):
         self.path = Path(out) / LOCK
         try:
             import fcntl
@@ -68,7 +70,7 @@ class RunLock:
         except OSError as e:
             raise SSVAEError(f"cannot lock {self.path} ({e.strerror}); choose another --out") from e
         try:
-            fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self.file.fileno(), fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self.file.seek(0)
             holder = self.file.read().strip() or "unknown"

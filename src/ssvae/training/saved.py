@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.models import SemiSupervisedVAE, build_model, model_config
+from ..core.features import build_network
+from ..core.models import SemiSupervisedVAE, model_config
 from ..data.preprocess import Preprocessing
 from ..errors import SSVAEError
 from ..files import replace_atomically
@@ -44,6 +45,7 @@ def save_model(
         "version": VERSION,
         "model": model,
         "model_config": meta["model_config"],
+        "features": meta.get("features"),  # the feature stage in front of the model (its weights: stage.*), or null
         "input_dim": meta["derived"]["input_dim"],
         "num_classes": meta["derived"]["num_classes"],
         "classes": meta["derived"]["classes"],
@@ -91,7 +93,8 @@ def load_model(
         if config.get("format") != FORMAT:
             raise SSVAEError(f"{directory / CONFIG} is not an ssvae model (format {config.get('format')!r})")
         mcfg = model_config(config["model"], **config["model_config"])
-        model = build_model(config["model"], config["input_dim"], config["num_classes"], mcfg, seed=0)
+        features = config.get("features")
+        model = build_network(config["model"], config["input_dim"], config["num_classes"], mcfg, 0, features)
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
         raise SSVAEError(f"{directory / CONFIG} is damaged ({type(e).__name__}: {e}); save the model again") from e
     try:

@@ -125,7 +125,7 @@ def train_stacked(
     runs: list[Run] = []
     try:
         for c, o in zip(cfgs, outs):
-            runs.append(Run(c, o))
+            runs.append(Run(c, o, watch=Watch.of(progress)))
         return _train_stacked(runs, progress, budget)
     finally:
         for r in runs:
