@@ -217,3 +217,50 @@ def test_kill_9_in_either_stage_resumes_bit_identically(tmp_path):
     assert history(ref) == history(run)
     wa, wb = weights(ref), weights(run)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_time_limited_chunks_through_both_stages_equal_one_go(tmp_path):
+    """--time-limit counts stage 1's epochs too: a command may stop inside stage 1 (checkpointed) and the next
+    continues it; the chunks together equal one uninterrupted run, in both stages."""
+    import functools
+    import itertools
+
+    from ssvae.training.budget import TimeBudget
+
+    cfg = digits_cfg(feature_epochs=6, epochs=3, mier=True)
+    train(cfg, tmp_path / "whole", progress=False)
+    chunks = []
+    while not (tmp_path / "chunked" / ck.MODEL_LAST).exists():
+        ticks = itertools.count()
+        budget = TimeBudget(4, clock=functools.partial(next, ticks))  # every clock reading advances one second
+        train(cfg, tmp_path / "chunked", progress=False, budget=budget)
+        stage_epochs = len(ck.read_history(tmp_path / "chunked" / ck.FEATURE_STAGE / stage1.HISTORY))
+        chunks.append((stage_epochs, budget.progress[str(tmp_path / "chunked")][0]))
+        assert len(chunks) < 12
+    assert chunks[0] == (chunks[0][0], 0) and chunks[0][0] < 6, chunks  # the first command stopped in stage 1
+    a, b = (ck.read_history(tmp_path / r / ck.FEATURE_STAGE / stage1.HISTORY) for r in ("whole", "chunked"))
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in a] == [
+        {k: v for k, v in r.items() if k != "seconds"} for r in b
+    ]
+    assert history(tmp_path / "whole") == history(tmp_path / "chunked")
+    wa, wb = weights(tmp_path / "whole"), weights(tmp_path / "chunked")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.slow
+def test_on_digits_at_10_labels_the_code_trails_the_pixels_at_equal_epochs(tmp_path):
+    """What the issue asked to find out (does M2 on M1's code beat M2 on the pixels at 10 labels per class on
+    digits, at equal epochs?), measured at the paper's sizes: it does not. Digits' 1248 unlabeled 8x8 images give
+    M1 only ~7 steps an epoch, and after 100 epochs its code carries ~3 nats (posterior collapse), so M2 on it
+    trails M2 on the pixels (README, "Measured so far": also at 1000 stage epochs). If this fails, the code has
+    caught up: update the README's digits finding."""
+    from ssvae.evaluation.evaluate import evaluate_run
+
+    common = dict(dataset="digits", labels_per_class=10, epochs=30, warmup_epochs=6, device="cpu", precision="fp32")
+    acc = {}
+    for name, kw in {"pixels": {}, "code": {"features": "m1", "feature_epochs": 100}}.items():
+        train(TrainConfig(model="m2", **common, **kw), tmp_path / name, progress=False)
+        acc[name] = evaluate_run(tmp_path / name, figures=False, progress=False)["last"]["test_accuracy"]
+    kl = ck.read_history(tmp_path / "code" / ck.FEATURE_STAGE / stage1.HISTORY)[-1]["kl"]
+    assert acc["pixels"] > acc["code"] + 2, (acc, kl)
+    assert kl < 10, kl  # the collapsed code the docstring describes

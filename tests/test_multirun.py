@@ -162,3 +162,15 @@ def test_jobs_in_separate_processes_equal_sequential_runs(tmp_path, capsys):
     with pytest.raises(SystemExit) as bad:  # a usage error: argparse exits with status 2 after one line
         main([*args, "--out", str(tmp_path / "bad"), "--jobs", "0"])
     assert bad.value.code == 2 and not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("code", ["mean", "sample"])
+def test_runs_behind_a_feature_stage_stack_like_one_by_one(tmp_path, code):
+    """Each run's own stage rides in the stacked step as buffers; a sampled code is drawn from each run's noise."""
+    stage = dict(features="m1", feature_epochs=2, feature_code=code, features_dir=str(tmp_path / "stages"))
+    cfgs = [TrainConfig(model="m2", epochs=2, seed=s, model_options=OPTS["m2"], **SMALL, **stage) for s in (0, 1)]
+    train_many(cfgs, [tmp_path / f"stacked{s}" for s in range(2)], stack=True, progress=False)
+    train_many(cfgs, [tmp_path / f"single{s}" for s in range(2)], stack=False, progress=False)
+    assert len(list((tmp_path / "stages").iterdir())) == 2  # one stage per seed, trained once for both paths
+    for s in range(2):
+        _compare(tmp_path / f"stacked{s}", tmp_path / f"single{s}", atol=1e-4)

@@ -261,14 +261,17 @@ def cmd_demo(a: argparse.Namespace) -> None:
             precision="fp32",  # the same numbers on every CPU (tiny networks: bf16 would buy nothing here)
             batch_size=100,
             labeled_batch_size=100,
+            features=a.features,
+            features_dir=str(out / "features"),  # one stage 1, shared by the three rows
         )
         run = out / variant_name(model, mier)
         print(f"== {label}: {run}", flush=True)
         train(cfg, run)
         m = evaluate_run(run, device=a.device, figures=True)
         rows.append({"model": label, **m["best"], "best_epoch": m["best_epoch"]})
+    on = "" if a.features == "none" else f", every model on {a.features}'s code"
     print(
-        f"\ndigits, {a.labels_per_class} labels per class, {a.epochs} epochs, seed {a.seed} "
+        f"\ndigits, {a.labels_per_class} labels per class, {a.epochs} epochs{on}, seed {a.seed} "
         f"(best-by-validation checkpoint; test split never used for selection)\n"
     )
     print(
@@ -289,14 +292,19 @@ def cmd_demo(a: argparse.Namespace) -> None:
 
 
 def print_baselines(run_dir: Path, rows: list[dict]) -> None:
-    """scikit-learn on the very split the runs trained on, and one sentence on who wins."""
+    """scikit-learn on the very split the runs trained on (and on the runs' code, when they have a feature stage),
+    and one sentence on who wins."""
     from .data import Split, load_dataset
     from .evaluation.baselines import run_baselines, who_wins
     from .training import rundir as ck
+    from .training.features import stage_encoder
 
     cfg = ck.load_json(run_dir / ck.CONFIG)["config"]
     ds = load_dataset(cfg["dataset"], cfg["data_dir"])
-    base = run_baselines(ds, Split.load(run_dir / ck.SPLIT))
+    split = Split.load(run_dir / ck.SPLIT)
+    base = run_baselines(ds, split)
+    if (run_dir / ck.FEATURE_STAGE).is_dir():
+        base += run_baselines(ds, split, code=stage_encoder(run_dir / ck.FEATURE_STAGE))
     print("\nscikit-learn on the same labeled, unlabeled and test images:\n")
     cols = [("baseline", "baseline"), ("test acc %", "test_accuracy"), ("fit seconds", "fit_seconds")]
     print(format_table(base, cols))
@@ -474,6 +482,7 @@ def add_demo_parser(sub) -> None:
     d.add_argument("--labels-per-class", type=int, default=10, help="labeled digits per class (default 10)")
     d.add_argument("--seed", type=int, default=0, help="fixes split, initialisation and batch order (default 0)")
     d.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    add_setting(d, "features")
     d.set_defaults(func=cmd_demo)
 
 

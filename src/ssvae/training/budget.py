@@ -33,6 +33,13 @@ class TimeBudget:
         self.stopped = True
         return False
 
+    def allows_stage_epoch(self) -> bool:
+        """The same rule for an epoch of a feature stage (`ssvae.training.features`), judged from its own epochs."""
+        if self.seconds is None or self.epochs_here == 0 or self.clock() - self.start + self.longest <= self.seconds:
+            return True
+        self.stopped = True
+        return False
+
     def timed(self, seconds: float) -> None:
         self.longest, self.epochs_here = max(self.longest, seconds), self.epochs_here + 1
 
@@ -49,6 +56,10 @@ class TimeBudget:
     def summary(self, total_runs_epochs: tuple[int, int] | None = None) -> str:
         done, wanted = total_runs_epochs or tuple(map(sum, zip(*self.progress.values())))
         return f"{done} of {wanted} run-epochs done; run the same command again to continue"
+
+
+class StoppedInStage1(Exception):
+    """The budget ran out while a feature stage trained: it is checkpointed, and the run has not begun."""
 
 
 def stop_for_time(runs: list[Run], budget: TimeBudget | None) -> bool:

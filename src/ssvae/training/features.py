@@ -40,6 +40,7 @@ from ..files import (
     write_history,
 )
 from . import rundir as rd
+from .budget import StoppedInStage1, TimeBudget
 from .config import TrainConfig
 from .hardware import PRECISIONS, adam, tensor_lr
 from .schedule import epoch_indices
@@ -106,8 +107,10 @@ def trained_stage(
     data: DeviceData,
     run_dir: Path | None,
     watch: Watch = QUIET,
+    budget: TimeBudget | None = None,
 ) -> nn.Module:
-    """The run's stage 1, trained (or resumed) where it belongs unless it is already there, in eval mode."""
+    """The run's stage 1, trained (or resumed) where it belongs unless it is already there, in eval mode. A
+    `budget` that runs out first raises `StoppedInStage1` (the stage checkpointed: the same command continues)."""
     key = stage_key(cfg, ds, split)
     own = None if run_dir is None else run_dir / rd.FEATURE_STAGE
     shared = None if cfg.features_dir is None else Path(cfg.features_dir) / f"{cfg.features}-{digest(key)}"
@@ -117,7 +120,7 @@ def trained_stage(
             where.mkdir(parents=True, exist_ok=True)
             with rd.RunLock(where, wait=True):  # another run training this shared stage: wait, then reuse it
                 if not finished(where, key):
-                    train_stage(cfg, key, torch.cat([data.x_lab, data.x_unl]), where, watch)
+                    train_stage(cfg, key, torch.cat([data.x_lab, data.x_unl]), where, watch, budget)
         else:
             return train_stage(cfg, key, torch.cat([data.x_lab, data.x_unl]), None, watch)
     if own is not None and where is not own and not finished(own, key):
@@ -145,7 +148,14 @@ def stage_encoder(folder: Path, batch: int = 2000):
     return encode
 
 
-def train_stage(cfg: TrainConfig, key: dict[str, Any], x: torch.Tensor, where: Path | None, watch: Watch) -> nn.Module:
+def train_stage(
+    cfg: TrainConfig,
+    key: dict[str, Any],
+    x: torch.Tensor,
+    where: Path | None,
+    watch: Watch,
+    budget: TimeBudget | None = None,
+) -> nn.Module:
     """Maximise the stage's ELBO over `x` (the training inputs on the device) for `feature_epochs` epochs of
     `batch_size`, Adam at the run's lr, its noise and batch order from its own seeded generator."""
     device = x.device
@@ -178,6 +188,9 @@ def train_stage(cfg: TrainConfig, key: dict[str, Any], x: torch.Tensor, where: P
     )
     stage.train()
     for epoch in range(start, cfg.feature_epochs):
+        if budget is not None and not budget.allows_stage_epoch():
+            bar.close()
+            raise StoppedInStage1(f"{where}: stage 1 stopped for time at epoch {epoch} of {cfg.feature_epochs}")
         t0 = time.perf_counter()
         order = epoch_indices(len(x), steps, batch, gen, device)
         sums = torch.zeros(2, device=device)
@@ -191,6 +204,8 @@ def train_stage(cfg: TrainConfig, key: dict[str, Any], x: torch.Tensor, where: P
             sums += torch.stack([log_px.mean(), kl.mean()]).detach()
         log_px, kl = (sums / steps).tolist()
         row = {"epoch": epoch + 1, "elbo": log_px - kl, "log_px": log_px, "kl": kl, "seconds": time.perf_counter() - t0}
+        if budget is not None:
+            budget.timed(row["seconds"])
         bar.update(1)
         bar.set_postfix(elbo=f"{row['elbo']:.2f}")
         if watch.shows_lines():

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from tqdm import tqdm
 
 from . import rundir as rd
-from .budget import TimeBudget, stop_for_time
+from .budget import StoppedInStage1, TimeBudget, stop_for_time
 from .config import TrainConfig
 from .run import Run
 from .saved import save_model
@@ -77,7 +77,11 @@ def train(
 ) -> Path:
     """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint. A finished
     run also exports its kept and its last model as `model-best/` and `model-last/` (safetensors + JSON)."""
-    run = Run(cfg, out, watch=Watch.of(progress))
+    try:
+        run = Run(cfg, out, watch=Watch.of(progress), budget=budget)
+    except StoppedInStage1:  # the feature stage is checkpointed; the run itself has not begun
+        budget.progress[str(out)] = (0, cfg.epochs)
+        return Path(out)
     try:
         run_epochs(run, progress, on_epoch_end, budget)
         if run.epoch >= cfg.epochs:

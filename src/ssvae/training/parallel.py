@@ -17,7 +17,7 @@ from pathlib import Path
 from .budget import TimeBudget
 from .config import TrainConfig
 from .loop import train
-from .run import Run
+from .rundir import epochs_done
 from .watch import QUIET, Watch
 
 
@@ -43,9 +43,8 @@ def _one_run(cfg: TrainConfig, out: str, threads: int, deadline: float | None, w
     torch.set_num_threads(threads)
     left = None if deadline is None else deadline - time.time()
     if left is not None and left <= 0:  # the budget ran out while this run waited: report where it stands
-        budget, run = TimeBudget(), Run(cfg, out)
-        run.close()
-        budget.record(run)
+        budget = TimeBudget()
+        budget.progress[str(out)] = (epochs_done(Path(out), cfg.epochs), cfg.epochs)
         budget.stopped = True
         return budget
     budget = TimeBudget(left)

@@ -21,6 +21,7 @@ from ..data.device import to_unit
 from ..errors import SSVAEError, warn
 from ..evaluation.metrics import predict_log_proba
 from . import rundir as rd
+from .budget import TimeBudget
 from .build import build
 from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_config
 from .features import stage_likelihood, trained_stage
@@ -68,6 +69,7 @@ class Run(TrainingState):
         data: tuple[Dataset, Split] | None = None,
         init: dict[str, Any] | None = None,
         watch: Watch = QUIET,
+        budget: TimeBudget | None = None,
     ):
         # Everything that can refuse the run is checked before the run directory is created or written to.
         check_config(cfg)
@@ -86,7 +88,9 @@ class Run(TrainingState):
         self.data = DeviceData.from_split(ds, split, device)
         self.features = stage_spec(cfg.features, cfg.feature_code, stage_likelihood(cfg, ds))
         # a warm start brings its stage in its weights (`init`): no second stage 1
-        stage = trained_stage(cfg, ds, split, self.data, self.out, watch) if self.features and init is None else None
+        stage = None
+        if self.features and init is None:
+            stage = trained_stage(cfg, ds, split, self.data, self.out, watch, budget)
         parts = build(cfg, ds, split, device, self.features, stage)
         super().__init__(parts.model, parts.opt, parts.lr_sched, torch.Generator(device=device), cfg.seed)
         self.gen.manual_seed(cfg.seed)

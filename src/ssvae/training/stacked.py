@@ -28,7 +28,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from ..core import distributions
 from ..core.objectives import ObjectiveConfig, run_weights
 from ..errors import SSVAEError
-from .budget import TimeBudget, stop_for_time
+from .budget import StoppedInStage1, TimeBudget, stop_for_time
 from .config import PER_RUN, TrainConfig
 from .hardware import adam, compiled_if_asked, follow_lr
 from .loop import export_models, progress_bar, train
@@ -125,8 +125,14 @@ def train_stacked(
     runs: list[Run] = []
     try:
         for c, o in zip(cfgs, outs):
-            runs.append(Run(c, o, watch=Watch.of(progress)))
+            runs.append(Run(c, o, watch=Watch.of(progress), budget=budget))
         return _train_stacked(runs, progress, budget)
+    except StoppedInStage1:  # a feature stage is checkpointed; no stacked epoch begins in this command
+        for r in runs:
+            budget.record(r)
+        for c, o in zip(cfgs[len(runs) :], outs[len(runs) :]):
+            budget.progress[str(o)] = (0, c.epochs)
+        return [Path(o) for o in outs]
     finally:
         for r in runs:
             r.close()
