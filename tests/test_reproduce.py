@@ -199,3 +199,18 @@ def test_verdict_needs_a_spread():
     assert verdict(summarize([0.5, 0.6, 0.7]), "better", "worse") == "better"
     assert verdict(summarize([-0.5, -0.6, -0.7]), "better", "worse") == "worse"
     assert verdict(summarize([-0.5, 0.6, 0.1]), "better", "worse") == "no significant difference"
+
+
+def test_reproduce_with_a_feature_stage_shares_it_and_adds_the_baselines_on_its_code(tmp_path, capsys):
+    out = tmp_path / "res"
+    args = ["reproduce", "--table", "1", "--datasets", "digits", "--models", "m2,classifier", "--seeds", "1"]
+    args += ["--epochs", "1", "--labels-per-class", "10", "--iw-samples", "0", "--device", DEVICE, "--no-figures"]
+    args += ["--features", "m1", "--feature-epochs", "2", "--out", str(out)]
+    assert main(args) == 0
+    assert len(list((out / "features").iterdir())) == 1  # one stage for the three runs of seed 0
+    runs = [out / "runs" / "digits" / v / "n10" / "seed0" for v in ("m2", "m2-mier", "classifier")]
+    assert all((r / ck.FEATURE_STAGE / "stage.pt").exists() for r in runs)
+    for slug in ("m1-sklearn-logreg", "m1-sklearn-labelspreading", "m1-sklearn-selftraining"):
+        assert (out / "runs" / "digits" / slug / "n10" / "seed0" / ck.METRICS).exists(), slug
+    t1 = (out / "table1.md").read_text()
+    assert "logistic regression (labels only) on M1's code" in t1

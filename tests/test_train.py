@@ -1,5 +1,6 @@
 """End to end: train -> evaluate, resume equivalence, no test-set influence, CLI errors."""
 
+import dataclasses
 import importlib
 import json
 import subprocess
@@ -102,6 +103,38 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert sa["best_epoch"] == sb["best_epoch"] and sa["step"] == sb["step"]
     for k, v in sa["model"].items():
         assert torch.equal(v, sb["model"][k]), k
+
+
+def test_sparse_checkpoints_resume_exactly_from_the_older_resume_point(tmp_path):
+    """--checkpoint-seconds: last.pt is written only when that much training time has passed (here: never before
+    the last epoch), and a crash after it repeats the epochs since exactly, best.pt and metrics.jsonl included."""
+    cfg = TrainConfig(model="m2", mier=True, epochs=5, **FAST)
+    train(cfg, tmp_path / "a", progress=False)
+    sparse = dataclasses.replace(cfg, checkpoint_seconds=1e9)
+    saved = []
+
+    class Crash(Exception):
+        pass
+
+    def watch(epoch, row):
+        saved.append(_state(tmp_path / "b")["epoch"] if (tmp_path / "b" / "last.pt").exists() else None)
+        if epoch == 4:
+            raise Crash
+
+    train(dataclasses.replace(sparse, epochs=2), tmp_path / "b", progress=False)  # its last epoch: written
+    with pytest.raises(Crash):
+        train(sparse, tmp_path / "b", on_epoch_end=watch, progress=False)
+    assert saved == [2, 2] and len(ck.read_history(tmp_path / "b" / "metrics.jsonl")) == 4
+    train(sparse, tmp_path / "b", progress=False)  # resumes from epoch 2, repeats 3 and 4
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "train_seconds"} for r in rows]  # noqa: E731
+    ra, rb = ck.read_history(tmp_path / "a" / "metrics.jsonl"), ck.read_history(tmp_path / "b" / "metrics.jsonl")
+    assert strip(ra) == strip(rb)
+    sa, sb = _state(tmp_path / "a"), _state(tmp_path / "b")
+    assert sa["epoch"] == sb["epoch"] == 5 and sa["best_epoch"] == sb["best_epoch"]
+    for k, v in sa["model"].items():
+        assert torch.equal(v, sb["model"][k]), k
+    ba, bb = (ck.load_checkpoint(tmp_path / r / "best.pt")["model"] for r in ("a", "b"))
+    assert all(torch.equal(ba[k], bb[k]) for k in ba)
 
 
 def test_resume_refuses_other_settings(tmp_path):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.features import featurized
 from ..core.models import MODELS, display_order, generative_models
 from ..errors import SSVAEError
 from ..evaluation.baselines import ALL_BASELINES as BASELINES
@@ -27,6 +28,9 @@ from .reproduce import GRID_RECORD
 
 BASELINE_ORDER = [(slug, False) for slug in BASELINES]  # on the same splits (ssvae.evaluation.baselines)
 CHECKPOINTS = ("best", "last")
+
+
+FEATURE_KEYS = ("features", "feature_epochs", "feature_code")  # named in the protocol line when a run has a stage
 
 
 def label(model: str) -> str:
@@ -474,9 +478,10 @@ def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> st
         "- Protocol: "
         + "; ".join(
             f"{key} {', '.join(sorted({str(r.config.get(key, '–')).replace('None', 'default') for r in recs}))}"
-            for key in ("epochs", "warmup_epochs", "precision", "weighting", "alpha", "beta", "gamma")
+            for key in ("epochs", "warmup_epochs", "precision", "weighting", "alpha", "beta", "gamma", *FEATURE_KEYS)
+            if key not in FEATURE_KEYS or any(featurized(r.config.get("features")) for r in recs)
         )
-        + " (the paper: 1000 epochs, warm-up 200, beta 5, gamma 1; alpha not given).",
+        + " (the paper: 1000 epochs, warm-up 200, beta 5, gamma 1; alpha not given; no feature stage).",
         f"- Device: {device}; training time summed over runs {train_h:.2f} h"
         + (f"; wall time of the grid {grid['wall_seconds'] / 3600:.2f} h" if "wall_seconds" in grid else "")
         + ".",

@@ -67,6 +67,6 @@ def stop_for_time(runs: list[Run], budget: TimeBudget | None) -> bool:
     if budget is None or budget.allows_epoch(runs[0]):
         return False
     for run in runs:
-        if run.out is not None and run.epoch % run.cfg.eval_every:  # evaluation epochs are checkpointed already
+        if run.out is not None and run.saved_epoch != run.epoch:  # not yet checkpointed at this epoch
             run.save_last()
     return True

@@ -70,6 +70,14 @@ class RunSettings:
     labeled_batch_size: int = setting(200, help="labeled batch size (cycled per step)", at_least=1)
     warmup_epochs: int = setting(200, help="linear KL warm-up length", at_least=0)
     eval_every: int = setting(1, help="validate and checkpoint every N epochs", at_least=1, resumable=True)
+    checkpoint_seconds: float = setting(
+        0.0,
+        help="at an evaluation, write the resume point (last.pt) only once this many seconds of training have "
+        "passed since the last one (0: at every evaluation); the last epoch and a --time-limit stop always write "
+        "it; after a crash the run repeats the epochs since, exactly",
+        at_least=0,
+        resumable=True,
+    )
     select: str = setting(
         "auto",
         help="which epoch's model to keep as best: val-accuracy (labeled validation), val-elbo (the ELBO of "

@@ -108,6 +108,7 @@ class Run(TrainingState):
             self.load_state_dict(self.dir.load_last(device), str(self.out / rd.LAST))
         elif init is not None:
             self.warm_start(init)
+        self.saved_at, self.saved_epoch = self.seconds, self.epoch  # what last.pt holds (`save_last`)
         if self.dir is not None:
             self.history = self.dir.read_history(upto=self.epoch)
             self.dir.open(split, {"config": cfg.to_json(), **self.describe()}, self.history)
@@ -188,7 +189,8 @@ class Run(TrainingState):
                 self.dir.save_best({"model": self.best_state, "epoch": self.epoch, "score": row["score"]})
         if self.dir is not None:
             self.dir.append(row)
-            self.save_last()
+            if self.epoch == self.cfg.epochs or self.seconds - self.saved_at >= self.cfg.checkpoint_seconds:
+                self.save_last()
         return row
 
     def evaluation_row(self) -> dict[str, Any]:
@@ -215,3 +217,4 @@ class Run(TrainingState):
     def save_last(self) -> None:
         """The resume point: everything the next epoch needs, and the step statistics not yet logged."""
         self.dir.save_last(self.state_dict())
+        self.saved_at, self.saved_epoch = self.seconds, self.epoch
