@@ -33,6 +33,7 @@ from .config import PER_RUN, TrainConfig
 from .hardware import adam, compiled_if_asked, follow_lr
 from .loop import export_models, progress_bar, train
 from .run import Run
+from .step import device_kl_weight
 from .watch import Reporter, Watch
 
 
@@ -178,6 +179,9 @@ def _stacked_epochs(runs: list[Run], parts, bar, reporters: list[Reporter], budg
     r0, (stacked, step_loss, opt, shapes) = runs[0], parts
     params, names, epochs_here, seconds_here = stacked.params, stacked.names, 0, 0.0
     clock = budget.clock if budget is not None else time.perf_counter
+    # the warm-up weight from a step counter on the device, as the one-run step does (`ssvae.training.step`)
+    count = torch.tensor(r0.step, dtype=torch.long, device=r0.device)
+    one = torch.ones((), dtype=torch.float64, device=r0.device)
     for _ in bar:
         if stop_for_time(runs, budget):
             break
@@ -187,12 +191,13 @@ def _stacked_epochs(runs: list[Run], parts, bar, reporters: list[Reporter], budg
             xl, yl, xu = (torch.stack(t) for t in zip(*(r.batch(ui, li, i) for r, (ui, li) in zip(runs, indices))))
             noise = [torch.stack([distributions.standard_normal(s, r.gen, xu) for r in runs]) for s in shapes]
             with r0.autocast():
-                losses, stats = step_loss(xl, yl, xu, noise, r0.kl_weight())
+                losses, stats = step_loss(xl, yl, xu, noise, device_kl_weight(count, r0.warmup_steps, one))
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()  # runs share no parameters: each gets exactly its own gradient
             opt.step()
             for j, r in enumerate(runs):
                 r.record({k: v[j] for k, v in stats.items()})
+            count.add_(1)
             reporters[0].step(i)
         seconds = clock() - t0
         _unstack_into(params, opt, runs, names)

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from .run import Run
 
 
+def device_kl_weight(count: Tensor, warmup_steps: int, one: Tensor) -> Tensor:
+    """The warm-up weight min(1, step / warm-up steps) (`schedule.kl_warmup`), computed on the device from the
+    device's step counter `count` (`one`: the float64 1 on that device)."""
+    return one if warmup_steps == 0 else torch.clamp(count.double() / warmup_steps, max=1.0)
+
+
 class DeviceStep:
     """The step of one Run; `begin_epoch` hands it the epoch's batch order, each call takes the next step."""
 
@@ -37,9 +43,7 @@ class DeviceStep:
         self.index.zero_()
 
     def kl_weight(self) -> Tensor:
-        """The warm-up weight min(1, step / warm-up steps) (`schedule.kl_warmup`), computed on the device."""
-        warmup = self.run.warmup_steps
-        return self.one if warmup == 0 else torch.clamp(self.count.double() / warmup, max=1.0)
+        return device_kl_weight(self.count, self.run.warmup_steps, self.one)
 
     def batch(self) -> tuple[Tensor, Tensor, Tensor]:
         """This step's rows, picked by the device-side index (an integer index would be read on the host)."""
