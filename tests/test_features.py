@@ -94,6 +94,7 @@ def test_stage_one_elbo_rises_on_digits(tmp_path):
     assert config["features"] == SPEC
 
 
+@pytest.mark.slow
 def test_a_grid_trains_each_shared_stage_once_and_every_run_directory_keeps_a_copy(tmp_path, monkeypatch):
     from ssvae.experiments.engines import run_points
     from ssvae.experiments.grid import points_of
@@ -219,6 +220,7 @@ def test_kill_9_in_either_stage_resumes_bit_identically(tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+@pytest.mark.slow
 def test_time_limited_chunks_through_both_stages_equal_one_go(tmp_path):
     """--time-limit counts stage 1's epochs too: a command may stop inside stage 1 (checkpointed) and the next
     continues it; the chunks together equal one uninterrupted run, in both stages."""

@@ -201,6 +201,7 @@ def test_verdict_needs_a_spread():
     assert verdict(summarize([-0.5, 0.6, 0.1]), "better", "worse") == "no significant difference"
 
 
+@pytest.mark.slow
 def test_reproduce_with_a_feature_stage_shares_it_and_adds_the_baselines_on_its_code(tmp_path, capsys):
     out = tmp_path / "res"
     args = ["reproduce", "--table", "1", "--datasets", "digits", "--models", "m2,classifier", "--seeds", "1"]

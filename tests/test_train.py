@@ -105,6 +105,7 @@ def test_resume_equals_uninterrupted(tmp_path):
         assert torch.equal(v, sb["model"][k]), k
 
 
+@pytest.mark.slow
 def test_sparse_checkpoints_resume_exactly_from_the_older_resume_point(tmp_path):
     """--checkpoint-seconds: last.pt is written only when that much training time has passed (here: never before
     the last epoch), and a crash after it repeats the epochs since exactly, best.pt and metrics.jsonl included."""
