@@ -31,7 +31,7 @@ from ssvae.data import Split, load_dataset, make_split
 from ssvae.data.preprocess import unit_intensities as unit
 from ssvae.evaluation.baselines import BASELINES, CODE_BASELINES, run_baselines
 from ssvae.training import rundir as ck
-from ssvae.training.features import FINAL, stage_encoder
+from ssvae.training.features import FINAL, code_function, stage_encoder
 
 ESTIMATORS = {
     "ssvae M2+MIER (estimator defaults)": dict(),
@@ -45,7 +45,7 @@ def estimator_rows(ds, split: Split, epochs: int, seed: int, features: str | Non
     x = np.concatenate([ds.x_train[split.labeled], ds.x_train[split.unlabeled]])
     y = np.concatenate([ds.y_train[split.labeled], np.full(len(split.unlabeled), -1)])
     rows, code = [], None
-    variants = [(name, kw) for name, kw in ESTIMATORS.items()]
+    variants = list(ESTIMATORS.items())
     if features:
         variants += [(f"{name} on {features}'s code", {**kw, "features": features}) for name, kw in ESTIMATORS.items()]
     for name, kw in variants:
@@ -55,19 +55,8 @@ def estimator_rows(ds, split: Split, epochs: int, seed: int, features: str | Non
         acc = 100.0 * est.score(unit(ds.x_test), ds.y_test)
         rows.append({"model": f"{name}, {epochs} epochs", "test_accuracy": acc, "fit_seconds": seconds})
         if "features" in kw and code is None:
-            code = encoder_of(est)
+            code = code_function(est.model_.stage)  # the fitted stage's q(z|x) mean
     return rows, code
-
-
-def encoder_of(est: SemiSupervisedClassifier):
-    """A fitted featurized estimator's q(z|x) mean, numpy in and out (the code baselines' inputs)."""
-
-    @torch.no_grad()
-    def encode(x: np.ndarray) -> np.ndarray:
-        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        return torch.cat([est.model_.stage.encode(t[i : i + 2000])[0].cpu() for i in range(0, len(t), 2000)]).numpy()
-
-    return encode
 
 
 def run_rows(runs: list[Path]) -> tuple[list[dict], Split]:

@@ -106,9 +106,9 @@ def add_baselines(specs: list[RunSpec], out: Path, data_dir: str | None, budget:
             for s in specs
             if (s.dataset, s.labels, s.seed) == (dataset, labels, seed) and (out / "runs" / s.path / rd.SPLIT).exists()
         ]
-        stages = [r / rd.FEATURE_STAGE for r in runs if (r / rd.FEATURE_STAGE / STAGE_FINAL).exists()]
+        stage = next((r / rd.FEATURE_STAGE for r in runs if (r / rd.FEATURE_STAGE / STAGE_FINAL).exists()), None)
         if runs:  # with a feature stage, the baselines on its code too
-            write_baseline_runs(out / "runs", dataset, labels, seed, runs[0] / rd.SPLIT, data_dir, *stages[:1])
+            write_baseline_runs(out / "runs", dataset, labels, seed, runs[0] / rd.SPLIT, data_dir, stage)
 
 
 def grid_progress(specs: list[RunSpec], out: Path, epochs: int) -> tuple[int, int]:

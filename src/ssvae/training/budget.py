@@ -25,17 +25,17 @@ class TimeBudget:
         self.progress: dict[str, tuple[int, int]] = {}  # run directory -> (epochs done, epochs wanted)
 
     def allows_epoch(self, run: Run) -> bool:
-        if self.seconds is None or self.epochs_here == 0:
-            return True
-        guess = self.longest or run.seconds / max(run.epoch, 1)
-        if self.clock() - self.start + guess <= self.seconds:
-            return True
-        self.stopped = True
-        return False
+        return self._allows(lambda: self.longest or run.seconds / max(run.epoch, 1))
 
     def allows_stage_epoch(self) -> bool:
         """The same rule for an epoch of a feature stage (`ssvae.training.features`), judged from its own epochs."""
-        if self.seconds is None or self.epochs_here == 0 or self.clock() - self.start + self.longest <= self.seconds:
+        return self._allows(lambda: self.longest)
+
+    def _allows(self, guess: Callable[[], float]) -> bool:
+        """Whether one more epoch, expected to take `guess()` seconds, ends within the limit."""
+        if self.seconds is None or self.epochs_here == 0:
+            return True
+        if self.clock() - self.start + guess() <= self.seconds:
             return True
         self.stopped = True
         return False

@@ -116,13 +116,13 @@ def trained_stage(
     shared = None if cfg.features_dir is None else Path(cfg.features_dir) / f"{cfg.features}-{digest(key)}"
     where = shared or own
     if not finished(own, key) and not finished(where, key):
-        if where is not None:
-            where.mkdir(parents=True, exist_ok=True)
-            with rd.RunLock(where, wait=True):  # another run training this shared stage: wait, then reuse it
-                if not finished(where, key):
-                    train_stage(cfg, key, torch.cat([data.x_lab, data.x_unl]), where, watch, budget)
-        else:
-            return train_stage(cfg, key, torch.cat([data.x_lab, data.x_unl]), None, watch)
+        x = torch.cat([data.x_lab, data.x_unl])
+        if where is None:  # in memory (the estimator)
+            return train_stage(cfg, key, x, None, watch)
+        where.mkdir(parents=True, exist_ok=True)
+        with rd.RunLock(where, wait=True):  # another run training this shared stage: wait, then reuse it
+            if not finished(where, key):
+                train_stage(cfg, key, x, where, watch, budget)
     if own is not None and where is not own and not finished(own, key):
         copy_stage(where, own)
     stage = build_stage(cfg.features, ds.dim, key["likelihood"], cfg.seed)
@@ -130,20 +130,27 @@ def trained_stage(
     return stage.to(data.x_unl.device).eval()
 
 
-def stage_encoder(folder: Path, batch: int = 2000):
-    """A finished stage folder's q(z|x) mean as a function of [0, 1] inputs (numpy in, numpy out, on the CPU):
-    the code the scikit-learn baselines are fit on (`ssvae.evaluation.baselines.CODE_BASELINES`)."""
+def stage_encoder(folder: Path):
+    """A finished stage folder's q(z|x) mean as a function of [0, 1] inputs (`code_function`, on the CPU): the
+    code the scikit-learn baselines are fit on (`ssvae.evaluation.baselines.CODE_BASELINES`)."""
     key = load_json(folder / KEY)
     state = load_checkpoint(folder / FINAL)["model"]
     input_dim = state["enc.0.weight"].shape[1]
     stage = build_stage(key["features"], input_dim, key["likelihood"], key["seed"])
     stage.load_state_dict(state)
+    return code_function(stage)
+
+
+def code_function(stage: nn.Module, batch: int = 2000):
+    """A stage's q(z|x) mean as a function of numpy [0, 1] inputs, numpy out, computed where the stage lives (a
+    trained stage, or the frozen one inside a fitted `Featurized`)."""
     stage.eval()
+    device = next(iter(stage.state_dict().values())).device  # a frozen stage holds buffers, not parameters
 
     @torch.no_grad()
     def encode(x: np.ndarray) -> np.ndarray:
-        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        return torch.cat([stage.encode(t[i : i + batch])[0] for i in range(0, len(t), batch)]).numpy()
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
+        return torch.cat([stage.encode(t[i : i + batch])[0].cpu() for i in range(0, len(t), batch)]).numpy()
 
     return encode
 
