@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# One GPU check, for the first minutes of a borrowed GPU: the test suite on CUDA, the speed table (every model x
-# fp32/tf32/bf16 x 1 run / 6, 18, 30 stacked x eager/compiled), and a 2-epoch stacked `ssvae reproduce` of the
-# Fashion-MNIST Table 1 grid; OUTDIR/summary.md says what passed and how long each part took, with the logs beside.
+# One GPU check, for the first minutes of a borrowed GPU: the test suite on CUDA, the graph check
+# (benchmarks/graph_check.py: the captured step's equality rows, then seconds per epoch, launches per step and host
+# seconds for every model x 1 / 6 / 18 / 30 runs x fp32/tf32/bf16, eager and graphed), and a 2-epoch stacked
+# `ssvae reproduce` of the Fashion-MNIST Table 1 grid (graphed: --cuda-graphs auto); OUTDIR/summary.md says what
+# passed and how long each part took, with the logs and graph_check.json beside. At most 9 minutes on one H100.
 #
 #   benchmarks/gpu_check.sh [OUTDIR]          # OUTDIR defaults to gpu_check/; data: $SSVAE_DATA/fashion-mnist.npz
 #
-# Without CUDA it runs a reduced CPU mode (a few tests, a one-step speed table, a 1-epoch digits grid), which
-# CI runs so that the script cannot rot. Every part runs even when an earlier one fails; the exit status is
+# Without CUDA it runs a reduced CPU mode (a few tests, the graph check with the capture emulated, a 1-epoch
+# digits grid), which CI runs so that the script cannot rot. Every part runs even when an earlier one fails; the exit status is
 # that of the first failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,17 +21,15 @@ STATUS=0
 if python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
   MODE=cuda
   TESTS=(tests)
-  SPEED=(--device cuda --steps 20 --stack 6 18 30 --precisions fp32 tf32 bf16 --compile off)
-  COMPILED=(--device cuda --steps 20 --stack 18 --precisions bf16 --compile on)
+  GRAPHS=(--chunk 20)
   GRID=(--datasets fashion-mnist --seeds 3 --epochs 2 --iw-samples 100 --device cuda)
-  LIMITS=(210 120 150 90)  # seconds per part: at most 9.5 minutes in all, on one H100
+  LIMITS=(210 240 90)  # seconds per part: at most 9 minutes in all
 else
   MODE=cpu
   TESTS=(tests/test_multirun.py tests/test_objectives.py)
-  SPEED=(--device cpu --steps 1 --models lvae --stack 2 --precisions fp32 --compile off)
-  COMPILED=(--device cpu --steps 1 --models lvae --precisions fp32 --compile on)
+  GRAPHS=(--models m2 --stack 1 --precisions fp32 --chunk 1 --stacked-runs 2)
   GRID=(--datasets digits --seeds 2 --epochs 1 --labels-per-class 10 --iw-samples 2 --device cpu)
-  LIMITS=(600 300 600 600)
+  LIMITS=(600 600 600)
 fi
 
 {
@@ -53,16 +53,14 @@ part() {  # part NAME SECONDS COMMAND...: run it under a time limit, log it, add
 }
 
 part tests "${LIMITS[0]}" env SSVAE_TEST_DEVICE="$MODE" python -m pytest -q -x -p no:cacheprovider "${TESTS[@]}"
-part speed "${LIMITS[1]}" python benchmarks/speed.py "${SPEED[@]}"
-part speed-compiled "${LIMITS[2]}" python benchmarks/speed.py "${COMPILED[@]}"
-part reproduce "${LIMITS[3]}" python -m ssvae reproduce --table 1 --out "$OUT/reproduce" "${GRID[@]}"
+part graphs "${LIMITS[1]}" python benchmarks/graph_check.py --out "$OUT" "${GRAPHS[@]}"
+part reproduce "${LIMITS[2]}" python -m ssvae reproduce --table 1 --out "$OUT/reproduce" "${GRID[@]}"
 
 {
   echo
-  echo "## Speed"
+  echo "## Captured step: equality and speed"
   echo
-  grep -E '^(\||measured|device)' "$OUT/speed.log" || echo "(no table: see speed.log)"
-  grep -E '^\| [a-z0-9]+ \| .*(compiled|failed)' "$OUT/speed-compiled.log" || echo "(no compiled rows: see speed-compiled.log)"
+  if [ -f "$OUT/graph_check.md" ]; then tail -n +2 "$OUT/graph_check.md"; else tail -n 5 "$OUT/graphs.log"; fi
   echo
   echo "## Tests"
   echo

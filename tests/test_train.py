@@ -426,6 +426,18 @@ def test_precision_auto_follows_what_the_cpu_reports(tmp_path, monkeypatch, caps
     assert ck.load_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == expected
 
 
+def test_precision_auto_on_cuda_is_fp32_as_measured(monkeypatch):
+    """On one H200 bf16 was slower than fp32 (benchmarks/RESULTS.md): auto picks fp32 on CUDA even where bf16 is
+    native, and bf16 on a CPU that has it (the table is per device kind, not one rule for all)."""
+    from ssvae.training.hardware import resolve_precision
+
+    tr = importlib.import_module("ssvae.training.hardware")
+    monkeypatch.setattr(tr, "native_bf16", lambda device: True)
+    assert resolve_precision("auto", torch.device("cuda")) == "fp32"
+    assert resolve_precision("auto", torch.device("cpu")) == "bf16"
+    assert resolve_precision("tf32", torch.device("cuda")) == "tf32"
+
+
 def test_explicit_bf16_where_it_is_emulated_warns_once(tmp_path, monkeypatch, capsys):
     tr = importlib.import_module("ssvae.training.hardware")
 

@@ -324,6 +324,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     watch = watch_of(a, out / "runs", lines_only=True)
     warmup = rp.default_warmup(a.warmup_epochs, a.epochs)
     settings = dict(epochs=a.epochs, warmup_epochs=warmup, precision=a.precision, compile=a.compile)
+    settings.update(cuda_graphs=a.cuda_graphs)
     settings.update(features=a.features, feature_epochs=a.feature_epochs, feature_code=a.feature_code)
     base = rp.base_config(a.data_dir, str(device), eval_every=a.eval_every, **settings)
     datasets, unavailable = rp.loadable([d.strip() for d in a.datasets.split(",") if d.strip()], a.data_dir)
@@ -541,7 +542,8 @@ def add_reproduce_parser(sub) -> None:
     r.add_argument("--labels-per-class", type=int, default=100, help="for Tables 1 and 2")
     r.add_argument("--labels-ablation", default="100,250,500", help="Table 3's labels per class")
     r.add_argument("--iw-samples", type=int, default=1000, help="IWAE samples per class for Table 2")
-    for name in ("eval_every", "precision", "compile", "device", "features", "feature_epochs", "feature_code"):
+    run_settings = ("eval_every", "precision", "compile", "cuda_graphs", "device")
+    for name in (*run_settings, "features", "feature_epochs", "feature_code"):
         add_setting(r, name)
     add_grid_run_args(r)
     r.set_defaults(func=cmd_reproduce)

@@ -14,6 +14,7 @@ from ..core.features import CODES, FEATURES, NO_FEATURES
 from ..core.models import MODELS, model_config
 from ..core.objectives import ObjectiveSettings
 from ..settings import ALWAYS, Spelling, check, declared, is_on, python_name, setting
+from .graphs import GRAPH_MODES
 from .hardware import COMPILE_MODES, PRECISIONS
 
 
@@ -88,15 +89,22 @@ class RunSettings:
     device: str = setting("auto", help="auto, cpu or cuda", group="run", resumable=True)
     precision: str = setting(
         "auto",
-        help="matrix products of the training step; auto: bf16 autocast where the hardware has it (CUDA, or a CPU "
-        "with AVX-512 BF16 or AMX), else fp32; tf32: TensorFloat-32 products, CUDA only; a resumed run keeps its "
-        "own. Evaluation stays fp32",
+        help="matrix products of the training step; auto: what was measured fastest on the device kind (a CPU with "
+        "AVX-512 BF16 or AMX: bf16 autocast; other CPUs and CUDA: fp32); tf32: TensorFloat-32 products, CUDA only; "
+        "a resumed run keeps its own. Evaluation stays fp32",
         choices=lambda: ["auto", *PRECISIONS],
     )
     compile: str = setting(
         "auto",
         help="torch.compile the training step (auto: on for CUDA, off for CPU); a failure falls back to eager",
         choices=COMPILE_MODES,
+        resumable=True,
+    )
+    cuda_graphs: str = setting(
+        "auto",
+        help="record the whole training step once as a CUDA graph and replay it (auto: on for CUDA, off for CPU); "
+        "the same numbers as eager steps; a capture or self-check failure falls back to eager",
+        choices=GRAPH_MODES,
         resumable=True,
     )
     features: str = setting(

@@ -91,11 +91,20 @@ def native_bf16(device: torch.device) -> bool:
     return bool(caps.get("amx_bf16") or caps.get("avx512_bf16"))
 
 
+# What --precision auto picks, per device kind, by measurement (benchmarks/RESULTS.md): on one H200 bf16 was slower
+# than fp32 in 5 of 6 measurements (M2 2.84 against 2.39 s/epoch, eager: launch-bound, and the casts add kernels);
+# on the 2-core AVX-512 BF16 EPYC bf16 was 1.8x faster than fp32 for M2. tf32 has not been measured on a GPU yet.
+AUTO_PRECISION: dict[str, Callable[[torch.device], str]] = {
+    "cuda": lambda device: "fp32",
+    "cpu": lambda device: "bf16" if native_bf16(device) else "fp32",
+}
+
+
 def resolve_precision(name: str, device: torch.device) -> str:
-    """'auto': bf16 where the hardware does it natively, else fp32. An explicit bf16 on hardware that emulates it
-    is kept (the user asked), with one warning line."""
+    """'auto': what was measured fastest on this kind of device (`AUTO_PRECISION`). An explicit bf16 on hardware
+    that emulates it is kept (the user asked), with one warning line."""
     if name == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
+        return AUTO_PRECISION.get(device.type, lambda d: "fp32")(device)
     if name == "tf32" and device.type != "cuda":
         raise SSVAEError(
             f"--precision tf32 is a CUDA GPU's matrix-product mode; on a {device.type.upper()} use fp32 or auto"
@@ -130,11 +139,13 @@ def tensor_lr(opt: torch.optim.Optimizer) -> None:
     changes in place (torch's schedulers fill a tensor lr), so that a step reads it from the device and a
     captured step would see every change. float64, because fused Adam then steps bit-identically to a float lr
     (tested); after `load_state_dict` (which puts back the saved value) call this again. Unfused Adam (runs begun
-    before fused Adam existed) keeps a float: its foreach kernels take no tensor lr."""
+    before fused Adam existed) keeps a float: its foreach kernels take no tensor lr, and it is never captured."""
     for group in opt.param_groups:
         if group.get("fused"):
             device = group["params"][0].device
             group["lr"] = torch.tensor(float(group["lr"]), dtype=torch.float64, device=device)
+            # a CUDA graph may record its step (`graphs`); the fused kernel computes the same either way
+            group["capturable"] = device.type == "cuda"
 
 
 def follow_lr(opt: torch.optim.Optimizer, leader: torch.optim.Optimizer) -> None:

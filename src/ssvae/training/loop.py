@@ -16,6 +16,7 @@ from tqdm import tqdm
 from . import rundir as rd
 from .budget import StoppedInStage1, TimeBudget, stop_for_time
 from .config import TrainConfig
+from .graphs import graphed_if_asked
 from .run import Run
 from .saved import save_model
 from .step import DeviceStep
@@ -37,7 +38,7 @@ def run_epochs(
     clock = budget.clock if budget is not None else time.perf_counter
     bar = progress_bar(run.epoch, cfg.epochs, run.label, watch.shows_bar())
     reporter, epochs_here, seconds_here = Reporter(run, watch), 0, 0.0
-    step = DeviceStep(run)
+    step = graphed_if_asked(DeviceStep(run), cfg.cuda_graphs, run.device)
     try:
         for _ in bar:
             if stop_for_time([run], budget):

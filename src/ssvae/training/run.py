@@ -25,6 +25,7 @@ from .budget import TimeBudget
 from .build import build
 from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_config
 from .features import stage_likelihood, trained_stage
+from .graphs import graphs_wanted
 from .hardware import PRECISIONS, compiled_if_asked, keep_freed_memory, resolve_precision
 from .schedule import epoch_indices, kl_warmup
 from .selection import SELECTIONS, CollapseGuard, resolve_select, val_accuracy
@@ -82,6 +83,7 @@ class Run(TrainingState):
         if cfg.precision == "auto" and "precision" in recorded:  # a resumed run keeps the precision it began with
             cfg = dataclasses.replace(cfg, precision=recorded["precision"])
         self.cfg = cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
+        graphs_wanted(cfg.cuda_graphs, device)  # --cuda-graphs on without a GPU: refused before anything is written
         resuming = self.dir is not None and check_resumable(cfg, self.out, recorded)
         self.dataset, self.split = ds, split = data if data is not None else load_data(cfg, self.out, resuming)
         self.select = resolve_select(cfg.select, split, ds.y_train)

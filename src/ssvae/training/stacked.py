@@ -30,10 +30,11 @@ from ..core.objectives import ObjectiveConfig, run_weights
 from ..errors import SSVAEError
 from .budget import StoppedInStage1, TimeBudget, stop_for_time
 from .config import PER_RUN, TrainConfig
+from .graphs import graphed_if_asked
 from .hardware import adam, compiled_if_asked, follow_lr
 from .loop import export_models, progress_bar, train
 from .run import Run
-from .step import device_kl_weight
+from .step import device_kl_weight, grads, optimizer_tensors
 from .watch import Reporter, Watch
 
 
@@ -173,31 +174,85 @@ def _train_stacked(runs: list[Run], progress: Watch | bool | None, budget: TimeB
     return [r.out for r in runs]
 
 
+class StackedStep:
+    """One stacked step of R runs as a function of device tensors only, as `step.DeviceStep` is for one run: each
+    run's batch order in buffers, one device step counter (the warm-up weight) and position in the epoch."""
+
+    def __init__(self, runs: list[Run], parts):
+        r0, s = runs[0], runs[0].sched
+        self.runs, (self.stacked, self.step_loss, self.opt, self.shapes) = runs, parts
+        self.count = torch.tensor(r0.step, dtype=torch.long, device=r0.device)
+        self.index = torch.zeros(1, dtype=torch.long, device=r0.device)
+        self.u_idx = torch.zeros((len(runs), s.steps_per_epoch, s.unlabeled_batch), dtype=torch.long, device=r0.device)
+        self.l_idx = torch.zeros((len(runs), s.steps_per_epoch, s.labeled_batch), dtype=torch.long, device=r0.device)
+        self.one = torch.ones((), dtype=torch.float64, device=r0.device)
+
+    def begin_epoch(self, indices: list[tuple[Tensor, Tensor]]) -> None:
+        for j, (u, lab) in enumerate(indices):
+            self.u_idx[j].copy_(u)
+            self.l_idx[j].copy_(lab)
+        self.index.zero_()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.opt.zero_grad(set_to_none=set_to_none)
+
+    def device_part(self) -> None:
+        runs, r0 = self.runs, self.runs[0]
+        rows = [
+            r.gather(self.u_idx[j].index_select(0, self.index)[0], self.l_idx[j].index_select(0, self.index)[0])
+            for j, r in enumerate(runs)
+        ]
+        xl, yl, xu = (torch.stack(t) for t in zip(*rows))
+        noise = [torch.stack([distributions.standard_normal(s, r.gen, xu) for r in runs]) for s in self.shapes]
+        with r0.autocast():
+            losses, stats = self.step_loss(xl, yl, xu, noise, device_kl_weight(self.count, r0.warmup_steps, self.one))
+        losses.sum().backward()  # runs share no parameters: each gets exactly its own gradient
+        self.opt.step()
+        for j, r in enumerate(runs):
+            r.add_stats({k: v[j] for k, v in stats.items()})
+        self.count.add_(1)
+        self.index.add_(1)
+
+    def host_part(self) -> None:
+        for r in self.runs:
+            r.count_step()
+
+    def __call__(self) -> None:
+        self.zero_grad()
+        self.device_part()
+        self.host_part()
+
+    def generators(self) -> list[torch.Generator]:
+        return [r.gen for r in self.runs]
+
+    def state_tensors(self) -> list[Tensor]:
+        return [
+            *self.stacked.params.values(),
+            *grads(self.stacked.params.values()),
+            *self.stacked.buffers.values(),
+            *optimizer_tensors(self.opt),
+            *(t for r in self.runs for t in r.sums.values()),
+            self.count,
+            self.index,
+            self.u_idx,
+            self.l_idx,
+        ]
+
+
 def _stacked_epochs(runs: list[Run], parts, bar, reporters: list[Reporter], budget: TimeBudget | None) -> None:
     """The stacked loop: the runs' remaining epochs (or as many as `budget` allows), one stacked step after another,
     each run's slice copied back into its own model and optimizer at every epoch's end."""
-    r0, (stacked, step_loss, opt, shapes) = runs[0], parts
+    r0, (stacked, _, opt, _) = runs[0], parts
     params, names, epochs_here, seconds_here = stacked.params, stacked.names, 0, 0.0
     clock = budget.clock if budget is not None else time.perf_counter
-    # the warm-up weight from a step counter on the device, as the one-run step does (`ssvae.training.step`)
-    count = torch.tensor(r0.step, dtype=torch.long, device=r0.device)
-    one = torch.ones((), dtype=torch.float64, device=r0.device)
+    step = graphed_if_asked(StackedStep(runs, parts), r0.cfg.cuda_graphs, r0.device)
     for _ in bar:
         if stop_for_time(runs, budget):
             break
         t0 = clock()
-        indices = [r.epoch_indices() for r in runs]
+        step.begin_epoch([r.epoch_indices() for r in runs])
         for i in range(r0.sched.steps_per_epoch):
-            xl, yl, xu = (torch.stack(t) for t in zip(*(r.batch(ui, li, i) for r, (ui, li) in zip(runs, indices))))
-            noise = [torch.stack([distributions.standard_normal(s, r.gen, xu) for r in runs]) for s in shapes]
-            with r0.autocast():
-                losses, stats = step_loss(xl, yl, xu, noise, device_kl_weight(count, r0.warmup_steps, one))
-            opt.zero_grad(set_to_none=True)
-            losses.sum().backward()  # runs share no parameters: each gets exactly its own gradient
-            opt.step()
-            for j, r in enumerate(runs):
-                r.record({k: v[j] for k, v in stats.items()})
-            count.add_(1)
+            step()
             reporters[0].step(i)
         seconds = clock() - t0
         _unstack_into(params, opt, runs, names)

@@ -77,17 +77,28 @@ class TrainingState:
         self.step = init["step"]
 
     def record(self, stats: dict[str, torch.Tensor]) -> None:
-        """Sum step statistics on the device, in place; read back only at evaluation (no per-step host sync)."""
+        """One step's statistics summed on the device, and the host's step counter moved."""
+        self.add_stats(stats)
+        self.count_step()
+
+    def add_stats(self, stats: dict[str, torch.Tensor]) -> None:
+        """Sum step statistics on the device, in place; read back only at evaluation (no per-step host sync). The
+        sums stay the same tensors from the first step on, so a captured step keeps adding to them."""
         for k, v in stats.items():
             if k in self.sums:
                 self.sums[k].add_(v.detach())
             else:
                 self.sums[k] = v.detach().clone()
+
+    def count_step(self) -> None:
         self.steps_in_sums += 1
         self.step += 1
 
     def mean_stats(self) -> dict[str, float]:
-        """The step statistics' means since the last evaluation, and a fresh start for the next."""
+        """The step statistics' means since the last evaluation, and a fresh start for the next (zeroed in place:
+        0 + v is v, so the next sums are what fresh ones would be)."""
         means = {k: float(v) / self.steps_in_sums for k, v in self.sums.items()}
-        self.sums, self.steps_in_sums = {}, 0
+        for v in self.sums.values():
+            v.zero_()
+        self.steps_in_sums = 0
         return means

@@ -49,13 +49,52 @@ class DeviceStep:
         """This step's rows, picked by the device-side index (an integer index would be read on the host)."""
         return self.run.gather(self.u_idx.index_select(0, self.index)[0], self.l_idx.index_select(0, self.index)[0])
 
-    def __call__(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.run.opt.zero_grad(set_to_none=set_to_none)
+
+    def device_part(self) -> None:
+        """Everything a step does on the device, and only that: what a CUDA graph captures (`graphs.GraphedStep`)."""
         run = self.run
         with run.autocast():
             loss, stats = run.step_loss(run.model, *self.batch(), run.gen, run.obj_cfg, self.kl_weight())
-        run.opt.zero_grad(set_to_none=True)
         loss.backward()
         run.opt.step()
-        run.record(stats)  # in place on the device; the host's own step counter moves with it
+        run.add_stats(stats)  # in place on the device
         self.count.add_(1)
         self.index.add_(1)
+
+    def host_part(self) -> None:
+        self.run.count_step()  # the host's own step counter moves with the device's
+
+    def __call__(self) -> None:
+        self.zero_grad()
+        self.device_part()
+        self.host_part()
+
+    def generators(self) -> list[torch.Generator]:
+        return [self.run.gen]
+
+    def state_tensors(self) -> list[Tensor]:
+        """Every tensor a step reads or changes in place: what a captured step holds on to (`graphs`)."""
+        run = self.run
+        return [
+            *run.model.parameters(),
+            *grads(run.model.parameters()),
+            *run.model.buffers(),
+            *optimizer_tensors(run.opt),
+            *run.sums.values(),
+            self.count,
+            self.index,
+            self.u_idx,
+            self.l_idx,
+        ]
+
+
+def grads(params) -> list[Tensor]:
+    return [p.grad for p in params if p.grad is not None]
+
+
+def optimizer_tensors(opt: torch.optim.Optimizer) -> list[Tensor]:
+    """An optimizer's moments, step counts and tensor learning rates."""
+    state = [t for st in opt.state.values() for t in st.values() if isinstance(t, Tensor)]
+    return state + [g["lr"] for g in opt.param_groups if isinstance(g["lr"], Tensor)]
