@@ -12,6 +12,11 @@ like with like.
 
     python benchmarks/cpu_step.py                         # M2 and ADGM, fp32 and bf16, 3 rounds, before = 7fbcd5a
     python benchmarks/cpu_step.py --models m2 --rounds 5 --steps 20 --before HEAD~3
+    python benchmarks/cpu_step.py --run-step --before main   # the training run's own step (Run + DeviceStep)
+
+`--run-step` times what `ssvae train` steps (ssvae.training.step.DeviceStep on a Run over synthetic data of
+Fashion-MNIST's shapes, --cuda-graphs auto, i.e. eager on the CPU) in 'before' and 'after' only (issue 22: the
+CPU step no slower than before).
 """
 
 from __future__ import annotations
@@ -71,9 +76,40 @@ def worker(models: list[str], precisions: list[str], steps: int, take_back: str,
     device = torch.device("cpu")
     for pr in precisions:
         print(json.dumps({"matmul": pr, "rate": speed.matmul_rate(device, speed.DTYPES[pr])}), flush=True)
+    bench = run_step_bench if take_back == "run-step" else lambda m, pr, n: speed.bench(m, pr, device, n)
     for m in models:
         for pr in precisions:
-            print(json.dumps({"model": m, "precision": pr, **speed.bench(m, pr, device, steps)}), flush=True)
+            print(json.dumps({"model": m, "precision": pr, **bench(m, pr, steps)}), flush=True)
+
+
+def run_step_bench(model: str, precision: str, steps: int) -> dict:
+    """The training run's own step, as `ssvae train` takes it on the CPU (both trees have Run and DeviceStep)."""
+    import time
+
+    import numpy as np
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ssvae.data import Dataset, make_split
+    from ssvae.training.config import TrainConfig
+    from ssvae.training.run import Run
+    from ssvae.training.step import DeviceStep
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (60000, 784), dtype=np.uint8), rng.integers(0, 10, 60000)
+    data = (Dataset("synthetic", x, y, x[:100], y[:100], (28, 28), 10), make_split(y, 100, 5000, 0))
+    cfg = TrainConfig(model=model, precision=precision, device="cpu", compile="off", epochs=1, mier=True)
+    run = Run(cfg, None, data=data)
+    step = DeviceStep(run)
+    step.begin_epoch(*run.epoch_indices())
+    flops = FlopCounterMode(display=False)
+    with flops:
+        step()
+    for _ in range(2):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return {"per_step": (time.perf_counter() - t0) / steps, "flops": flops.get_total_flops()}
 
 
 def run_variant(tree: Path, env: dict[str, str], take_back: str, a: argparse.Namespace) -> list[dict]:
@@ -94,6 +130,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="threads per process")
     p.add_argument("--before", default=BEFORE, help=f"the commit to compare against (default {BEFORE})")
+    p.add_argument("--run-step", action="store_true", help="time the training run's own step, before and after only")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
@@ -106,10 +143,11 @@ def main() -> None:
         )
         try:
             trees = {"before": old, "after": ROOT}
-            labels = list(VARIANTS)
+            labels = ["before", "after"] if a.run_step else list(VARIANTS)
             for rnd in range(a.rounds):
                 for label in labels if rnd % 2 == 0 else labels[::-1]:
                     tree, env, take_back = VARIANTS[label]
+                    take_back = "run-step" if a.run_step else take_back
                     for r in run_variant(trees[tree], env, take_back, a):
                         if "matmul" in r:
                             rates.setdefault(r["matmul"], []).append(r["rate"])
@@ -129,13 +167,17 @@ def main() -> None:
         for pr in a.precisions:
             mine = [r for r in rows if r["model"] == m and r["precision"] == pr]
             before = {r["round"]: r["per_step"] for r in mine if r["variant"] == "before"}
-            for label in VARIANTS:
+            for label in labels_seen(mine):
                 these = [r for r in mine if r["variant"] == label]
                 step = statistics.median(r["per_step"] for r in these)
                 ratios = [r["per_step"] / before[r["round"]] for r in these]
                 share = these[0]["flops"] / step / statistics.median(rates[pr])
                 spread = f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
                 print(f"| {m} | {pr} | {label} | {step * 270:.2f} | {share:.0%} | {spread} |")
+
+
+def labels_seen(rows: list[dict]) -> list[str]:
+    return [label for label in VARIANTS if any(r["variant"] == label for r in rows)]
 
 
 if __name__ == "__main__":
