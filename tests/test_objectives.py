@@ -65,6 +65,19 @@ def test_unlabeled_bound_by_hand():
     assert unlabeled_bound_kl(b).item() == pytest.approx(expected, abs=1e-6)
 
 
+def test_the_warmed_entropy_bonus_by_hand():
+    """--warmup-entropy: U = E_q[L(x,y) with the KLs scaled by w] + w H(q(y|x)); w = 1 is eq. 3 itself."""
+    q = torch.tensor([[0.25, 0.75]])
+    b = Bound(q.log(), torch.tensor([[-4.0, -8.0]]), torch.tensor([[1.0, 3.0]]))
+    w = 0.4
+    l_per_class = [-4 - math.log(2) - w * 1, -8 - math.log(2) - w * 3]
+    h = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+    expected = 0.25 * l_per_class[0] + 0.75 * l_per_class[1] + w * h
+    assert unlabeled_bound(b, w, w).item() == pytest.approx(expected, abs=1e-6)
+    assert unlabeled_bound(b, w, w).item() == pytest.approx(unlabeled_bound(b, w).item() - (1 - w) * h, abs=1e-6)
+    assert torch.equal(unlabeled_bound(b, 1.0, 1.0), unlabeled_bound(b))
+
+
 def test_unlabeled_bound_is_below_best_class_bound_plus_entropy_bound():
     # U(x) <= log sum_y exp L(x,y): the bound on log p(x) can never beat the exact marginal of the L's
     for seed in range(5):
@@ -129,6 +142,26 @@ def test_default_alpha():
 
 
 W = TermWeights(1.0, 1.0, 0.7, 0.7)
+
+
+@pytest.mark.parametrize("mier", [False, True])
+def test_warming_the_entropy_changes_the_loss_by_exactly_the_unweighted_part_of_the_bonus(mier):
+    torch.manual_seed(0)
+    model = build_model("m2", 16, 3, model_config("m2", z_dim=2, hidden=8, classifier_hidden=8), seed=0).to(DEVICE)
+    xl, yl, xu = torch.rand(5, 16), torch.tensor([0, 1, 2, 0, 1]), torch.rand(6, 16)
+    w = TermWeights(0.3, 0.7, 0.5, 0.5)
+    for kl_weight in (0.25, 1.0):
+        loss = {}
+        for warm in (False, True):
+            cfg = ObjectiveConfig(mier=mier, beta=5.0, gamma=1.0, weights=w, warmup_entropy=warm)
+            loss[warm], stats = semi_supervised_loss(
+                model, xl, yl, xu, torch.Generator(DEVICE).manual_seed(1), cfg, kl_weight
+            )
+        # -J grows by the unlabeled weight x (1 - w) x the batch's mean entropy; MIER's own terms are untouched
+        gap = w.unlabeled * (1 - kl_weight) * float(stats["entropy"])
+        assert float(loss[True] - loss[False]) == pytest.approx(gap, rel=1e-5, abs=1e-7)
+        if kl_weight == 1.0:
+            assert torch.equal(loss[True], loss[False])
 
 
 def test_mier_loss_differs_from_plain_loss_by_exactly_the_regulariser():

@@ -42,9 +42,11 @@ def unlabeled_bound_kl(b: Bound, kl_weight: float = 1.0) -> Tensor:
     return (q * (b.log_px - kl_weight * b.kl)).sum(-1) - kl_y
 
 
-def unlabeled_bound(b: Bound, kl_weight: float = 1.0) -> Tensor:
-    """Eq. 3: U(x) = E_q(y|x)[L(x,y)] + H(q(y|x)). Equal to eq. 2; this is the form training uses."""
-    return (b.log_qy.exp() * labeled_bound(b, kl_weight)).sum(-1) + entropy(b.log_qy)
+def unlabeled_bound(b: Bound, kl_weight: float = 1.0, entropy_weight: float = 1.0) -> Tensor:
+    """Eq. 3: U(x) = E_q(y|x)[L(x,y)] + H(q(y|x)). Equal to eq. 2; this is the form training uses.
+    `entropy_weight` scales the entropy bonus (--warmup-entropy: by the warm-up weight, as the KLs; since
+    -KL(q(y|x) || p(y)) = H(q(y|x)) - log K for the uniform prior, that is the warm-up of U's KL on y too)."""
+    return (b.log_qy.exp() * labeled_bound(b, kl_weight)).sum(-1) + entropy_weight * entropy(b.log_qy)
 
 
 def mutual_information(log_qy: Tensor) -> Tensor:
@@ -125,6 +127,12 @@ class ObjectiveSettings:
         choices=lambda: WEIGHTINGS,
         before_it_existed="mean",
     )
+    warmup_entropy: bool = setting(
+        False,
+        help="scale U(x)'s entropy bonus H(q(y|x)) by the KL warm-up weight too (the paper's warm-up scales only "
+        "the KL terms; README, 'Plain M2 over training')",
+        before_it_existed=False,
+    )
     alpha: float | None = setting(
         None,
         help="weight of the labeled log q(y|x) term (default: 0.1 N with --weighting sum, as Kingma et al.; "
@@ -141,10 +149,11 @@ class ObjectiveConfig:
     beta: float = 5.0
     gamma: float = 1.0
     weights: TermWeights = TermWeights(1.0, 1.0, 1.0, 1.0)
+    warmup_entropy: bool = False
 
     @classmethod
     def of(cls, s: ObjectiveSettings, weights: TermWeights) -> "ObjectiveConfig":
-        return cls(mier=s.mier, beta=s.beta, gamma=s.gamma, weights=weights)
+        return cls(mier=s.mier, beta=s.beta, gamma=s.gamma, weights=weights, warmup_entropy=s.warmup_entropy)
 
     def with_run_weights(self, per_run: dict[str, Tensor]) -> "ObjectiveConfig":
         """The config of one run inside a stacked step: every term on, with that run's weights (`run_weights`)."""
@@ -175,7 +184,7 @@ def semi_supervised_loss(
     lab = model.bound(x_lab, y_lab, gen)
     unl = model.bound(x_unl, None, gen)
     big_l = labeled_bound(lab, kl_weight).mean()
-    u = unlabeled_bound(unl, kl_weight)
+    u = unlabeled_bound(unl, kl_weight, kl_weight if cfg.warmup_entropy else 1.0)
     log_lik_y = classification_log_lik(lab.log_qy, y_lab).mean()
     mi = mutual_information(unl.log_qy)
     h = entropy(unl.log_qy).mean()
