@@ -60,3 +60,25 @@ def test_paired_differences_match_by_seed(tmp_path, capsys, monkeypatch):
     assert "seed 0: A 70.00  B 69.00  A - B +1.00" in out and "seed 1: A 72.50  B 70.50  A - B +2.00" in out
     assert "left out (one side only): seeds [2, 3]" in out
     assert "A - B (best): 1.50 ± 0.71 [-4.85, 7.85] n=2: no significant difference" in out
+
+
+def test_label_curve_plots_means_over_seeds_per_label_count(tmp_path, capsys, monkeypatch):
+    """benchmarks/label_curve.py: {n} filled per label count, mean of the seeds found, a count without runs left out."""
+    import json
+
+    import label_curve
+
+    for n, accs in ((10, [60.0, 62.0]), (100, [80.0, 81.0, 82.0])):
+        for seed, acc in enumerate(accs):
+            run = tmp_path / f"n{n}" / f"seed{seed}"
+            run.mkdir(parents=True)
+            metrics = {"seed": seed, "best": {"test_accuracy": acc}, "last": {"test_accuracy": acc - 5}}
+            (run / "metrics.json").write_text(json.dumps(metrics))
+    fig = tmp_path / "curve.png"
+    argv = ["label_curve.py", "--out", str(fig), "--labels", "10", "30", "100"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--series", "m", str(tmp_path / "n{n}" / "seed*")])
+    label_curve.main()
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| m |")][0]
+    cells = [c.strip() for c in row.split("|")[2:-1]]
+    assert cells[0].startswith("61.00 ± 1.41") and cells[1] == "–" and cells[2].startswith("81.00 ± 1.00")
+    assert fig.stat().st_size > 1000

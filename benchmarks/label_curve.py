@@ -1,0 +1,64 @@
+"""Test accuracy over the number of labels per class, one line per method, from finished run directories.
+
+    python benchmarks/label_curve.py --out curve.png --labels 10 30 100 \
+        --series "M1+M2" "runs/n{n}/fashion-mnist/m2/n{n}/seed*" \
+        --series "self-training" "runs/n{n}/fashion-mnist/sklearn-selftraining/n{n}/seed*"
+
+`{n}` in a pattern is replaced by each label count; each point is the mean over the seeds found, with its 95%
+Student-t interval as an error bar (`ssvae.experiments.report.summarize`, as the reports use); a label count
+without runs for a series is left out of that line. Prints the numbers as a markdown table too.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from paired import accuracies
+
+from ssvae.evaluation import plots
+from ssvae.experiments.report import fmt, summarize
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, help="the figure (.png)")
+    p.add_argument("--labels", type=int, nargs="+", required=True)
+    p.add_argument("--series", nargs=2, action="append", metavar=("NAME", "PATTERN"), required=True)
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--title", default="")
+    a = p.parse_args()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    print("| method | " + " | ".join(f"{n} labels/class" for n in a.labels) + " |")
+    print("|---|" + "---|" * len(a.labels))
+    for name, pattern in a.series:
+        xs, means, errs, cells = [], [], [], []
+        for n in a.labels:
+            acc = list(accuracies(pattern.replace("{n}", str(n)), a.checkpoint).values())
+            if not acc:
+                cells.append("–")
+                continue
+            s = summarize(acc)
+            xs.append(n)
+            means.append(s["mean"])
+            errs.append(s["mean"] - s["lo"] if len(acc) > 1 else 0.0)
+            cells.append(fmt(s))
+        print(f"| {name} | " + " | ".join(cells) + " |")
+        if xs:
+            ax.errorbar(xs, means, yerr=errs, marker="o", capsize=3, label=name)
+    ax.set_xscale("log")
+    ax.set_xticks(a.labels, [str(n) for n in a.labels])
+    ax.set_xlabel("labels per class")
+    ax.set_ylabel(f"test accuracy, % ({'best by validation' if a.checkpoint == 'best' else 'last epoch'})")
+    ax.set_title(a.title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    plots.save_figure(fig, a.out)
+
+
+if __name__ == "__main__":
+    main()
