@@ -117,8 +117,11 @@ def test_sparse_checkpoints_resume_exactly_from_the_older_resume_point(tmp_path)
     class Crash(Exception):
         pass
 
+    best_on_disk = []
+
     def watch(epoch, row):
         saved.append(_state(tmp_path / "b")["epoch"] if (tmp_path / "b" / "last.pt").exists() else None)
+        best_on_disk.append(ck.load_checkpoint(tmp_path / "b" / "best.pt")["epoch"])
         if epoch == 4:
             raise Crash
 
@@ -126,6 +129,9 @@ def test_sparse_checkpoints_resume_exactly_from_the_older_resume_point(tmp_path)
     with pytest.raises(Crash):
         train(sparse, tmp_path / "b", on_epoch_end=watch, progress=False)
     assert saved == [2, 2] and len(ck.read_history(tmp_path / "b" / "metrics.jsonl")) == 4
+    # the kept model is written with the resume point only: not at epochs 3 and 4, though they improved on it
+    scores = [r["score"] for r in ck.read_history(tmp_path / "a" / "metrics.jsonl")]
+    assert max(scores[2:4]) > max(scores[:2]) and best_on_disk == [2, 2]
     train(sparse, tmp_path / "b", progress=False)  # resumes from epoch 2, repeats 3 and 4
     strip = lambda rows: [{k: v for k, v in r.items() if k != "train_seconds"} for r in rows]  # noqa: E731
     ra, rb = ck.read_history(tmp_path / "a" / "metrics.jsonl"), ck.read_history(tmp_path / "b" / "metrics.jsonl")

@@ -106,6 +106,7 @@ class Run(TrainingState):
         self.x_watch = self.data.x_val if len(self.data.x_val) else self.data.x_unl[:2000]
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_unsaved = False
         if resuming and self.dir.has_checkpoint():
             self.load_state_dict(self.dir.load_last(device), str(self.out / rd.LAST))
         elif init is not None:
@@ -187,8 +188,7 @@ class Run(TrainingState):
         if row["score"] > self.best_score:
             self.best_score, self.best_epoch = row["score"], self.epoch
             self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            if self.dir is not None:
-                self.dir.save_best({"model": self.best_state, "epoch": self.epoch, "score": row["score"]})
+            self.best_unsaved = True  # written with the next resume point (`save_last`), never before it
         if self.dir is not None:
             self.dir.append(row)
             if self.epoch == self.cfg.epochs or self.seconds - self.saved_at >= self.cfg.checkpoint_seconds:
@@ -217,6 +217,13 @@ class Run(TrainingState):
         }
 
     def save_last(self) -> None:
-        """The resume point: everything the next epoch needs, and the step statistics not yet logged."""
+        """The resume point: everything the next epoch needs, and the step statistics not yet logged. The kept
+        model goes first: a crash between the two leaves an older last.pt, whose repeated epochs write the same
+        best.pt again; the other order could leave a last.pt whose best epoch best.pt never got. So with
+        --checkpoint-seconds the kept model, too, is written only that often (one file per run, not one per
+        improving epoch), and resuming stays exact."""
+        if self.best_unsaved:
+            self.dir.save_best({"model": self.best_state, "epoch": self.best_epoch, "score": self.best_score})
+            self.best_unsaved = False
         self.dir.save_last(self.state_dict())
         self.saved_at, self.saved_epoch = self.seconds, self.epoch
