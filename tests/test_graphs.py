@@ -13,9 +13,8 @@ import json
 
 import pytest
 import torch
-from test_step import CFG  # 3 epochs of 12 steps across a warm-up end and two lr decays
+from test_step import CFG, host_reads_forbidden  # CFG: 3 epochs of 12 steps across a warm-up end and two lr decays
 
-from ssvae.cli import main
 from ssvae.training import graphs
 from ssvae.training import rundir as rd
 from ssvae.training.config import TrainConfig
@@ -167,33 +166,8 @@ def test_no_host_synchronisation_inside_a_stacked_step(monkeypatch):
     step = StackedStep(runs, _stacked_parts(runs))
     step.begin_epoch([r.epoch_indices() for r in runs])
     step()  # creates Adam's state and the sums
-    reads = []
-
-    def forbidden(name):
-        def read(self, *a, **k):
-            reads.append(name)
-            raise AssertionError(f"Tensor.{name} read a value back to the host inside a stacked step")
-
-        return read
-
-    with monkeypatch.context() as m:
-        for name in ("item", "__bool__", "__float__", "__int__", "__index__", "tolist", "numpy"):
-            m.setattr(torch.Tensor, name, forbidden(name))
-        for _ in range(3):
-            step.zero_grad()
-            step.device_part()
-    assert reads == []
+    assert host_reads_forbidden(monkeypatch, lambda: [(step.zero_grad(), step.device_part()) for _ in range(3)]) == []
     assert int(step.count) == 4 and int(step.index[0]) == 4
-
-
-def test_cuda_graphs_on_without_a_gpu_is_refused_in_one_line(tmp_path, capsys):
-    if torch.cuda.is_available():
-        pytest.skip("a CUDA GPU takes --cuda-graphs on")
-    args = ["train", "--dataset", "digits", "--labels-per-class", "5", "--epochs", "1", "--device", "cpu"]
-    assert main([*args, "--cuda-graphs", "on", "--out", str(tmp_path / "r")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["ssvae: error: --cuda-graphs on needs a CUDA GPU; on a CPU use auto or off"]
-    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="the real capture needs a CUDA GPU (benchmarks/gpu_check.sh)")

@@ -55,11 +55,8 @@ def test_the_kl_weight_is_computed_on_the_device_as_on_the_host():
         assert step.kl_weight().dtype == torch.float64 and float(step.kl_weight()) == run.kl_weight()
 
 
-def test_no_host_synchronisation_inside_a_step(monkeypatch):
-    run = Run(TrainConfig(model="adgm", **CFG), None)
-    step = DeviceStep(run)
-    step.begin_epoch(*run.epoch_indices())
-    step()  # the first step creates Adam's state and the sums: outside the check, as a warm-up
+def host_reads_forbidden(monkeypatch, steps) -> list[str]:
+    """Run `steps()` with every way a tensor reads a value back to the host patched to raise; what was tried."""
     reads = []
 
     def forbidden(name):
@@ -72,9 +69,16 @@ def test_no_host_synchronisation_inside_a_step(monkeypatch):
     with monkeypatch.context() as m:
         for name in ("item", "__bool__", "__float__", "__int__", "__index__", "tolist", "numpy"):
             m.setattr(torch.Tensor, name, forbidden(name))
-        for _ in range(3):
-            step()
-    assert reads == []
+        steps()
+    return reads
+
+
+def test_no_host_synchronisation_inside_a_step(monkeypatch):
+    run = Run(TrainConfig(model="adgm", **CFG), None)
+    step = DeviceStep(run)
+    step.begin_epoch(*run.epoch_indices())
+    step()  # the first step creates Adam's state and the sums: outside the check, as a warm-up
+    assert host_reads_forbidden(monkeypatch, lambda: [step() for _ in range(3)]) == []
     assert int(step.count) == run.step == 4 and int(step.index[0]) == 4
 
 
@@ -95,13 +99,19 @@ def test_the_schedule_changes_the_learning_rate_tensor_in_place(tmp_path):
     assert isinstance(lr, torch.Tensor) and float(lr) == 3e-4 / 8
 
 
-def test_tf32_is_a_cuda_precision_refused_elsewhere_in_one_line(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--precision", "tf32", "--precision tf32 is a CUDA GPU's matrix-product mode; on a CPU use fp32 or auto"),
+        ("--cuda-graphs", "on", "--cuda-graphs on needs a CUDA GPU; on a CPU use auto or off"),
+    ],
+)
+def test_cuda_only_settings_are_refused_elsewhere_in_one_line(tmp_path, capsys, flag, value, message):
     from ssvae.cli import main
 
     if torch.cuda.is_available():
-        pytest.skip("a CUDA GPU takes tf32")
+        pytest.skip("a CUDA GPU takes them")
     args = ["train", "--dataset", "digits", "--labels-per-class", "5", "--epochs", "1", "--device", "cpu"]
-    assert main([*args, "--precision", "tf32", "--out", str(tmp_path / "r")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["ssvae: error: --precision tf32 is a CUDA GPU's matrix-product mode; on a CPU use fp32 or auto"]
+    assert main([*args, flag, value, "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"ssvae: error: {message}"]
     assert not (tmp_path / "r").exists()
