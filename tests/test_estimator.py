@@ -290,3 +290,25 @@ def test_cli_trains_on_own_marks_with_string_labels_and_predicts(tmp_path, capsy
     np.testing.assert_allclose(
         est.predict_proba(arrays["x_test"]), [[float(v) for v in r.split(",")[2:]] for r in lines[1:]], rtol=1e-5
     )
+
+
+def test_features_auto_is_the_stage_for_many_images_only():
+    """features="auto" (the default): M1's code for at least 10000 rows of intensities, where it measured best;
+    the inputs themselves for fewer rows and for real-valued tables (where it lost, or was never measured)."""
+    from ssvae.core.features import AUTO_MIN_INPUTS, auto_features
+
+    assert SemiSupervisedClassifier().features == "auto"
+    assert (
+        auto_features(AUTO_MIN_INPUTS - 1, "bernoulli") == "none"
+        and auto_features(AUTO_MIN_INPUTS, "bernoulli") == "m1"
+    )
+    assert auto_features(10 * AUTO_MIN_INPUTS, "gaussian") == "none"
+    rng = np.random.default_rng(0)
+    x = rng.random((AUTO_MIN_INPUTS, 16), dtype=np.float32)
+    y = np.full(len(x), -1)
+    y[:20] = np.arange(20) % 2
+    small = dict(epochs=1, feature_epochs=1, batch_size=500, hidden=8, z_dim=2, classifier_hidden=8, random_state=0)
+    clf = SemiSupervisedClassifier(**small, device=DEVICE).fit(x, y)
+    assert clf.features_ == "m1" and clf.config_["features"]["name"] == "m1"
+    clf = SemiSupervisedClassifier(**small, device=DEVICE).fit(x[:500], y[:500])
+    assert clf.features_ == "none" and clf.config_["features"] is None

@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d
 
+from .core.features import NO_FEATURES, auto_features
 from .core.models import MODEL_OPTIONS, MODELS
 from .data import UNLABELED, Dataset, encode_labels, is_unlabeled, own_marks_split, resolve_device
 from .data.preprocess import Preprocessing, choose_likelihood
@@ -38,9 +39,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
     Parameters mirror `ssvae train`'s flags (see the README). The ones that matter most:
 
     model : "m2", "adgm", "lvae", or "classifier" (q(y|x) alone, trained on the labeled rows: the baseline).
-    features : None, or "m1": first train Kingma et al.'s unsupervised VAE M1 (600-600, z = 50) on every row of X
-        for `feature_epochs`, then `model` on its code (`feature_code`: q(z|x)'s "mean", or a fresh "sample" each
-        step); predict, transform, sample and save go through both stages.
+    features : "auto" (default), None, or "m1". "m1": first train Kingma et al.'s unsupervised VAE M1 (600-600,
+        z = 50) on every row of X for `feature_epochs`, then `model` on its code (`feature_code`: q(z|x)'s "mean",
+        or a fresh "sample" each step); predict, transform, sample and save go through both stages. "auto": "m1"
+        for at least 10000 rows of intensities (images), else None (what measured best: README, `features_`).
     mier : add the MIER regulariser (eq. 7/9) with weights `beta` (entropy) and `gamma` (mutual information).
     weighting, alpha : how eq. 4/9's terms are weighted; "sum" with alpha = 0.1 N by default (README).
     likelihood : "auto" models [0, 1] intensities and uint8 images with a Bernoulli decoder, and any other
@@ -63,7 +65,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         self,
         model: str = "m2",
         mier: bool = True,
-        features: str | None = None,
+        features: str | None = "auto",
         feature_epochs: int = 100,
         feature_code: str = "mean",
         beta: float = 5.0,
@@ -152,6 +154,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         if not warm:
             self.likelihood_ = choose_likelihood(x, self.likelihood)
             self.preprocessing_ = Preprocessing.fit(x, self.likelihood_)
+            self.features_ = auto_features(len(x), self.likelihood_) if self.features == "auto" else self.features
         xp = self.preprocessing_.transform(x)
         pool = int((codes >= 0).sum() if val_from == "labeled" else (codes < 0).sum() or len(codes))
         n_val = 0 if val_from is None else max(1, int(round(self.validation_fraction * pool)))
@@ -198,6 +201,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         if self.model in MODELS and "likelihood" in {f.name for f in dataclasses.fields(MODELS[self.model].config)}:
             options["likelihood"] = self.likelihood_  # the resolved one; a supervised-only model has none
         warmup = self.warmup_epochs if self.warmup_epochs is not None else max(1, self.epochs // 5)
+        same["features"] = self.features_
         return TrainConfig(
             **same,
             dataset="X",
@@ -311,6 +315,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         est.seed_ = info.get("seed", 0)
         est.n_features_in_ = pre.dim
         est.likelihood_ = config["model_config"].get("likelihood", "bernoulli")
+        est.features_ = (config.get("features") or {}).get("name", NO_FEATURES)
         est.history_ = info.get("history", [])
         est.best_epoch_, est.n_iter_ = info.get("best_epoch", 0), info.get("n_iter", 0)
         derived = {k: config[k] for k in ("input_dim", "num_classes", "classes")}
