@@ -218,6 +218,14 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write(out: Path, summary: dict) -> None:
+    """Both files after every row, each replaced whole (write to a temporary name, then rename)."""
+    for name, text in (("graph_check.json", json.dumps(summary, indent=1)), ("graph_check.md", markdown(summary))):
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(text)
+        tmp.replace(out / name)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
@@ -244,14 +252,13 @@ def main() -> None:
     if not a.no_equality:
         with tempfile.TemporaryDirectory() as tmp:
             summary["equality"] = equality_rows(device, Path(tmp), a.stacked_runs)
-    for model in a.models:
-        for precision in a.precisions:
+    write(out, summary)
+    for precision in a.precisions:  # the first precision's rows first: a part cut short by its time limit keeps them
+        for model in a.models:
             for runs_n in a.stack:
                 for graphed in (False, True):
                     summary["speed"].append(speed_row(model, runs_n, precision, graphed, device, a.chunk))
-                    (out / "graph_check.json").write_text(json.dumps(summary, indent=1))
-    (out / "graph_check.json").write_text(json.dumps(summary, indent=1))
-    (out / "graph_check.md").write_text(markdown(summary))
+                    write(out, summary)
     print(markdown(summary))
     bad = [r["check"] for r in summary["equality"] if not r["equal"] and not r["check"].startswith("eager vs eager")]
     raise SystemExit(1 if bad else 0)
