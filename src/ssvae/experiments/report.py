@@ -170,6 +170,9 @@ def accuracy_rows(ix: Index, datasets: list[str], labels: int, ckpt: str, csv_ro
     """Table 1's main block: each model's test accuracy beside the paper's, on every data set."""
     rows = []
     for model, mier in display_order() + BASELINE_ORDER:
+        fitted = any(ix.values((d, model, mier, labels), ckpt, "test_accuracy") for d in datasets)
+        if (model, mier) in BASELINE_ORDER and not fitted:
+            continue  # a baseline nobody fit here (e.g. those on a feature stage's code, in a grid without one)
         row = [variant(model, mier)]
         for d in datasets:
             s = summarize(list(ix.values((d, model, mier, labels), ckpt, "test_accuracy").values()))
