@@ -4,7 +4,8 @@
         --series "M1+M2" "runs/n{n}/fashion-mnist/m2/n{n}/seed*" \
         --series "self-training" "runs/n{n}/fashion-mnist/sklearn-selftraining/n{n}/seed*"
 
-`{n}` in a pattern is replaced by each label count; each point is the mean over the seeds found, with its 95%
+`{n}` in a pattern is replaced by each label count, and `|` joins patterns (runs of one method kept in several
+campaigns' folders; by seed, a later pattern's seed wins); each point is the mean over the seeds found, with its 95%
 Student-t interval as an error bar (`ssvae.experiments.report.summarize`, as the reports use); a label count
 without runs for a series is left out of that line. Prints the numbers as a markdown table too.
 """
@@ -38,7 +39,10 @@ def main() -> None:
     for name, pattern in a.series:
         xs, means, errs, cells = [], [], [], []
         for n in a.labels:
-            acc = list(accuracies(pattern.replace("{n}", str(n)), a.checkpoint).values())
+            found: dict[int, float] = {}
+            for one in pattern.replace("{n}", str(n)).split("|"):
+                found.update(accuracies(one, a.checkpoint))
+            acc = list(found.values())
             if not acc:
                 cells.append("–")
                 continue
