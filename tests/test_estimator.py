@@ -292,17 +292,18 @@ def test_cli_trains_on_own_marks_with_string_labels_and_predicts(tmp_path, capsy
     )
 
 
-def test_features_auto_is_the_stage_for_many_images_only():
-    """features="auto" (the default): M1's code for at least 10000 rows of intensities, where it measured best;
-    the inputs themselves for fewer rows and for real-valued tables (where it lost, or was never measured)."""
+def test_features_auto_is_the_stage_for_many_images_and_few_labels_only():
+    """features="auto" (the default): M1's code for at least 10000 rows of intensities with at most 30 labels per
+    class, where it measured best; the inputs themselves for fewer rows, more labels and real-valued tables (where
+    it lost, or was never measured)."""
+    from ssvae.core.features import AUTO_MAX_LABELS_PER_CLASS as MOST
     from ssvae.core.features import AUTO_MIN_INPUTS, auto_features
 
+    least = AUTO_MIN_INPUTS
     assert SemiSupervisedClassifier().features == "auto"
-    assert (
-        auto_features(AUTO_MIN_INPUTS - 1, "bernoulli") == "none"
-        and auto_features(AUTO_MIN_INPUTS, "bernoulli") == "m1"
-    )
-    assert auto_features(10 * AUTO_MIN_INPUTS, "gaussian") == "none"
+    assert auto_features(least - 1, "bernoulli", 10) == "none" and auto_features(least, "bernoulli", 10) == "m1"
+    assert auto_features(least, "bernoulli", MOST) == "m1" and auto_features(least, "bernoulli", MOST + 1) == "none"
+    assert auto_features(10 * least, "gaussian", 10) == "none"
     rng = np.random.default_rng(0)
     x = rng.random((AUTO_MIN_INPUTS, 16), dtype=np.float32)
     y = np.full(len(x), -1)
@@ -312,3 +313,5 @@ def test_features_auto_is_the_stage_for_many_images_only():
     assert clf.features_ == "m1" and clf.config_["features"]["name"] == "m1"
     clf = SemiSupervisedClassifier(**small, device=DEVICE).fit(x[:500], y[:500])
     assert clf.features_ == "none" and clf.config_["features"] is None
+    y[: 2 * (MOST + 1)] = np.arange(2 * (MOST + 1)) % 2  # more than 30 labels per class
+    assert SemiSupervisedClassifier(**small, device=DEVICE).fit(x, y).features_ == "none"

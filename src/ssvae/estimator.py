@@ -42,7 +42,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
     features : "auto" (default), None, or "m1". "m1": first train Kingma et al.'s unsupervised VAE M1 (600-600,
         z = 50) on every row of X for `feature_epochs`, then `model` on its code (`feature_code`: q(z|x)'s "mean",
         or a fresh "sample" each step); predict, transform, sample and save go through both stages. "auto": "m1"
-        for at least 10000 rows of intensities (images), else None (what measured best: README, `features_`).
+        for at least 10000 rows of intensities (images) with at most 30 labels per class, else None (what
+        measured best: README; `features_` says which was used).
     mier : add the MIER regulariser (eq. 7/9) with weights `beta` (entropy) and `gamma` (mutual information).
     weighting, alpha : how eq. 4/9's terms are weighted; "sum" with alpha = 0.1 N by default (README).
     likelihood : "auto" models [0, 1] intensities and uint8 images with a Bernoulli decoder, and any other
@@ -154,7 +155,9 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         if not warm:
             self.likelihood_ = choose_likelihood(x, self.likelihood)
             self.preprocessing_ = Preprocessing.fit(x, self.likelihood_)
-            self.features_ = auto_features(len(x), self.likelihood_) if self.features == "auto" else self.features
+            per_class = int((codes >= 0).sum()) / max(len(classes), 1)
+            auto = auto_features(len(x), self.likelihood_, per_class)
+            self.features_ = auto if self.features == "auto" else self.features
         xp = self.preprocessing_.transform(x)
         pool = int((codes >= 0).sum() if val_from == "labeled" else (codes < 0).sum() or len(codes))
         n_val = 0 if val_from is None else max(1, int(round(self.validation_fraction * pool)))
