@@ -7,7 +7,7 @@
 `{n}` in a pattern is replaced by each label count, and `|` joins patterns (runs of one method kept in several
 campaigns' folders; by seed, a later pattern's seed wins); each point is the mean over the seeds found, with its 95%
 Student-t interval as an error bar (`ssvae.experiments.report.summarize`, as the reports use); a label count
-without runs for a series is left out of that line. Prints the numbers as a markdown table too.
+without runs for a series breaks that line there. Prints the numbers as a markdown table too.
 """
 
 from __future__ import annotations
@@ -43,16 +43,13 @@ def main() -> None:
             for one in pattern.replace("{n}", str(n)).split("|"):
                 found.update(accuracies(one, a.checkpoint))
             acc = list(found.values())
-            if not acc:
-                cells.append("–")
-                continue
             s = summarize(acc)
-            xs.append(n)
+            xs.append(n)  # a count without runs is NaN: the line breaks there instead of drawing through it
             means.append(s["mean"])
             errs.append(s["mean"] - s["lo"] if len(acc) > 1 else 0.0)
-            cells.append(fmt(s))
+            cells.append(fmt(s) if acc else "–")
         print(f"| {name} | " + " | ".join(cells) + " |")
-        if xs:
+        if any(c != "–" for c in cells):
             ax.errorbar(xs, means, yerr=errs, marker="o", capsize=3, label=name)
     ax.set_xscale("log")
     ax.set_xticks(a.labels, [str(n) for n in a.labels])
