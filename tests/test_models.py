@@ -384,3 +384,26 @@ def test_gaussian_head_floor_on_the_log_variance():
     assert lv.min() > -1.5
     m2 = build_model("m2", 12, 3, model_config("m2", z_dim=2, hidden=8, classifier_hidden=8, min_logvar=0.0), seed=0)
     assert m2.q_z.min_logvar == 0.0 and model_config("m2").min_logvar is None
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_init_option_xavier_normal_weights_zero_biases(name):
+    """init='xavier': every Linear N(0, 2 / (fan_in + fan_out)) with zero biases; the default stays nn.Linear's
+    own U(-1/sqrt(fan_in), 1/sqrt(fan_in)) biases; both seeded (same seed, same weights)."""
+    fields = {f.name for f in dataclasses.fields(MODELS[name].config)}
+    small = {k: 64 for k in ("hidden", "classifier_hidden") if k in fields}
+    xav = build_model(name, 300, 4, model_config(name, init="xavier", **small), seed=3)
+    again = build_model(name, 300, 4, model_config(name, init="xavier", **small), seed=3)
+    torch_default = build_model(name, 300, 4, model_config(name, **small), seed=3)
+    linears = [m for m in xav.modules() if isinstance(m, torch.nn.Linear)]
+    for m in linears:
+        fan_out, fan_in = m.weight.shape
+        assert torch.count_nonzero(m.bias) == 0
+        if m.weight.numel() > 5000:  # enough draws for the SD to be within 5%
+            assert float(m.weight.std()) == pytest.approx(math.sqrt(2 / (fan_in + fan_out)), rel=0.05)
+    for a, b in zip(xav.parameters(), again.parameters()):
+        assert torch.equal(a, b)
+    biases = [m.bias for m in torch_default.modules() if isinstance(m, torch.nn.Linear)]
+    assert all(torch.count_nonzero(b) == b.numel() for b in biases)
+    with pytest.raises(Exception, match="init"):
+        model_config(name, init="he")

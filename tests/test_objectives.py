@@ -247,6 +247,26 @@ def test_sum_weighting_on_whole_data_sets_is_j_over_n(mier, kl_weight):
     assert float(loss) == pytest.approx(-j / 10, rel=1e-9)
 
 
+@pytest.mark.parametrize("mier", [False, True])
+def test_kl_scale_weighs_every_continuous_kl_and_nothing_else(mier):
+    """--kl-scale s at warm-up weight w is eq. 1-3 with the KLs of L(x,y) and of U(x)'s every class weighed s w;
+    U's entropy bonus, the label term and MIER's terms keep their weights."""
+    k, lab, unl = 3, [0, 1, 2, 3], [4, 5, 6, 7, 8, 9]
+    model = TableModel(*_table(10, k, seed=3))
+    labels = [1, 2, 0, 0]
+    w = sum_weights(len(lab), len(unl))
+    for scale, kl_weight in [(3.0, 1.0), (3.0, 0.4), (0.5, 0.8)]:
+        cfg = ObjectiveConfig(mier=mier, beta=5.0, gamma=1.0, weights=w, kl_scale=scale)
+        loss, _ = semi_supervised_loss(model, _rows(lab), torch.tensor(labels), _rows(unl), None, cfg, kl_weight)
+        j = _hand_j(model, lab, labels, unl, w.alpha, scale * kl_weight, *((5.0, 1.0) if mier else (0.0, 0.0)))
+        assert float(loss) == pytest.approx(-j / 10, rel=1e-9)
+    plain, _ = semi_supervised_loss(model, _rows(lab), torch.tensor(labels), _rows(unl), None, cfg, 1.0)
+    unscaled = ObjectiveConfig(mier=mier, beta=5.0, gamma=1.0, weights=w)
+    assert float(plain) != float(
+        semi_supervised_loss(model, _rows(lab), torch.tensor(labels), _rows(unl), None, unscaled, 1.0)[0]
+    )
+
+
 def test_sum_weighting_minibatches_are_unbiased_for_j():
     """Averaged over every labeled and unlabeled batch of the sizes used, the loss is exactly -J / N."""
     import itertools

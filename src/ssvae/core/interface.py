@@ -29,6 +29,13 @@ class Bound:
     kl: Tensor
 
 
+@dataclass
+class ModelConfig:
+    """What every model's config has (each model's config dataclass derives from it)."""
+
+    init: str = "pytorch"  # how its Linear layers start (layers.INITS)
+
+
 def upcast(t: Tensor) -> Tensor:
     """Half-precision activations (from bf16 autocast) back to float32 before densities are summed."""
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t

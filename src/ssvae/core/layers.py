@@ -1,9 +1,9 @@
-"""The layers the models share: MLPs, the joint (inputs, class) layer, the Gaussian head, seeded init."""
+"""The layers the models share: MLPs, the joint (inputs, class) layer, the Gaussian head, seeded inits."""
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -74,10 +74,25 @@ class Gaussian(nn.Module):
         return upcast(self.mu(h)), logvar
 
 
-def init_parameters(module: nn.Module, gen: torch.Generator) -> None:
-    """nn.Linear's default initialisation, drawn from an explicit generator (seeded, no global RNG)."""
+def pytorch_init(m: nn.Linear, gen: torch.Generator) -> None:
+    """nn.Linear's own initialisation (the paper's models, as PyTorch builds them)."""
+    nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=gen)
+    bound = 1.0 / math.sqrt(m.weight.shape[1])
+    nn.init.uniform_(m.bias, -bound, bound, generator=gen)
+
+
+def xavier_init(m: nn.Linear, gen: torch.Generator) -> None:
+    """Xavier-normal weights, zero biases: the widely used PyTorch M2/ADGM implementation's."""
+    nn.init.xavier_normal_(m.weight, generator=gen)
+    nn.init.zeros_(m.bias)
+
+
+# name -> how one nn.Linear is initialised (model option `init`)
+INITS: dict[str, Callable[[nn.Linear, torch.Generator], None]] = {"pytorch": pytorch_init, "xavier": xavier_init}
+
+
+def init_parameters(module: nn.Module, gen: torch.Generator, scheme: str = "pytorch") -> None:
+    """Every nn.Linear initialised by `INITS[scheme]`, drawn from an explicit generator (seeded, no global RNG)."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
-            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=gen)
-            bound = 1.0 / math.sqrt(m.weight.shape[1])
-            nn.init.uniform_(m.bias, -bound, bound, generator=gen)
+            INITS[scheme](m, gen)

@@ -133,6 +133,13 @@ class ObjectiveSettings:
         "the KL terms; README, 'Plain M2 over training')",
         before_it_existed=False,
     )
+    kl_scale: float = setting(
+        1.0,
+        help="weight of the continuous latents' KL once the warm-up is over (1: the bound itself, as the paper; "
+        "above 1 narrows what z may carry, as beta-VAE's beta); the warm-up ramps it from 0",
+        above=0.0,
+        before_it_existed=1.0,
+    )
     alpha: float | None = setting(
         None,
         help="weight of the labeled log q(y|x) term (default: 0.1 N with --weighting sum, as Kingma et al.; "
@@ -150,10 +157,11 @@ class ObjectiveConfig:
     gamma: float = 1.0
     weights: TermWeights = TermWeights(1.0, 1.0, 1.0, 1.0)
     warmup_entropy: bool = False
+    kl_scale: float = 1.0
 
     @classmethod
     def of(cls, s: ObjectiveSettings, weights: TermWeights) -> "ObjectiveConfig":
-        return cls(mier=s.mier, beta=s.beta, gamma=s.gamma, weights=weights, warmup_entropy=s.warmup_entropy)
+        return cls(s.mier, s.beta, s.gamma, weights, s.warmup_entropy, s.kl_scale)
 
     def with_run_weights(self, per_run: dict[str, Tensor]) -> "ObjectiveConfig":
         """The config of one run inside a stacked step: every term on, with that run's weights (`run_weights`)."""
@@ -183,8 +191,9 @@ def semi_supervised_loss(
     """-J (eq. 4) or -J2 (eq. 9) on one labeled and one unlabeled batch; also the terms, for logging."""
     lab = model.bound(x_lab, y_lab, gen)
     unl = model.bound(x_unl, None, gen)
-    big_l = labeled_bound(lab, kl_weight).mean()
-    u = unlabeled_bound(unl, kl_weight, kl_weight if cfg.warmup_entropy else 1.0)
+    kl_z = kl_weight * cfg.kl_scale  # the warm-up's ramp, towards --kl-scale (1: eq. 1-3 as written)
+    big_l = labeled_bound(lab, kl_z).mean()
+    u = unlabeled_bound(unl, kl_z, kl_weight if cfg.warmup_entropy else 1.0)
     log_lik_y = classification_log_lik(lab.log_qy, y_lab).mean()
     mi = mutual_information(unl.log_qy)
     h = entropy(unl.log_qy).mean()

@@ -13,7 +13,7 @@ import torch
 from ...errors import SSVAEError
 from ...settings import Setting, python_name
 from ..interface import Bound, SemiSupervisedVAE
-from ..layers import init_parameters
+from ..layers import INITS, init_parameters
 from ..likelihoods import LIKELIHOODS
 from .adgm import ADGM, ADGMConfig
 from .classifier import Classifier, ClassifierConfig
@@ -71,6 +71,12 @@ MODEL_OPTIONS: dict[str, Setting] = {
         "PyTorch implementation); default unconstrained, as the paper",
         type=float,
     ),
+    "init": Setting(
+        "how the Linear layers start: pytorch (nn.Linear's own, the default) or xavier (Xavier-normal weights, zero "
+        "biases, as the widely used PyTorch implementation)",
+        choices=lambda: INITS,
+        type=str,
+    ),
     "predict_samples": Setting(
         "ADGM: draws of a averaged in q(y|x) = E_q(a|x) q(y|a,x) at prediction (default 10)", type=int
     ),
@@ -97,6 +103,8 @@ def model_config(name: str, spell=python_name, **overrides: Any) -> Any:
     lik = getattr(cfg, "likelihood", None)
     if lik is not None and lik not in LIKELIHOODS:
         raise SSVAEError(f"unknown {spell('likelihood')} {lik!r}; known: {', '.join(LIKELIHOODS)}")
+    if cfg.init not in INITS:
+        raise SSVAEError(f"unknown {spell('init')} {cfg.init!r}; known: {', '.join(INITS)}")
     return cfg
 
 
@@ -105,7 +113,7 @@ def build_model(name: str, input_dim: int, num_classes: int, cfg: Any, seed: int
     under torch.set_default_device("cuda") (the caller moves the model where it trains)."""
     with torch.device("cpu"):
         model = MODELS[name].cls(input_dim, num_classes, cfg)
-        init_parameters(model, torch.Generator(device="cpu").manual_seed(seed))
+        init_parameters(model, torch.Generator(device="cpu").manual_seed(seed), cfg.init)
     return model
 
 

@@ -16,13 +16,13 @@ import torch
 from torch import Tensor, nn
 
 from ..distributions import gaussian_log_prob, kl_std_normal, reparameterize, standard_normal, std_normal_log_prob
-from ..interface import Bound, SemiSupervisedVAE, all_classes, upcast
+from ..interface import Bound, ModelConfig, SemiSupervisedVAE, all_classes, upcast
 from ..layers import Gaussian, JointInput
 from ..likelihoods import make_likelihood
 
 
 @dataclass
-class ADGMConfig:
+class ADGMConfig(ModelConfig):
     a_dim: int = 100
     z_dim: int = 100
     hidden: int = 500

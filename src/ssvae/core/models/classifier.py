@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..interface import SemiSupervisedVAE
+from ..interface import ModelConfig, SemiSupervisedVAE
 from ..layers import mlp
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(ModelConfig):
     classifier_hidden: int = 600
 
 

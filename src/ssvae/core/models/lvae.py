@@ -23,13 +23,13 @@ from ..distributions import (
     standard_normal,
     std_normal_log_prob,
 )
-from ..interface import Bound, SemiSupervisedVAE, all_classes
+from ..interface import Bound, ModelConfig, SemiSupervisedVAE, all_classes
 from ..layers import Gaussian, JointInput, mlp
 from ..likelihoods import make_likelihood
 
 
 @dataclass
-class LVAEConfig:
+class LVAEConfig(ModelConfig):
     latent_dims: tuple[int, ...] = (32, 16, 8)  # bottom to top
     hidden: int = 128
     classifier_hidden: int = 128

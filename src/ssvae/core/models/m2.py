@@ -8,13 +8,13 @@ import torch
 from torch import Tensor, nn
 
 from ..distributions import gaussian_log_prob, kl_std_normal, reparameterize, standard_normal, std_normal_log_prob
-from ..interface import Bound, SemiSupervisedVAE, all_classes
+from ..interface import Bound, ModelConfig, SemiSupervisedVAE, all_classes
 from ..layers import Gaussian, JointInput, mlp
 from ..likelihoods import make_likelihood
 
 
 @dataclass
-class M2Config:
+class M2Config(ModelConfig):
     z_dim: int = 50
     hidden: int = 600
     classifier_hidden: int = 600
