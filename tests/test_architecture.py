@@ -83,7 +83,7 @@ def test_the_command_line_says_a_bad_setting_with_its_flag(tmp_path, capsys):
 
 
 def test_a_model_option_the_model_lacks_is_refused():
-    with pytest.raises(SSVAEError, match="model lvae has no option z_dim; its options: latent_dims"):
+    with pytest.raises(SSVAEError, match="model lvae has no option z_dim; its options: init, latent_dims"):
         model_config("lvae", z_dim=20)
     with pytest.raises(SSVAEError, match="has no option --predict-samples"):
         model_config("m2", flag_name, predict_samples=3)

@@ -34,7 +34,7 @@ from .graphs import graphed_if_asked
 from .hardware import adam, compiled_if_asked, follow_lr
 from .loop import export_models, progress_bar, train
 from .run import Run
-from .step import device_kl_weight, grads, optimizer_tensors
+from .step import StepCounters, grads, optimizer_tensors
 from .watch import Reporter, Watch
 
 
@@ -174,24 +174,17 @@ def _train_stacked(runs: list[Run], progress: Watch | bool | None, budget: TimeB
     return [r.out for r in runs]
 
 
-class StackedStep:
+class StackedStep(StepCounters):
     """One stacked step of R runs as a function of device tensors only, as `step.DeviceStep` is for one run: each
     run's batch order in buffers, one device step counter (the warm-up weight) and position in the epoch."""
 
     def __init__(self, runs: list[Run], parts):
-        r0, s = runs[0], runs[0].sched
+        r0 = runs[0]
+        super().__init__(r0.sched, r0.step, r0.warmup_steps, r0.device, runs=len(runs))
         self.runs, (self.stacked, self.step_loss, self.opt, self.shapes) = runs, parts
-        self.count = torch.tensor(r0.step, dtype=torch.long, device=r0.device)
-        self.index = torch.zeros(1, dtype=torch.long, device=r0.device)
-        self.u_idx = torch.zeros((len(runs), s.steps_per_epoch, s.unlabeled_batch), dtype=torch.long, device=r0.device)
-        self.l_idx = torch.zeros((len(runs), s.steps_per_epoch, s.labeled_batch), dtype=torch.long, device=r0.device)
-        self.one = torch.ones((), dtype=torch.float64, device=r0.device)
 
     def begin_epoch(self, indices: list[tuple[Tensor, Tensor]]) -> None:
-        for j, (u, lab) in enumerate(indices):
-            self.u_idx[j].copy_(u)
-            self.l_idx[j].copy_(lab)
-        self.index.zero_()
+        super().begin_epoch(*(torch.stack(t) for t in zip(*indices)))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.opt.zero_grad(set_to_none=set_to_none)
@@ -205,38 +198,24 @@ class StackedStep:
         xl, yl, xu = (torch.stack(t) for t in zip(*rows))
         noise = [torch.stack([distributions.standard_normal(s, r.gen, xu) for r in runs]) for s in self.shapes]
         with r0.autocast():
-            losses, stats = self.step_loss(xl, yl, xu, noise, device_kl_weight(self.count, r0.warmup_steps, self.one))
+            losses, stats = self.step_loss(xl, yl, xu, noise, self.kl_weight())
         losses.sum().backward()  # runs share no parameters: each gets exactly its own gradient
         self.opt.step()
         for j, r in enumerate(runs):
             r.add_stats({k: v[j] for k, v in stats.items()})
-        self.count.add_(1)
-        self.index.add_(1)
+        self.advance()
 
     def host_part(self) -> None:
         for r in self.runs:
             r.count_step()
 
-    def __call__(self) -> None:
-        self.zero_grad()
-        self.device_part()
-        self.host_part()
-
     def generators(self) -> list[torch.Generator]:
         return [r.gen for r in self.runs]
 
-    def state_tensors(self) -> list[Tensor]:
-        return [
-            *self.stacked.params.values(),
-            *grads(self.stacked.params.values()),
-            *self.stacked.buffers.values(),
-            *optimizer_tensors(self.opt),
-            *(t for r in self.runs for t in r.sums.values()),
-            self.count,
-            self.index,
-            self.u_idx,
-            self.l_idx,
-        ]
+    def trained(self) -> list[Tensor]:
+        params = list(self.stacked.params.values())
+        sums = [t for r in self.runs for t in r.sums.values()]
+        return [*params, *grads(params), *self.stacked.buffers.values(), *optimizer_tensors(self.opt), *sums]
 
 
 def _stacked_epochs(runs: list[Run], parts, bar, reporters: list[Reporter], budget: TimeBudget | None) -> None:

@@ -17,6 +17,7 @@ from torch import Tensor
 
 if TYPE_CHECKING:
     from .run import Run
+    from .schedule import Schedule
 
 
 def device_kl_weight(count: Tensor, warmup_steps: int, one: Tensor) -> Tensor:
@@ -25,16 +26,18 @@ def device_kl_weight(count: Tensor, warmup_steps: int, one: Tensor) -> Tensor:
     return one if warmup_steps == 0 else torch.clamp(count.double() / warmup_steps, max=1.0)
 
 
-class DeviceStep:
-    """The step of one Run; `begin_epoch` hands it the epoch's batch order, each call takes the next step."""
+class StepCounters:
+    """What every device-side step keeps on the device: the steps taken (the warm-up weight), the position within
+    the epoch, and the epoch's batch orders in buffers ([steps, batch], or [runs, steps, batch] for a stacked
+    step). A subclass says what one step does (`device_part`, `host_part`) and what else it holds (`trained`)."""
 
-    def __init__(self, run: "Run"):
-        s, device = run.sched, run.device
-        self.run = run
-        self.count = torch.tensor(run.step, dtype=torch.long, device=device)  # steps taken so far
+    def __init__(self, sched: "Schedule", start_step: int, warmup_steps: int, device: torch.device, runs: int = 0):
+        lead = (runs,) if runs else ()
+        self.warmup_steps = warmup_steps
+        self.count = torch.tensor(start_step, dtype=torch.long, device=device)  # steps taken so far
         self.index = torch.zeros(1, dtype=torch.long, device=device)  # the step within this epoch
-        self.u_idx = torch.zeros((s.steps_per_epoch, s.unlabeled_batch), dtype=torch.long, device=device)
-        self.l_idx = torch.zeros((s.steps_per_epoch, s.labeled_batch), dtype=torch.long, device=device)
+        self.u_idx = torch.zeros((*lead, sched.steps_per_epoch, sched.unlabeled_batch), dtype=torch.long, device=device)
+        self.l_idx = torch.zeros((*lead, sched.steps_per_epoch, sched.labeled_batch), dtype=torch.long, device=device)
         self.one = torch.ones((), dtype=torch.float64, device=device)
 
     def begin_epoch(self, u_idx: Tensor, l_idx: Tensor) -> None:
@@ -43,7 +46,42 @@ class DeviceStep:
         self.index.zero_()
 
     def kl_weight(self) -> Tensor:
-        return device_kl_weight(self.count, self.run.warmup_steps, self.one)
+        return device_kl_weight(self.count, self.warmup_steps, self.one)
+
+    def advance(self) -> None:
+        self.count.add_(1)
+        self.index.add_(1)
+
+    def __call__(self) -> None:
+        self.zero_grad()
+        self.device_part()
+        self.host_part()
+
+    def state_tensors(self) -> list[Tensor]:
+        """Every tensor a step reads or changes in place: what a captured step holds on to (`graphs`)."""
+        return [*self.trained(), self.count, self.index, self.u_idx, self.l_idx]
+
+    def trained(self) -> list[Tensor]:
+        """The parameters, gradients, buffers, optimizer state and statistics' sums the step changes."""
+        raise NotImplementedError
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        raise NotImplementedError
+
+    def device_part(self) -> None:
+        """Everything a step does on the device, and only that: what a CUDA graph captures (`graphs.GraphedStep`)."""
+        raise NotImplementedError
+
+    def host_part(self) -> None:
+        raise NotImplementedError
+
+
+class DeviceStep(StepCounters):
+    """The step of one Run; `begin_epoch` hands it the epoch's batch order, each call takes the next step."""
+
+    def __init__(self, run: "Run"):
+        super().__init__(run.sched, run.step, run.warmup_steps, run.device)
+        self.run = run
 
     def batch(self) -> tuple[Tensor, Tensor, Tensor]:
         """This step's rows, picked by the device-side index (an integer index would be read on the host)."""
@@ -53,41 +91,24 @@ class DeviceStep:
         self.run.opt.zero_grad(set_to_none=set_to_none)
 
     def device_part(self) -> None:
-        """Everything a step does on the device, and only that: what a CUDA graph captures (`graphs.GraphedStep`)."""
         run = self.run
         with run.autocast():
             loss, stats = run.step_loss(run.model, *self.batch(), run.gen, run.obj_cfg, self.kl_weight())
         loss.backward()
         run.opt.step()
         run.add_stats(stats)  # in place on the device
-        self.count.add_(1)
-        self.index.add_(1)
+        self.advance()
 
     def host_part(self) -> None:
         self.run.count_step()  # the host's own step counter moves with the device's
 
-    def __call__(self) -> None:
-        self.zero_grad()
-        self.device_part()
-        self.host_part()
-
     def generators(self) -> list[torch.Generator]:
         return [self.run.gen]
 
-    def state_tensors(self) -> list[Tensor]:
-        """Every tensor a step reads or changes in place: what a captured step holds on to (`graphs`)."""
+    def trained(self) -> list[Tensor]:
         run = self.run
-        return [
-            *run.model.parameters(),
-            *grads(run.model.parameters()),
-            *run.model.buffers(),
-            *optimizer_tensors(run.opt),
-            *run.sums.values(),
-            self.count,
-            self.index,
-            self.u_idx,
-            self.l_idx,
-        ]
+        params = list(run.model.parameters())
+        return [*params, *grads(params), *run.model.buffers(), *optimizer_tensors(run.opt), *run.sums.values()]
 
 
 def grads(params) -> list[Tensor]:
