@@ -12,6 +12,7 @@ from ssvae.core import layers, likelihoods
 from ssvae.core.fused import BernoulliLogLik
 from ssvae.core.models import MODELS, build_model, generative_models, model_config
 from ssvae.core.objectives import ObjectiveConfig, labeled_bound, loss_function, unlabeled_bound
+from ssvae.errors import SSVAEError
 from ssvae.evaluation.metrics import elbo, iwae
 
 GENERATIVE = generative_models()
@@ -405,5 +406,5 @@ def test_init_option_xavier_normal_weights_zero_biases(name):
         assert torch.equal(a, b)
     biases = [m.bias for m in torch_default.modules() if isinstance(m, torch.nn.Linear)]
     assert all(torch.count_nonzero(b) == b.numel() for b in biases)
-    with pytest.raises(Exception, match="init"):
+    with pytest.raises(SSVAEError, match="unknown init 'he'; known: pytorch, xavier"):
         model_config(name, init="he")

@@ -151,15 +151,15 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction}")
         select, val_from = sel
+        n_labeled = int((codes >= 0).sum())
         seed = self.seed_ if warm else int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         if not warm:
             self.likelihood_ = choose_likelihood(x, self.likelihood)
             self.preprocessing_ = Preprocessing.fit(x, self.likelihood_)
-            per_class = int((codes >= 0).sum()) / max(len(classes), 1)
-            auto = auto_features(len(x), self.likelihood_, per_class)
+            auto = auto_features(len(x), self.likelihood_, n_labeled / max(len(classes), 1))
             self.features_ = auto if self.features == "auto" else self.features
         xp = self.preprocessing_.transform(x)
-        pool = int((codes >= 0).sum() if val_from == "labeled" else (codes < 0).sum() or len(codes))
+        pool = n_labeled if val_from == "labeled" else int((codes < 0).sum()) or len(codes)
         n_val = 0 if val_from is None else max(1, int(round(self.validation_fraction * pool)))
         split = own_marks_split(codes, n_val, seed, val_from or "labeled")
         shape = self.preprocessing_.input_shape

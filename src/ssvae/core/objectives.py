@@ -161,7 +161,14 @@ class ObjectiveConfig:
 
     @classmethod
     def of(cls, s: ObjectiveSettings, weights: TermWeights) -> "ObjectiveConfig":
-        return cls(s.mier, s.beta, s.gamma, weights, s.warmup_entropy, s.kl_scale)
+        return cls(
+            mier=s.mier,
+            beta=s.beta,
+            gamma=s.gamma,
+            weights=weights,
+            warmup_entropy=s.warmup_entropy,
+            kl_scale=s.kl_scale,
+        )
 
     def with_run_weights(self, per_run: dict[str, Tensor]) -> "ObjectiveConfig":
         """The config of one run inside a stacked step: every term on, with that run's weights (`run_weights`)."""

@@ -100,11 +100,10 @@ def model_config(name: str, spell=python_name, **overrides: Any) -> Any:
         values = v if isinstance(v, (tuple, list)) else [v]
         if any(isinstance(i, int) and not isinstance(i, bool) and i < 1 for i in values):
             raise SSVAEError(f"model option {spell(f.name)} must be at least 1, got {v}")
-    lik = getattr(cfg, "likelihood", None)
-    if lik is not None and lik not in LIKELIHOODS:
-        raise SSVAEError(f"unknown {spell('likelihood')} {lik!r}; known: {', '.join(LIKELIHOODS)}")
-    if cfg.init not in INITS:
-        raise SSVAEError(f"unknown {spell('init')} {cfg.init!r}; known: {', '.join(INITS)}")
+    for k, s in MODEL_OPTIONS.items():  # the options with declared choices (likelihood, init)
+        v = getattr(cfg, k, None)
+        if s.choices is not None and v is not None and v not in s.known():
+            raise SSVAEError(f"unknown {spell(k)} {v!r}; known: {', '.join(s.known())}")
     return cfg
 
 
