@@ -297,3 +297,35 @@ def test_weights_of_both_rules():
     m = mean_weights(270, 5)
     assert (m.labeled, m.unlabeled, m.label) == (1.0, 1.0, pytest.approx(5.4))
     assert mean_weights(270, 5, alpha=3.0).label == 3.0
+
+
+@pytest.mark.parametrize("mier", [False, True])
+def test_mc_samples_of_a_deterministic_bound_is_j_over_n(mier):
+    """--mc-samples S repeats every row S times: where the bound draws nothing (TableModel), J is unchanged, so
+    each labeled row must stay with its own label and eq. 8's q(y) with the same rows."""
+    k, lab, unl = 3, [0, 1, 2, 3], [4, 5, 6, 7, 8, 9]
+    model = TableModel(*_table(10, k, seed=4))
+    labels = [0, 2, 1, 2]
+    w = sum_weights(len(lab), len(unl))
+    cfg = ObjectiveConfig(mier=mier, beta=5.0, gamma=1.0, weights=w, mc_samples=3)
+    loss, _ = semi_supervised_loss(model, _rows(lab), torch.tensor(labels), _rows(unl), None, cfg, 0.6)
+    j = _hand_j(model, lab, labels, unl, w.alpha, 0.6, *((5.0, 1.0) if mier else (0.0, 0.0)))
+    assert float(loss) == pytest.approx(-j / 10, rel=1e-9)
+
+
+def test_mc_samples_average_independent_draws():
+    """S draws per example: the same expected loss, about 1/S of one draw's variance (the draws are independent;
+    reusing one draw S times would keep the variance)."""
+    model = build_model("m2", 16, 3, model_config("m2", z_dim=2, hidden=8, classifier_hidden=8), seed=0).to(DEVICE)
+    g = torch.Generator(DEVICE).manual_seed(0)
+    xl, yl, xu = torch.rand(4, 16, generator=g), torch.tensor([0, 1, 2, 0]), torch.rand(4, 16, generator=g)
+    losses = {}
+    with torch.no_grad():
+        for s in (1, 4):
+            cfg = ObjectiveConfig(mier=False, weights=W, mc_samples=s)
+            gen = torch.Generator(DEVICE).manual_seed(s)
+            losses[s] = torch.stack([semi_supervised_loss(model, xl, yl, xu, gen, cfg, 1.0)[0] for _ in range(400)])
+    ratio = float(losses[4].var() / losses[1].var())
+    assert 0.15 < ratio < 0.4, ratio
+    se = float((losses[1].var() / 400 + losses[4].var() / 400).sqrt())
+    assert abs(float(losses[4].mean() - losses[1].mean())) < 4 * se

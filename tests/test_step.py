@@ -8,7 +8,7 @@ from ssvae.training import rundir as rd
 from ssvae.training.config import TrainConfig
 from ssvae.training.loop import run_epochs
 from ssvae.training.run import Run
-from ssvae.training.step import DeviceStep
+from ssvae.training.step import DeviceStep, clip_gradients
 
 # 3 epochs of 12 steps: the KL warm-up ends after epoch 1, the learning rate halves after epochs 1 and 2
 CFG = dict(dataset="digits", labels_per_class=5, batch_size=100, labeled_batch_size=100, warmup_epochs=1)
@@ -73,8 +73,9 @@ def host_reads_forbidden(monkeypatch, steps) -> list[str]:
     return reads
 
 
-def test_no_host_synchronisation_inside_a_step(monkeypatch):
-    run = Run(TrainConfig(model="adgm", **CFG), None)
+@pytest.mark.parametrize("grad_clip", [0.0, 1.0])
+def test_no_host_synchronisation_inside_a_step(monkeypatch, grad_clip):
+    run = Run(TrainConfig(model="adgm", grad_clip=grad_clip, **CFG), None)
     step = DeviceStep(run)
     step.begin_epoch(*run.epoch_indices())
     step()  # the first step creates Adam's state and the sums: outside the check, as a warm-up
@@ -115,3 +116,78 @@ def test_cuda_only_settings_are_refused_elsewhere_in_one_line(tmp_path, capsys, 
     assert main([*args, flag, value, "--out", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"ssvae: error: {message}"]
     assert not (tmp_path / "r").exists()
+
+
+def _with_grads(shapes, seed, scale):
+    g = torch.Generator().manual_seed(seed)
+    params = [torch.nn.Parameter(torch.zeros(s)) for s in shapes]
+    for p in params:
+        p.grad = scale * torch.randn(p.shape, generator=g)
+    return params
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 1e6])
+def test_clip_gradients_is_torchs_clip_grad_norm(max_norm):
+    """One run: what torch.nn.utils.clip_grad_norm_ gives (the norm over all parameters, not one per tensor);
+    below the limit nothing changes."""
+    shapes = [(7, 5), (5,), (3, 2, 4)]
+    ours, theirs = _with_grads(shapes, 0, 1.0), _with_grads(shapes, 0, 1.0)
+    before = float(torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in ours])))
+    clip_gradients(ours, max_norm)
+    torch.nn.utils.clip_grad_norm_(theirs, max_norm)
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=1e-7)
+    total = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in ours]))
+    assert float(total) == pytest.approx(min(max_norm, before), rel=1e-5)  # the small limit clipped, not the large
+
+
+def test_clip_gradients_of_stacked_runs_clips_each_run_as_alone():
+    """Parameters [runs, ...]: each run's slice is scaled by its own norm (runs of different gradient sizes, so one
+    norm over all runs would clip them differently)."""
+    shapes, scales = [(6, 4), (4,)], (0.01, 1.0, 30.0)
+    alone = [_with_grads(shapes, j, s) for j, s in enumerate(scales)]
+    stacked = [torch.nn.Parameter(torch.zeros(len(scales), *s)) for s in shapes]
+    for i, p in enumerate(stacked):
+        p.grad = torch.stack([run[i].grad for run in alone])
+    clip_gradients(stacked, 2.0, stacked=True)
+    for j, run in enumerate(alone):
+        torch.nn.utils.clip_grad_norm_(run, 2.0)
+        for i, p in enumerate(run):
+            torch.testing.assert_close(stacked[i].grad[j], p.grad, rtol=1e-6, atol=1e-8)
+    assert torch.equal(stacked[0].grad[0], alone[0][0].grad)  # the small run untouched
+
+
+def test_grad_clip_trains_stacked_runs_as_one_by_one_and_changes_the_trajectory(tmp_path):
+    from ssvae.training.stacked import train_many
+
+    small = dict(CFG, epochs=1, model_options=dict(hidden=32, classifier_hidden=32, z_dim=8))
+    cfgs = [TrainConfig(seed=s, grad_clip=1.0, **small) for s in (0, 1)]  # the norm is about 4 here
+    train_many(cfgs, [tmp_path / f"stacked{s}" for s in range(2)], stack=True, progress=False)
+    train_many(cfgs, [tmp_path / f"single{s}" for s in range(2)], stack=False, progress=False)
+    train_many([TrainConfig(seed=0, **small)], [tmp_path / "unclipped"], stack=False, progress=False)
+    state = {
+        d: rd.load_checkpoint(tmp_path / d / "last.pt")["model"]
+        for d in ("stacked0", "stacked1", "single0", "single1", "unclipped")
+    }
+    for s in range(2):
+        for k, v in state[f"single{s}"].items():
+            torch.testing.assert_close(state[f"stacked{s}"][k], v, rtol=0, atol=1e-4)
+    # Adam is nearly blind to a constant scale of the gradient, so clipping moves the weights only a little, but
+    # beyond the tolerance that stacked and single runs are held to
+    assert max(float((state["single0"][k] - v).abs().max()) for k, v in state["unclipped"].items()) > 2e-4
+
+
+def test_adam_steps_on_the_clipped_gradient():
+    run = Run(TrainConfig(model="m2", grad_clip=1.0, **CFG), None)
+    seen, adam_step = [], run.opt.step
+
+    def step(*a, **k):
+        seen.append(float(torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in run.model.parameters()]))))
+        return adam_step(*a, **k)
+
+    run.opt.step = step
+    device_step = DeviceStep(run)
+    device_step.begin_epoch(*run.epoch_indices())
+    for _ in range(3):
+        device_step()
+    assert seen == pytest.approx([1.0] * 3, rel=1e-4)  # this model's gradient norm is far above 1 here

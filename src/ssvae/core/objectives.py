@@ -140,6 +140,13 @@ class ObjectiveSettings:
         above=0.0,
         before_it_existed=1.0,
     )
+    mc_samples: int = setting(
+        1,
+        help="draws of the latents per example and step, the bound's estimate averaged over them (the ADGM authors' "
+        "eq_samples; 1: the paper's one draw); each step costs that many times more",
+        at_least=1,
+        before_it_existed=1,
+    )
     alpha: float | None = setting(
         None,
         help="weight of the labeled log q(y|x) term (default: 0.1 N with --weighting sum, as Kingma et al.; "
@@ -158,6 +165,7 @@ class ObjectiveConfig:
     weights: TermWeights = TermWeights(1.0, 1.0, 1.0, 1.0)
     warmup_entropy: bool = False
     kl_scale: float = 1.0
+    mc_samples: int = 1
 
     @classmethod
     def of(cls, s: ObjectiveSettings, weights: TermWeights) -> "ObjectiveConfig":
@@ -168,6 +176,7 @@ class ObjectiveConfig:
             weights=weights,
             warmup_entropy=s.warmup_entropy,
             kl_scale=s.kl_scale,
+            mc_samples=s.mc_samples,
         )
 
     def with_run_weights(self, per_run: dict[str, Tensor]) -> "ObjectiveConfig":
@@ -195,7 +204,11 @@ def semi_supervised_loss(
     cfg: ObjectiveConfig,
     kl_weight: float | Tensor,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """-J (eq. 4) or -J2 (eq. 9) on one labeled and one unlabeled batch; also the terms, for logging."""
+    """-J (eq. 4) or -J2 (eq. 9) on one labeled and one unlabeled batch; also the terms, for logging.
+    With `mc_samples` S every row is taken S times, each with its own draws, so each batch mean below is the mean
+    over examples of the S-draw average (and eq. 8's q(y) the mean over the S x B rows)."""
+    if cfg.mc_samples > 1:
+        x_lab, y_lab, x_unl = (t.repeat_interleave(cfg.mc_samples, 0) for t in (x_lab, y_lab, x_unl))
     lab = model.bound(x_lab, y_lab, gen)
     unl = model.bound(x_unl, None, gen)
     kl_z = kl_weight * cfg.kl_scale  # the warm-up's ramp, towards --kl-scale (1: eq. 1-3 as written)

@@ -70,6 +70,13 @@ class RunSettings:
     batch_size: int = setting(200, help="unlabeled batch size", at_least=1)
     labeled_batch_size: int = setting(200, help="labeled batch size (cycled per step)", at_least=1)
     warmup_epochs: int = setting(200, help="linear KL warm-up length", at_least=0)
+    grad_clip: float = setting(
+        0.0,
+        help="scale each step's gradient down to at most this L2 norm over all of a run's parameters, as "
+        "torch.nn.utils.clip_grad_norm_ (0: off, the paper's; the ADGM authors' code clips)",
+        at_least=0.0,
+        before_it_existed=0.0,
+    )
     eval_every: int = setting(1, help="validate and checkpoint every N epochs", at_least=1, resumable=True)
     checkpoint_seconds: float = setting(
         0.0,

@@ -34,7 +34,7 @@ from .graphs import graphed_if_asked
 from .hardware import adam, compiled_if_asked, follow_lr
 from .loop import export_models, progress_bar, train
 from .run import Run
-from .step import StepCounters, grads, optimizer_tensors
+from .step import StepCounters, clip_gradients, grads, optimizer_tensors
 from .watch import Reporter, Watch
 
 
@@ -200,6 +200,7 @@ class StackedStep(StepCounters):
         with r0.autocast():
             losses, stats = self.step_loss(xl, yl, xu, noise, self.kl_weight())
         losses.sum().backward()  # runs share no parameters: each gets exactly its own gradient
+        clip_gradients(self.stacked.params.values(), r0.cfg.grad_clip, stacked=True)
         self.opt.step()
         for j, r in enumerate(runs):
             r.add_stats({k: v[j] for k, v in stats.items()})

@@ -26,6 +26,20 @@ def device_kl_weight(count: Tensor, warmup_steps: int, one: Tensor) -> Tensor:
     return one if warmup_steps == 0 else torch.clamp(count.double() / warmup_steps, max=1.0)
 
 
+def clip_gradients(params, max_norm: float, stacked: bool = False) -> None:
+    """--grad-clip: each run's gradient scaled by min(1, max_norm / (||g|| + 1e-6)), ||g|| the L2 norm over all
+    of that run's parameters, as torch.nn.utils.clip_grad_norm_ does for one model (tested against it). Computed on
+    the device (no host sync, so a captured step holds it); `stacked`: parameters [runs, ...], one norm per run,
+    so that stacked runs clip as they would alone."""
+    grads = [p.grad if stacked else p.grad.unsqueeze(0) for p in params if p.grad is not None]
+    if max_norm <= 0 or not grads:
+        return
+    norm = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads]).square().sum(0).sqrt()
+    scale = torch.clamp(max_norm / (norm + 1e-6), max=1.0)  # [runs]
+    for g in grads:
+        g.mul_(scale.view(-1, *(1,) * (g.dim() - 1)).to(g.dtype))
+
+
 class StepCounters:
     """What every device-side step keeps on the device: the steps taken (the warm-up weight), the position within
     the epoch, and the epoch's batch orders in buffers ([steps, batch], or [runs, steps, batch] for a stacked
@@ -95,6 +109,7 @@ class DeviceStep(StepCounters):
         with run.autocast():
             loss, stats = run.step_loss(run.model, *self.batch(), run.gen, run.obj_cfg, self.kl_weight())
         loss.backward()
+        clip_gradients(run.model.parameters(), run.cfg.grad_clip)
         run.opt.step()
         run.add_stats(stats)  # in place on the device
         self.advance()
