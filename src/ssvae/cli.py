@@ -10,6 +10,7 @@ from pathlib import Path
 from .errors import SSVAEError
 
 DEMO_EPOCHS = 60
+DEMO_LR = 1e-3  # chosen on validation (results/demo-lr: M2 93.06% against 92.17% at the paper's 3e-4)
 DEMO_RUNS = [("classifier", False), ("m2", False), ("m2", True)]  # (model, MIER), in the order the demo trains
 
 
@@ -255,6 +256,7 @@ def cmd_demo(a: argparse.Namespace) -> None:
             dataset="digits",
             labels_per_class=a.labels_per_class,
             epochs=a.epochs,
+            lr=DEMO_LR,
             warmup_epochs=a.epochs // 4,
             seed=a.seed,
             device=a.device,
@@ -271,7 +273,7 @@ def cmd_demo(a: argparse.Namespace) -> None:
         rows.append({"model": label, **m["best"], "best_epoch": m["best_epoch"]})
     on = "" if a.features == "none" else f", every model on {a.features}'s code"
     print(
-        f"\ndigits, {a.labels_per_class} labels per class, {a.epochs} epochs{on}, seed {a.seed} "
+        f"\ndigits, {a.labels_per_class} labels per class, {a.epochs} epochs at lr {DEMO_LR:g}{on}, seed {a.seed} "
         f"(best-by-validation checkpoint; test split never used for selection)\n"
     )
     print(

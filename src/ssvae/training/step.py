@@ -31,8 +31,10 @@ def clip_gradients(params, max_norm: float, stacked: bool = False) -> None:
     of that run's parameters, as torch.nn.utils.clip_grad_norm_ does for one model (tested against it). Computed on
     the device (no host sync, so a captured step holds it); `stacked`: parameters [runs, ...], one norm per run,
     so that stacked runs clip as they would alone."""
+    if max_norm <= 0:
+        return
     grads = [p.grad if stacked else p.grad.unsqueeze(0) for p in params if p.grad is not None]
-    if max_norm <= 0 or not grads:
+    if not grads:
         return
     norm = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads]).square().sum(0).sqrt()
     scale = torch.clamp(max_norm / (norm + 1e-6), max=1.0)  # [runs]
