@@ -174,3 +174,56 @@ def test_runs_behind_a_feature_stage_stack_like_one_by_one(tmp_path, code):
     assert len(list((tmp_path / "stages").iterdir())) == 2  # one stage per seed, trained once for both paths
     for s in range(2):
         _compare(tmp_path / f"stacked{s}", tmp_path / f"single{s}", atol=1e-4)
+
+
+def _runs(model, seeds=(0, 1, 2)):
+    from ssvae.training.run import Run
+
+    return [Run(TrainConfig(model=model, epochs=2, seed=s, model_options=OPTS[model], **SMALL), None) for s in seeds]
+
+
+@pytest.mark.parametrize("model", ["m2", "adgm", "lvae"])
+def test_stacked_validation_equals_each_runs_own_pass(model, monkeypatch):
+    """One vmapped pass over the stacked runs gives each run's own q(y|x) on its own validation images, the noise
+    (ADGM's draws of a) in the order a run's own pass draws it, over several chunks of rows."""
+    from ssvae.evaluation.metrics import predict_log_proba
+    from ssvae.training import stacked_validation
+    from ssvae.training.stacked import StackedLoss
+
+    monkeypatch.setattr(stacked_validation, "PREDICT_ROWS", 40)  # 149 validation images: 4 chunks
+    runs = _runs(model)
+    stacked = StackedLoss([r.model for r in runs], runs[0].loss_fn, [r.obj_cfg for r in runs])
+    log_q = stacked_validation.StackedValidation(runs, stacked).log_proba()
+    assert log_q.shape == (3, len(runs[0].x_watch), 10)
+    for j, r in enumerate(runs):
+        own = predict_log_proba(r.model, r.x_watch, seed=r.cfg.seed, batch=40)
+        torch.testing.assert_close(log_q[j], own, rtol=0, atol=1e-5)
+    assert not torch.allclose(log_q[0], log_q[1])  # each run its own parameters and images
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step")  # no optimizer step in this test
+def test_stacked_evaluation_reads_the_host_once_and_logs_what_each_run_would():
+    from ssvae.training.stacked import StackedLoss
+    from ssvae.training.stacked_validation import StackedValidation
+
+    runs, alone = _runs("adgm"), _runs("adgm")
+    for r in runs + alone:
+        r.add_stats({"loss": torch.tensor(2.5), "mi": torch.tensor(0.5)})
+        r.count_step()
+        assert r.close_epoch(1.0)
+    stacked = StackedLoss([r.model for r in runs], runs[0].loss_fn, [r.obj_cfg for r in runs])
+    validation, reads = StackedValidation(runs, stacked), []
+    with pytest.MonkeyPatch.context() as m:
+        for name in ("item", "__bool__", "__float__", "__int__", "__index__", "tolist", "numpy"):
+            original = getattr(torch.Tensor, name)
+            m.setattr(
+                torch.Tensor, name, lambda self, *a, _n=name, _f=original, **k: reads.append(_n) or _f(self, *a, **k)
+            )
+        rows = validation.rows()
+    assert reads == ["tolist"]
+    for row, r in zip(rows, alone):
+        own = r.log_evaluation()
+        assert row["val_accuracy"] == own["val_accuracy"] and row["train"] == own["train"] == {"loss": 2.5, "mi": 0.5}
+        assert (row["epoch"], row["lr"], row["score"]) == (own["epoch"], own["lr"], own["score"])
+        for k in ("val_entropy", "val_mi", "val_marginal_entropy"):
+            assert row[k] == pytest.approx(own[k], abs=1e-5)

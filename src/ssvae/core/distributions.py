@@ -10,10 +10,25 @@ from torch import Tensor
 
 def standard_normal(shape: torch.Size | tuple[int, ...], gen: torch.Generator | None, like: Tensor) -> Tensor:
     """All model noise comes from here: from the generator passed down, or, for stacked runs, from the
-    pre-drawn noise of a `NoiseTape` (ssvae.training.stacked) passed in the generator's place."""
+    pre-drawn noise of a `NoiseTape` (below) passed in the generator's place."""
     if hasattr(gen, "next"):
         return gen.next(shape)
     return torch.randn(shape, generator=gen, device=like.device, dtype=like.dtype)
+
+
+class NoiseTape:
+    """Pre-drawn standard-normal noise, handed out in the order the model asks: what stacked runs pass in a
+    generator's place (`ssvae.training.stacked`), each run's noise drawn beforehand from its own generator."""
+
+    def __init__(self, tensors: list[Tensor]):
+        self.tensors, self.i = tensors, 0
+
+    def next(self, shape) -> Tensor:
+        t = self.tensors[self.i]
+        if tuple(t.shape) != tuple(shape):
+            raise RuntimeError(f"noise tape out of step: model asked for {tuple(shape)}, tape holds {tuple(t.shape)}")
+        self.i += 1
+        return t
 
 
 def reparameterize(mu: Tensor, logvar: Tensor, gen: torch.Generator | None) -> Tensor:

@@ -16,17 +16,19 @@ from ..core.models import SemiSupervisedVAE
 from ..core.objectives import entropy, log_uniform_prior, mutual_information, unlabeled_bound_kl
 from ..data import to_unit
 
+PREDICT_ROWS = 2000  # rows per pass of predict_log_proba (and of stacked runs' validation)
 
-def _chunks(n: int, size: int):
+
+def chunks(n: int, size: int):
     for i in range(0, n, size):
         yield slice(i, min(i + size, n))
 
 
 @torch.no_grad()
-def predict_log_proba(model: SemiSupervisedVAE, x: Tensor, seed: int = 0, batch: int = 2000) -> Tensor:
+def predict_log_proba(model: SemiSupervisedVAE, x: Tensor, seed: int = 0, batch: int = PREDICT_ROWS) -> Tensor:
     model.eval()
     gen = torch.Generator(device=x.device).manual_seed(seed)
-    return torch.cat([model.predict_log_proba(to_unit(x[s]), gen) for s in _chunks(len(x), batch)])
+    return torch.cat([model.predict_log_proba(to_unit(x[s]), gen) for s in chunks(len(x), batch)])
 
 
 def classification_metrics(model: SemiSupervisedVAE, x: Tensor, y: Tensor, seed: int = 0) -> dict[str, float]:
@@ -44,7 +46,7 @@ def elbo(model: SemiSupervisedVAE, x: Tensor, seed: int = 0, batch: int = 500) -
     """Per-example eq. 2 bound U(x) (no warm-up), one z sample per class: an unbiased estimate."""
     model.eval()
     gen = torch.Generator(device=x.device).manual_seed(seed)
-    return torch.cat([unlabeled_bound_kl(model.bound(to_unit(x[s]), None, gen)) for s in _chunks(len(x), batch)])
+    return torch.cat([unlabeled_bound_kl(model.bound(to_unit(x[s]), None, gen)) for s in chunks(len(x), batch)])
 
 
 @torch.no_grad()
@@ -62,8 +64,8 @@ def iwae(
     log_py = log_uniform_prior(k)
     per_call = max(1, rows // (k * min(len(x), 500)))
     out = []
-    chunks = list(_chunks(len(x), 500))
-    for s in tqdm(chunks, desc=f"IWAE-{samples}", unit="chunk", disable=None if progress is None else not progress):
+    parts = list(chunks(len(x), 500))
+    for s in tqdm(parts, desc=f"IWAE-{samples}", unit="chunk", disable=None if progress is None else not progress):
         xb = to_unit(x[s])
         acc = torch.full((len(xb),), -math.inf, device=x.device)
         done = 0

@@ -15,7 +15,6 @@ from typing import Any
 import torch
 
 from ..core.features import stage_spec
-from ..core.objectives import entropy, mutual_information
 from ..data import Dataset, DeviceData, Split, labeled_validation, load_dataset, make_split, resolve_device
 from ..data.device import to_unit
 from ..errors import SSVAEError, warn
@@ -28,8 +27,9 @@ from .features import stage_likelihood, trained_stage
 from .graphs import graphs_wanted
 from .hardware import PRECISIONS, compiled_if_asked, keep_freed_memory, resolve_precision
 from .schedule import epoch_indices, kl_warmup
-from .selection import SELECTIONS, CollapseGuard, resolve_select, val_accuracy
+from .selection import SELECTIONS, CollapseGuard, resolve_select
 from .state import TrainingState
+from .validation import split_watched, watched_numbers
 from .watch import QUIET, Watch
 
 
@@ -104,6 +104,8 @@ class Run(TrainingState):
         self.collapse = CollapseGuard(self.data.y_lab, ds.num_classes)
         # predictions watched by the collapse guard when there is no validation set: a fixed unlabeled sample
         self.x_watch = self.data.x_val if len(self.data.x_val) else self.data.x_unl[:2000]
+        self.y_watch = self.data.y_val if len(self.data.x_val) else torch.full((len(self.x_watch),), -1, device=device)
+        self.labeled_val = labeled_validation(self.data.y_val)  # read once, not at every evaluation
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_unsaved = False
@@ -178,12 +180,19 @@ class Run(TrainingState):
 
     def end_epoch(self, seconds: float) -> dict[str, Any] | None:
         """Step the lr schedule; on evaluation epochs validate, log and checkpoint; returns the logged row."""
+        return self.log_evaluation() if self.close_epoch(seconds) else None
+
+    def close_epoch(self, seconds: float) -> bool:
+        """Step the lr schedule and the counters; whether this epoch is one to evaluate."""
         self.lr_sched.step()
         self.seconds += seconds
         self.epoch += 1
-        if self.epoch % self.cfg.eval_every and self.epoch != self.cfg.epochs:
-            return None
-        row = self.evaluation_row()
+        return not (self.epoch % self.cfg.eval_every and self.epoch != self.cfg.epochs)
+
+    def log_evaluation(self, values: list[float] | None = None) -> dict[str, Any]:
+        """Validate (or take `values`, this run's `watched()` read back with a stacked group's), log, keep the best
+        model and checkpoint."""
+        row = self.evaluation_row(self.watched().tolist() if values is None else values)
         self.history.append(row)
         if row["score"] > self.best_score:
             self.best_score, self.best_epoch = row["score"], self.epoch
@@ -195,24 +204,29 @@ class Run(TrainingState):
                 self.save_last()
         return row
 
-    def evaluation_row(self) -> dict[str, Any]:
-        """Validate: the row metrics.jsonl logs for this epoch."""
-        log_q = predict_log_proba(self.model, self.x_watch, seed=self.cfg.seed)
-        mean_h, mi = float(entropy(log_q).mean()), float(mutual_information(log_q))
-        marginal = mi + mean_h  # H(mean_x q(y|x)): eq. 8's I plus the mean entropy
-        score = SELECTIONS[self.select](self, log_q)
+    def watched(self, log_q: torch.Tensor | None = None) -> torch.Tensor:
+        """This evaluation's numbers on the device (`validation.WATCHED`, then the step statistics' sums); `log_q`:
+        q(y|x) on `x_watch` when a stacked group has computed it already."""
+        if log_q is None:
+            log_q = predict_log_proba(self.model, self.x_watch, seed=self.cfg.seed)
+        return watched_numbers(log_q, self.y_watch, self.opt.param_groups[0]["lr"], list(self.sums.values()))
+
+    def evaluation_row(self, values: list[float]) -> dict[str, Any]:
+        """The row metrics.jsonl logs for this epoch, from the numbers `watched` read back."""
+        v, sums = split_watched(values)
+        marginal = v["val_mi"] + v["val_entropy"]  # H(mean_x q(y|x)): eq. 8's I plus the mean entropy
         return {
             "epoch": self.epoch,
             "step": self.step,
-            "lr": float(self.opt.param_groups[0]["lr"]),
+            "lr": v["lr"],
             "kl_weight": self.kl_weight(),
-            "train": self.mean_stats(),
-            "val_accuracy": val_accuracy(self, log_q) if labeled_validation(self.data.y_val) else None,
-            "val_entropy": mean_h,
-            "val_mi": mi,
+            "train": self.mean_stats(sums),
+            "val_accuracy": v["val_accuracy"] if self.labeled_val else None,
+            "val_entropy": v["val_entropy"],
+            "val_mi": v["val_mi"],
             "val_marginal_entropy": marginal,
             "collapsed": self.collapse.update(marginal),
-            "score": score,
+            "score": SELECTIONS[self.select](self, v),
             "train_seconds": self.seconds,
         }
 

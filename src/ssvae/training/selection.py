@@ -38,19 +38,20 @@ class CollapseGuard:
         return collapsed
 
 
-def val_accuracy(run: "Run", log_q: torch.Tensor) -> float:
-    return 100.0 * float((log_q.argmax(-1) == run.data.y_val).float().mean())
+def val_accuracy(run: "Run", watched: dict[str, float]) -> float:
+    return watched["val_accuracy"]
 
 
-def val_elbo(run: "Run", log_q: torch.Tensor) -> float:
+def val_elbo(run: "Run", watched: dict[str, float]) -> float:
     return float(elbo(run.model, run.data.x_val, seed=run.cfg.seed).mean())
 
 
-# How the kept ("best") model is chosen: name -> score of the current epoch; the highest score is kept.
-SELECTIONS: dict[str, Callable[["Run", torch.Tensor], float]] = {
+# How the kept ("best") model is chosen: name -> score of the current epoch from the run and the numbers its
+# evaluation read back (`validation.WATCHED`); the highest score is kept.
+SELECTIONS: dict[str, Callable[["Run", dict[str, float]], float]] = {
     "val-accuracy": val_accuracy,  # labeled validation examples
-    "val-elbo": val_elbo,  # eq. 2 on held-out examples, labels not needed
-    "last": lambda run, log_q: float(run.epoch),  # no validation: keep the last epoch
+    "val-elbo": val_elbo,  # eq. 2 on held-out examples, labels not needed (its own pass, one run at a time)
+    "last": lambda run, watched: float(run.epoch),  # no validation: keep the last epoch
 }
 
 

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..core import distributions
+from ..core.distributions import NoiseTape
 from ..core.objectives import ObjectiveConfig, run_weights
 from ..errors import SSVAEError
 from .budget import StoppedInStage1, TimeBudget, stop_for_time
@@ -34,26 +35,13 @@ from .graphs import graphed_if_asked
 from .hardware import adam, compiled_if_asked, follow_lr
 from .loop import export_models, progress_bar, train
 from .run import Run
+from .stacked_validation import StackedValidation
 from .step import StepCounters, clip_gradients, grads, optimizer_tensors
 from .watch import Reporter, Watch
 
 
 class NotStackable(ValueError):
     """The runs cannot share one stacked step (checked before any training); train them one by one."""
-
-
-class NoiseTape:
-    """Pre-drawn standard-normal noise, handed out in the order the model asks (see base.standard_normal)."""
-
-    def __init__(self, tensors: list[Tensor]):
-        self.tensors, self.i = tensors, 0
-
-    def next(self, shape) -> Tensor:
-        t = self.tensors[self.i]
-        if tuple(t.shape) != tuple(shape):
-            raise RuntimeError(f"noise tape out of step: model asked for {tuple(shape)}, tape holds {tuple(t.shape)}")
-        self.i += 1
-        return t
 
 
 class _Step(nn.Module):
@@ -226,6 +214,7 @@ def _stacked_epochs(runs: list[Run], parts, bar, reporters: list[Reporter], budg
     params, names, epochs_here, seconds_here = stacked.params, stacked.names, 0, 0.0
     clock = budget.clock if budget is not None else time.perf_counter
     step = graphed_if_asked(StackedStep(runs, parts), r0.cfg.cuda_graphs, r0.device)
+    validation = StackedValidation(runs, stacked)
     for _ in bar:
         if stop_for_time(runs, budget):
             break
@@ -238,7 +227,8 @@ def _stacked_epochs(runs: list[Run], parts, bar, reporters: list[Reporter], budg
         _unstack_into(params, opt, runs, names)
         with warnings.catch_warnings():  # each run's own optimizer never steps here; its schedule still must
             warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-            rows = [r.end_epoch(seconds) for r in runs]
+            evaluated = [r.close_epoch(seconds) for r in runs]
+        rows = validation.rows() if evaluated[0] else [None] * len(runs)
         follow_lr(opt, r0.opt)
         epochs_here, seconds_here = epochs_here + 1, seconds_here + seconds
         if budget is not None:

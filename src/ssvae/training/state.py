@@ -94,10 +94,11 @@ class TrainingState:
         self.steps_in_sums += 1
         self.step += 1
 
-    def mean_stats(self) -> dict[str, float]:
+    def mean_stats(self, sums: list[float] | None = None) -> dict[str, float]:
         """The step statistics' means since the last evaluation, and a fresh start for the next (zeroed in place:
-        0 + v is v, so the next sums are what fresh ones would be)."""
-        means = {k: float(v) / self.steps_in_sums for k, v in self.sums.items()}
+        0 + v is v, so the next sums are what fresh ones would be). `sums`: their values, already read back."""
+        sums = [float(v) for v in self.sums.values()] if sums is None else sums
+        means = {k: v / self.steps_in_sums for k, v in zip(self.sums, sums)}
         for v in self.sums.values():
             v.zero_()
         self.steps_in_sums = 0
