@@ -34,8 +34,8 @@ from ssvae.training import rundir as ck
 from ssvae.training.features import FINAL, code_function, stage_encoder
 
 ESTIMATORS = {
-    "ssvae M2+MIER (estimator defaults)": dict(),
-    "ssvae M2": dict(mier=False),
+    "ssvae M2 (estimator defaults)": dict(),
+    "ssvae M2+MIER": dict(mier=True),
     "ssvae supervised-only network": dict(model="classifier"),
 }
 
