@@ -28,10 +28,10 @@ from ssvae.evaluation.baselines import BASELINES
 from ssvae.experiments.report import fmt, summarize, verdict
 
 SSVAE = {
-    "ssvae M2+MIER": dict(),
+    "ssvae M2+MIER": dict(mier=True),
     "ssvae M2": dict(mier=False),
     "ssvae supervised-only network": dict(model="classifier"),
-    "ssvae M1+M2+MIER": dict(features="m1"),
+    "ssvae M1+M2+MIER": dict(features="m1", mier=True),
     "ssvae M1+M2": dict(features="m1", mier=False),
 }
 
