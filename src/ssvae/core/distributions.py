@@ -31,6 +31,18 @@ class NoiseTape:
         return t
 
 
+class NoiseRecorder:
+    """Stands in for a generator in a dry pass: records the shapes of the noise asked for (`shapes`, in order) and
+    hands out zeros, so that a `NoiseTape` of those shapes can be drawn beforehand."""
+
+    def __init__(self, like: Tensor):
+        self.like, self.shapes = like, []
+
+    def next(self, shape) -> Tensor:
+        self.shapes.append(tuple(shape))
+        return torch.zeros(shape, device=self.like.device)
+
+
 def reparameterize(mu: Tensor, logvar: Tensor, gen: torch.Generator | None) -> Tensor:
     return mu + torch.exp(0.5 * logvar) * standard_normal(mu.shape, gen, mu)
 

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..core import distributions
-from ..core.distributions import NoiseTape
+from ..core.distributions import NoiseRecorder, NoiseTape
 from ..core.objectives import ObjectiveConfig, run_weights
 from ..errors import SSVAEError
 from .budget import StoppedInStage1, TimeBudget, stop_for_time
@@ -87,16 +87,10 @@ class StackedLoss:
 
 def noise_shapes(model: nn.Module, loss_fn, obj_cfg, xl: Tensor, yl: Tensor, xu: Tensor) -> list[tuple[int, ...]]:
     """The shapes, in order, of the noise one training step draws (recorded once with a dry step)."""
-    shapes: list[tuple[int, ...]] = []
-
-    class Recorder:
-        def next(self, shape):
-            shapes.append(tuple(shape))
-            return torch.zeros(shape, device=xu.device)
-
+    recorder = NoiseRecorder(xu)
     with torch.no_grad():
-        loss_fn(model, xl, yl, xu, Recorder(), obj_cfg, 1.0)
-    return shapes
+        loss_fn(model, xl, yl, xu, recorder, obj_cfg, 1.0)
+    return recorder.shapes
 
 
 def stackable(cfgs: list[TrainConfig]) -> bool:

@@ -42,6 +42,11 @@ class StackedValidation:
         self.runs, self.stacked = runs, stacked
         self.x = torch.stack([r.x_watch for r in runs])
         meta = copy.deepcopy(_Predict(runs[0].model)).to("meta").eval()
+        # each chunk of rows with the shapes of the noise a prediction on it draws: recorded once, not per evaluation
+        self.chunks = [
+            (rows, _noise_shapes(runs[0].model, to_unit(self.x[0, rows])))
+            for rows in chunks(self.x.shape[1], PREDICT_ROWS)
+        ]
 
         def one(p, b, x, noise):
             return functional_call(meta, {f"model.{k}": v for k, v in {**p, **b}.items()}, (x, noise))
@@ -54,9 +59,8 @@ class StackedValidation:
         gens = [torch.Generator(device=self.x.device).manual_seed(r.cfg.seed) for r in self.runs]
         params = {k: v.detach() for k, v in self.stacked.params.items()}
         out = []
-        for rows in chunks(self.x.shape[1], PREDICT_ROWS):
+        for rows, shapes in self.chunks:
             x = to_unit(self.x[:, rows])
-            shapes = _noise_shapes(self.runs[0].model, x[0])
             noise = [torch.stack([distributions.standard_normal(s, g, x) for g in gens]) for s in shapes]
             out.append(self._batched(params, self.stacked.buffers, x, noise))
         return torch.cat(out, 1)
@@ -68,15 +72,10 @@ class StackedValidation:
         return [r.log_evaluation(v) for r, v in zip(self.runs, values)]
 
 
+@torch.no_grad()
 def _noise_shapes(model: nn.Module, x: Tensor) -> list[tuple[int, ...]]:
     """The shapes, in order, of the noise one prediction on `x` draws (recorded with a dry pass)."""
-    shapes: list[tuple[int, ...]] = []
-
-    class Recorder:
-        def next(self, shape):
-            shapes.append(tuple(shape))
-            return torch.zeros(shape, device=x.device, dtype=x.dtype)
-
+    recorder = distributions.NoiseRecorder(x)
     model.eval()
-    model.predict_log_proba(x, Recorder())
-    return shapes
+    model.predict_log_proba(x, recorder)
+    return recorder.shapes
