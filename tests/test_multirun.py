@@ -4,6 +4,7 @@ import pytest
 import torch
 from conftest import DEVICE
 from safetensors.torch import load_file
+from test_step import host_reads
 
 from ssvae.training import rundir as ck
 from ssvae.training.config import TrainConfig
@@ -202,7 +203,7 @@ def test_stacked_validation_equals_each_runs_own_pass(model, monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step")  # no optimizer step in this test
-def test_stacked_evaluation_reads_the_host_once_and_logs_what_each_run_would():
+def test_stacked_evaluation_reads_the_host_once_and_logs_what_each_run_would(monkeypatch):
     from ssvae.training.stacked import StackedLoss
     from ssvae.training.stacked_validation import StackedValidation
 
@@ -212,14 +213,8 @@ def test_stacked_evaluation_reads_the_host_once_and_logs_what_each_run_would():
         r.count_step()
         assert r.close_epoch(1.0)
     stacked = StackedLoss([r.model for r in runs], runs[0].loss_fn, [r.obj_cfg for r in runs])
-    validation, reads = StackedValidation(runs, stacked), []
-    with pytest.MonkeyPatch.context() as m:
-        for name in ("item", "__bool__", "__float__", "__int__", "__index__", "tolist", "numpy"):
-            original = getattr(torch.Tensor, name)
-            m.setattr(
-                torch.Tensor, name, lambda self, *a, _n=name, _f=original, **k: reads.append(_n) or _f(self, *a, **k)
-            )
-        rows = validation.rows()
+    validation, rows = StackedValidation(runs, stacked), []
+    reads = host_reads(monkeypatch, lambda: rows.extend(validation.rows()), forbid=False)
     assert reads == ["tolist"]
     for row, r in zip(rows, alone):
         own = r.log_evaluation()
