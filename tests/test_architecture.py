@@ -62,6 +62,8 @@ def test_flags_become_the_config_and_defaults_are_the_dataclass_defaults():
         ("warmup_epochs", -1, "must be 0 or more, got -1"),
         ("beta", -0.5, "must be 0 or more, got -0.5"),
         ("lr", 0.0, "must be positive, got 0.0"),
+        ("grad_clip", -1.0, "must be 0 or more, got -1.0"),
+        ("mc_samples", 0, "must be at least 1, got 0"),
         ("weighting", "median", "unknown {} 'median'; known: sum, mean"),
     ],
 )
