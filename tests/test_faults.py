@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import pickle
 import random
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -320,7 +322,39 @@ def _bad_files(tmp: Path) -> dict[str, str]:
         "pixels": _npz(tmp, "pixels.npz", x_test=np.zeros((60, 5, 5), dtype=np.uint8)),
         "fractional_labels": _npz(tmp, "frac.npz", y_train=a["y_train"] + 0.5),
         "marked": _npz(tmp, "marked.npz", y_train=marked),
+        "no_arrays": _empty_npz(tmp / "no_arrays.npz"),
+        "complex": _npz(tmp, "complex.npz", x_train=a["x_train"] + 1j),
+        "complex_npy": _npy(tmp / "complex.npy", np.ones((3, 16)) * 1j),
+        "object_npy": _npy(tmp / "object.npy", np.array([{"a": 1}, None], dtype=object)),
+        "bomb": _png_header(tmp / "bomb", 60000, 60000),
+        "big": _png_header(tmp / "big", 10000, 10000),
     }
+
+
+def _empty_npz(path: Path) -> str:
+    np.savez(path)
+    return str(path)
+
+
+def _npy(path: Path, x: np.ndarray) -> str:
+    np.save(path, x, allow_pickle=True)
+    return str(path)
+
+
+def _png_header(folder: Path, w: int, h: int) -> str:
+    """A folder with one PNG whose header claims w x h pixels (its data cut short): decoding it would be a
+    decompression bomb, so it must be refused from its header."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    folder.mkdir()
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    (folder / "a.png").write_bytes(png)
+    return str(folder)
 
 
 TRAIN = ["train", "--model", "m2", "--epochs", "1", "--warmup-epochs", "0", "--device", "cpu", "--precision", "fp32"]
@@ -384,6 +418,44 @@ BAD = [
     ("reproduce: out is a file", "reproduce --datasets digits --out {file}", "existing file"),
     ("demo: out is a file", "demo --out {file}", "existing file"),
     ("report: empty", "report {tmp}/empty", "no finished runs"),
+    # issue 32: non-finite settings, unusable folders, resource bounds, unreadable inputs
+    ("min-logvar nan", "--dataset {f[marked]} --min-logvar nan --out {out}", "--min-logvar must be a finite number"),
+    ("min-logvar inf", "--dataset {f[marked]} --min-logvar inf --out {out}", "--min-logvar must be a finite number"),
+    ("kl-scale inf", "--dataset {f[marked]} --kl-scale inf --out {out}", "--kl-scale must be a finite number"),
+    ("lr inf", "--dataset {f[marked]} --lr inf --out {out}", "--lr must be a finite number"),
+    ("alpha inf", "--dataset {f[marked]} --alpha inf --out {out}", "--alpha must be a finite number"),
+    ("grad-clip inf", "--dataset {f[marked]} --grad-clip inf --out {out}", "--grad-clip must be a finite number"),
+    ("beta -inf", "--dataset {f[marked]} --mier --beta=-inf --out {out}", "--beta must be a finite number"),
+    (
+        "tensorboard is a file",
+        "--dataset {f[marked]} --tensorboard {file} --out {out}",
+        "cannot write into --tensorboard",
+    ),
+    ("tensorboard in /proc", "--dataset {f[marked]} --tensorboard /proc/ssvae/tb --out {out}", "--tensorboard"),
+    (
+        "features dir is a file",
+        "--dataset {f[marked]} --features m1 --features-dir {file} --out {out}",
+        "--features-dir",
+    ),
+    (
+        "features dir in /proc",
+        "--dataset {f[marked]} --features m1 --features-dir /proc/ssvae/f --out {out}",
+        "cannot write into --features-dir",
+    ),
+    ("mc-samples beyond memory", "--dataset {f[marked]} --mc-samples 100000000 --out {out}", "lower mc_samples"),
+    (
+        "batch beyond memory",
+        "--dataset {f[marked]} --mc-samples 1000000 --batch-size 100 --out {out}",
+        "GiB free",
+    ),
+    ("empty npz", "--dataset {f[no_arrays]} {tiny} --out {out}", "holds no arrays"),
+    ("complex pixels", "--dataset {f[complex]} {tiny} --out {out}", "complex128"),
+    ("predict: empty npz", "predict {run} {f[no_arrays]} --out {tmp}/p.csv", "holds no arrays"),
+    ("predict: text as npz", "predict {run} {f[text]} --out {tmp}/p.csv", "not an .npz archive of arrays"),
+    ("predict: complex", "predict {run} {f[complex_npy]} --out {tmp}/p.csv", "complex128 values"),
+    ("predict: pickled npy", "predict {run} {f[object_npy]} --out {tmp}/p.csv", "without pickle"),
+    ("predict: bomb header", "predict {run} {f[bomb]} --out {tmp}/p.csv", "more than the 4x4 pixels"),
+    ("predict: big header", "predict {run} {f[big]} --out {tmp}/p.csv", "more than the 4x4 pixels"),
 ]
 
 
@@ -408,7 +480,9 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(bad_input_world, capsy
     args = text.split()
     args = args if args[0] in ("demo", "evaluate", "predict", "reproduce", "report") else [*TRAIN, *args]
     before = {p: snapshot(p) for p in (tmp, out)}
-    rc = run_cli(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # a library's warning must not leak beside the one line either
+        rc = run_cli(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2, (rc, err)
     assert len(err) == 1 and err[0].startswith("ssvae") and words in err[0], err
@@ -445,3 +519,265 @@ def test_every_flag_has_help_and_shows_its_default(capsys):
             shown = action.default is not None and action.default is not False
             if action.option_strings and shown:
                 assert f"default: {action.default}" in text or "default" in action.help, (name, action.dest, text)
+
+
+# --------------------------------------------------------------------------------------------------------
+# issue 32: runs that go NaN, damaged saved models and stages, warm starts that change the network
+
+
+def strict_json_everywhere(root: Path) -> None:
+    """Every JSON file and line under root parses under a reader that refuses NaN and Infinity."""
+
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON constant {token}")
+
+    for p in root.rglob("*"):
+        if p.suffix == ".json":
+            json.loads(p.read_text(), parse_constant=refuse)
+        elif p.suffix == ".jsonl":
+            for line in p.read_text().splitlines():
+                json.loads(line, parse_constant=refuse)
+
+
+def test_a_run_that_goes_nan_stops_naming_the_step_and_keeps_its_last_good_checkpoint(tmp_path, monkeypatch):
+    """Weights poisoned after epoch 1 make the first step of epoch 2 non-finite: the run stops there in one line,
+    last.pt still holds epoch 1, the history has epoch 1 only, and nothing non-standard is written."""
+    end_epoch = Run.end_epoch
+
+    def poisoned(self, seconds):
+        row = end_epoch(self, seconds)
+        if self.epoch == 1:
+            with torch.no_grad():
+                next(self.model.parameters()).fill_(float("nan"))
+        return row
+
+    monkeypatch.setattr(Run, "end_epoch", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(SSVAEError) as e:
+        train(TrainConfig(model="m2", epochs=3, **FAST), run, progress=False)
+    msg = str(e.value)
+    assert "\n" not in msg and "step 1 of epoch 2" in msg and "keeps epoch 1" in msg and "lr" in msg, msg
+    assert ck.load_checkpoint(run / ck.LAST)["epoch"] == 1
+    assert [r["epoch"] for r in ck.read_history(run / ck.HISTORY)] == [1]
+    assert not (run / "model-best").exists()  # an unfinished run exports nothing
+    strict_json_everywhere(run)
+
+
+def test_a_diverging_learning_rate_is_stopped_on_the_command_line_and_in_the_estimator(tmp_path, capsys):
+    from ssvae import SemiSupervisedClassifier
+
+    out = tmp_path / "run"
+    rc = main([*TRAIN, "--dataset", "digits", *TINY, "--lr", "1e6", "--epochs", "2", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "diverged" in err[0] and "epoch 1" in err[0], err
+    strict_json_everywhere(out)
+    rc = main(
+        [
+            *TRAIN,
+            "--dataset",
+            "digits",
+            *TINY,
+            "--features",
+            "m1",
+            "--feature-epochs",
+            "2",
+            "--lr",
+            "1e7",
+            "--out",
+            str(tmp_path / "stage"),
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "stage 1 (m1) diverged" in err[0], err
+    x, y = tiny_arrays()["x_train"], tiny_arrays()["y_train"].astype(int)
+    y[30:] = -1
+    with pytest.raises(ValueError, match="diverged"):
+        SemiSupervisedClassifier(lr=1e6, epochs=2, features=None, random_state=0, device="cpu").fit(x, y)
+
+
+def test_a_step_that_cannot_fit_in_memory_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """With 100 MiB free, a normal step fits and ten draws per example of it do not (one line naming both
+    settings); the estimate grows with the draws and the classes as a step's rows do."""
+    from ssvae.training import memory
+
+    cfg = TrainConfig(model="m2", epochs=1, **FAST)
+    one, rows = memory.step_bytes(cfg, 64, 10, 100, 1000)
+    assert rows == 100 + 100 * 10
+    ten, rows10 = memory.step_bytes(TrainConfig(**{**cfg.__dict__, "mc_samples": 10}), 64, 10, 100, 1000)
+    assert rows10 == 10 * rows and ten == 10 * one
+    plain = TrainConfig(model="classifier", epochs=1, **{**FAST, "model_options": {}})
+    assert memory.step_bytes(plain, 64, 10, 100, 1000)[1] == 200  # no enumeration of the classes
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 12 * one)
+    Run(cfg, tmp_path / "fits").close()
+    out = tmp_path / "does-not-fit"
+    with pytest.raises(SSVAEError, match="lower mc_samples or batch_size") as e:
+        Run(TrainConfig(**{**cfg.__dict__, "mc_samples": 20}), out)
+    assert "\n" not in str(e.value) and not out.exists()
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("saved")
+    run = tmp / "run"
+    assert (
+        main(
+            [
+                *TRAIN,
+                "--dataset",
+                "digits",
+                *TINY,
+                "--hidden",
+                "16",
+                "--z-dim",
+                "4",
+                "--classifier-hidden",
+                "16",
+                "--quiet",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
+    x = tmp / "x.npy"
+    np.save(x, np.random.default_rng(0).random((4, 8, 8)))
+    return run / "model-best", x
+
+
+def _config_damage(c: dict) -> dict[str, tuple[object, str]]:
+    pre = c["preprocessing"]
+    return {
+        "null": (None, "holds null"),
+        "a list": ([1, 2], "not a table"),
+        "no preprocessing": ({k: v for k, v in c.items() if k != "preprocessing"}, "preprocessing must be a table"),
+        "negative input_dim": ({**c, "input_dim": -3}, "input_dim must be a whole number"),
+        "input_dim a string": ({**c, "input_dim": "64"}, "input_dim must be a whole number"),
+        "unknown preprocessing kind": ({**c, "preprocessing": {**pre, "kind": "zscore"}}, "preprocessing.kind"),
+        "shape against input_dim": ({**c, "preprocessing": {**pre, "input_shape": [9, 9]}}, "preprocessing.input_"),
+        "unknown stage code": (
+            {**c, "features": {"name": "m1", "code": "median", "likelihood": "gaussian"}},
+            "features must be",
+        ),
+        "unknown model": ({**c, "model": "m3"}, "model must be one of"),
+        "classes against num_classes": ({**c, "classes": [0, 1]}, "classes must be a list of num_classes"),
+        "option of the wrong type": ({**c, "model_config": {**c["model_config"], "hidden": "wide"}}, "hidden"),
+        "unknown option": ({**c, "model_config": {**c["model_config"], "depth": 3}}, "no option depth"),
+        "newer version": ({**c, "version": 99}, "version must be"),
+    }
+
+
+def test_damaged_saved_model_config_is_named_field_by_field(saved_model, tmp_path, capsys):
+    import shutil
+
+    from ssvae import SemiSupervisedClassifier
+
+    good, x = saved_model
+    base = json.loads((good / "config.json").read_text())
+    for name, (config, words) in _config_damage(base).items():
+        model = tmp_path / name.replace(" ", "-")
+        shutil.copytree(good, model)
+        (model / "config.json").write_text(json.dumps(config))
+        before = snapshot(tmp_path)
+        rc = main(["predict", str(model), str(x), "--out", str(tmp_path / "p.csv")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and str(model / "config.json") in err[0] and words in err[0], (name, err)
+        assert snapshot(tmp_path) == before, name
+        with pytest.raises(SSVAEError, match="config.json"):
+            SemiSupervisedClassifier.load(model)
+
+
+def test_saved_weights_that_do_not_fit_or_are_not_finite_are_named_by_tensor(saved_model, tmp_path, capsys):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    good, x = saved_model
+    state = load_file(good / "model.safetensors")
+    first = next(iter(state))
+    cases = {
+        "nan": ({**state, first: torch.full_like(state[first], float("nan"))}, f"tensor {first} holds NaN"),
+        "missing": ({k: v for k, v in state.items() if k != first}, f"it lacks tensor {first}"),
+        "extra": ({**state, "extra.weight": torch.zeros(2)}, "it has tensor extra.weight"),
+        "shape": ({**state, first: torch.zeros(3, 3)}, f"tensor {first} has shape [3, 3]"),
+    }
+    for name, (tensors, words) in cases.items():
+        model = tmp_path / name
+        shutil.copytree(good, model)
+        save_file(tensors, model / "model.safetensors")
+        rc = main(["predict", str(model), str(x), "--out", str(tmp_path / "p.csv")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and words in err[0], (name, err)
+        assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_damaged_shared_stage_is_named_where_it_lives_never_copied_and_deleting_it_works(tmp_path, capsys):
+    shared = tmp_path / "stages"
+    cmd = [
+        *TRAIN,
+        "--dataset",
+        "digits",
+        *TINY,
+        "--features",
+        "m1",
+        "--feature-epochs",
+        "1",
+        "--features-dir",
+        str(shared),
+        "--hidden",
+        "16",
+        "--z-dim",
+        "4",
+        "--classifier-hidden",
+        "16",
+        "--quiet",
+    ]
+    assert main([*cmd, "--out", str(tmp_path / "first")]) == 0
+    (stage,) = shared.iterdir()
+    for damage in (b"", b"not a checkpoint at all"):
+        (stage / "stage.pt").write_bytes(damage)
+        second = tmp_path / "second"
+        assert main([*cmd, "--mier", "--out", str(second)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(stage / "stage.pt") in err[0] and f"delete {stage}" in err[0], err
+        assert not (second / "features").exists()  # nothing copied from the damaged stage
+    import shutil
+
+    shutil.rmtree(stage)  # what the message says to do
+    assert main([*cmd, "--mier", "--out", str(second)]) == 0
+
+
+def test_warm_start_refuses_a_change_that_reshapes_the_network():
+    from ssvae import SemiSupervisedClassifier
+
+    x, y = tiny_arrays()["x_train"], tiny_arrays()["y_train"].astype(int)
+    y[30:] = -1
+    small = dict(hidden=16, z_dim=4, classifier_hidden=16, device="cpu", random_state=0, epochs=1)
+    clf = SemiSupervisedClassifier(features="m1", feature_epochs=1, warm_start=True, **small).fit(x, y)
+    for change in ({"features": None}, {"hidden": 32}, {"feature_epochs": 2}, {"model": "lvae"}):
+        before = {k: getattr(clf, k) for k in change}
+        clf.set_params(**change)
+        with pytest.raises(ValueError, match=f"{next(iter(change))} changed from"):
+            clf.fit(x, y)
+        clf.set_params(**before)
+    assert clf.fit(x, y).n_iter_ == 2  # unchanged settings: it continues
+
+
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"feature_epochs": 1.5}, "feature_epochs must be a whole number"),
+        ({"feature_epochs": "3"}, "feature_epochs must be a whole number"),
+        ({"lr": "fast"}, "lr must be a number"),
+        ({"batch_size": 10.0}, "batch_size must be a whole number"),
+        ({"hidden": 2.5}, "hidden must be a whole number"),
+        ({"tensorboard_dir": "/proc/ssvae/tb"}, "cannot write into tensorboard_dir"),
+        ({"beta": float("inf"), "mier": True}, "beta must be a finite number"),
+    ],
+)
+def test_estimator_parameters_are_named_when_wrong(params, words, tmp_path):
+    from ssvae import SemiSupervisedClassifier
+
+    x, y = tiny_arrays()["x_train"], tiny_arrays()["y_train"].astype(int)
+    y[30:] = -1
+    with pytest.raises(ValueError, match=words):
+        SemiSupervisedClassifier(epochs=1, device="cpu", **params).fit(x, y)

@@ -174,3 +174,46 @@ def test_version_and_saving_onto_a_file(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "model"), str(tmp_path / "x.npy"), "--out", str(tmp_path / "taken")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "choose another --out" in err[0] and list((tmp_path / "taken").iterdir()) == []
+
+
+def test_estimator_reports_stage_1_like_stage_2_after_saying_what_it_will_train(capsys):
+    """verbose=True without a terminal: first one line naming both stages and the expected time, then a line per
+    stage-1 epoch (its ELBO and ETA), then a line per stage-2 evaluation."""
+    a = tiny_arrays()
+    y = a["y_train"].astype(int)
+    y[30:] = -1
+    small = dict(hidden=16, z_dim=4, classifier_hidden=16, device="cpu", precision="fp32", random_state=0)
+    SemiSupervisedClassifier(features="m1", feature_epochs=3, epochs=2, verbose=True, **small).fit(a["x_train"], y)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert re.fullmatch(
+        r"ssvae: fitting stage 1 \(m1\) for 3 epochs of 3 steps, then m2 for 2 epochs of 2 steps, on 30 labeled "
+        r"and 270 unlabeled rows: about \S+ on this machine",
+        lines[0],
+    ), lines[0]
+    stage1 = [line for line in lines if "stage 1 (m1) epoch" in line]
+    assert [re.search(r"epoch (\d)/3", line).group(1) for line in stage1] == ["1", "2", "3"], lines
+    assert all(re.search(r"ELBO -?\d+\.\d\d, \d+\.\d s/epoch, ETA \S+$", line) for line in stage1), stage1
+    stage2 = [line for line in lines if "m1+m2 epoch" in line]
+    assert len(stage2) == 2 and lines.index(stage1[-1]) < lines.index(stage2[0]), lines
+
+
+def test_the_fit_time_estimate_times_each_stage_at_the_runs_sizes():
+    from ssvae.training.estimate import plan
+
+    cfg = TrainConfig(
+        model="m2",
+        features="m1",
+        feature_epochs=7,
+        epochs=5,
+        batch_size=64,
+        labeled_batch_size=16,
+        device="cpu",
+        precision="fp32",
+        model_options={"hidden": 16, "z_dim": 4},
+    )
+    stage1, stage2 = plan(cfg, 64, 10, 50, 1000)
+    assert (stage1.epochs, stage1.steps_per_epoch) == (7, 1050 // 64)
+    assert (stage2.epochs, stage2.steps_per_epoch) == (5, 1000 // 64)
+    assert 0 < stage1.seconds_per_step < 10 and stage2.seconds == 5 * (1000 // 64) * stage2.seconds_per_step
+    (alone,) = plan(TrainConfig(**{**cfg.__dict__, "features": "none"}), 64, 10, 50, 1000)
+    assert alone.name == "m2"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import SSVAEError
@@ -576,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.argv = argv  # the command as typed, recorded with results
+    shown, warnings.showwarning = warnings.showwarning, one_line_warning
     try:
         args.func(args)
     except SSVAEError as e:
@@ -584,7 +586,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ssvae: interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = shown
     return 0
+
+
+def one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library's warning as one line, as ssvae's own (PIL's and others' run over two or more)."""
+    text = str(message).strip().splitlines()
+    print(f"ssvae: warning: {category.__name__}: {text[0] if text else ''}", file=file or sys.stderr)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ second training loop.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +25,49 @@ from .data import UNLABELED, Dataset, encode_labels, is_unlabeled, own_marks_spl
 from .data.preprocess import Preprocessing, choose_likelihood
 from .errors import SSVAEError
 from .evaluation.metrics import predict_log_proba
+from .files import check_writable_folder
+from .settings import KIND_WORDS, fits_kind, kinds, optional
 from .training.config import SETTINGS, TrainConfig
+from .training.estimate import plan
 from .training.loop import run_epochs
 from .training.run import Run
 from .training.saved import json_classes, load_model, save_model
-from .training.watch import QUIET, Watch
+from .training.watch import QUIET, Watch, duration
+
+# Parameters that decide the network's shape or its feature stage: a warm start cannot change them (it continues
+# the fitted network), so a changed one is refused rather than silently ignored.
+NETWORK_PARAMS = (
+    "model",
+    "features",
+    "feature_epochs",
+    "feature_code",
+    "likelihood",
+    "hidden",
+    "z_dim",
+    "classifier_hidden",
+)
+# Parameters whose kind the run's settings do not declare (the estimator's own), and those that may be None.
+OWN_KINDS = {"validation_fraction": "float"}
+NULLABLE = {"features"}  # None: the inputs themselves
 
 # early_stopping value -> (TrainConfig.select, where the held-out rows come from)
 SELECTION = {False: ("last", None), True: ("val-accuracy", "labeled"), "elbo": ("val-elbo", "unlabeled")}
+
+
+def announce(cfg: TrainConfig, dim: int, k: int, n_labeled: int, n_unlabeled: int, warm: bool) -> None:
+    """One line before a verbose fit: what it will train, and how long that should take here (each stage's step
+    timed on this machine, `ssvae.training.estimate`), so that a long fit says so at once."""
+    stages = plan(cfg, dim, k, n_labeled, n_unlabeled)
+    if warm:  # a warm start keeps its stage 1
+        stages = stages[-1:]
+    what = ", then ".join(f"{s.name} for {s.epochs} epochs of {s.steps_per_epoch} steps" for s in stages)
+    total = sum(s.seconds for s in stages)
+    print(
+        f"ssvae: fitting {what}, on {n_labeled} labeled and {n_unlabeled} unlabeled rows: about {duration(total)} "
+        "on this machine",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -139,7 +176,34 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
             self._fixed_classes = np.unique(np.asarray(classes))
         return self._fit(X, y, 1, warm=hasattr(self, "model_"))
 
+    def _check_params(self) -> None:
+        """Each parameter of the kind its setting declares (a whole number for feature_epochs, a number for lr),
+        named in the message, before anything is computed."""
+        declared = {**kinds(TrainConfig), **{k: MODEL_OPTIONS[k].type.__name__ for k in MODEL_OPTIONS}, **OWN_KINDS}
+        defaults = {k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items()}
+        for name, value in self.get_params().items():
+            if value is None and (defaults.get(name) is None or name in optional(TrainConfig) or name in NULLABLE):
+                continue
+            kind = declared.get(name)
+            if kind is not None and not fits_kind(value, kind):
+                raise ValueError(f"{name} must be {KIND_WORDS.get(kind, kind)}, got {value!r}")
+
+    def _check_warm_start(self) -> None:
+        fitted = self.train_state_.get("network", {})
+        changed = [k for k in NETWORK_PARAMS if k in fitted and fitted[k] != getattr(self, k)]
+        if changed:
+            k = changed[0]
+            raise ValueError(
+                f"warm_start continues the fitted network, but {k} changed from {fitted[k]!r} to {getattr(self, k)!r} "
+                "since it was fitted; set warm_start=False (or call clone) to fit a new one"
+            )
+
     def _fit(self, X, y, epochs: int, warm: bool) -> "SemiSupervisedClassifier":
+        self._check_params()
+        if warm:
+            self._check_warm_start()
+        if self.tensorboard_dir is not None:
+            check_writable_folder(self.tensorboard_dir, "tensorboard_dir")
         x = self._check_X(X, reset=not warm)
         y = column_or_1d(y, warn=True)
         check_consistent_length(x, y)
@@ -171,8 +235,15 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         cfg = self._config(seed, epochs, select)
         init = self.train_state_ if warm else None
         watch = dataclasses.replace(Watch() if self.verbose else QUIET, tensorboard=self.tensorboard_dir)
-        run = run_epochs(Run(cfg, None, (ds, split), init=init), progress=watch)
-        self.train_state_ = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "step": run.step}
+        if self.verbose:
+            announce(cfg, xp.shape[1], len(classes), len(split.labeled), len(split.unlabeled), init is not None)
+        run = run_epochs(Run(cfg, None, (ds, split), init=init, watch=watch), progress=watch)
+        self.train_state_ = {
+            "model": run.model.state_dict(),
+            "optimizer": run.opt.state_dict(),
+            "step": run.step,
+            "network": {k: getattr(self, k) for k in NETWORK_PARAMS},
+        }
         if run.best_state is not None:
             run.model.load_state_dict(run.best_state)
         run.model.eval()
@@ -222,6 +293,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
 
     def _check_X(self, X, reset: bool) -> np.ndarray:
         """[N, D], [N, H, W] or [N, H, W, C], finite numbers; at predict time the fitted number of features."""
+        if np.issubdtype(np.asarray(X).dtype, np.complexfloating):  # check_array would print the array too
+            raise ValueError("Complex data not supported: X holds complex numbers; give real values (e.g. magnitudes)")
         x = check_array(X, allow_nd=True, dtype="numeric", ensure_min_samples=1)
         if x.ndim > 4:
             raise ValueError(f"X has shape {x.shape}; expected [N, D], [N, H, W] or [N, H, W, C]")
@@ -246,7 +319,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
     def predict_log_proba(self, X) -> np.ndarray:
         """log q(y|x), [N, K] in the order of `classes_` (ADGM: averaged over draws of a, seeded)."""
         x = self._tensor(X)
-        return predict_log_proba(self.model_, x, seed=self.seed_).double().cpu().numpy()
+        out = predict_log_proba(self.model_, x, seed=self.seed_).double().cpu().numpy()
+        if not np.isfinite(out).all():  # NaN probabilities would pass for predictions (class 0) downstream
+            raise SSVAEError("the model's predictions are not finite (NaN): its weights have diverged; fit it again")
+        return out
 
     def predict_proba(self, X) -> np.ndarray:
         return np.exp(self.predict_log_proba(X))
@@ -314,7 +390,11 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         """A fitted estimator from `save`'s directory (or a run directory's exported model), ready to predict."""
         model, config, pre = load_model(directory, resolve_device(device))
         info = config.get("info", {})
-        est = cls(**{k: v for k, v in info.get("params", {}).items() if k in cls._get_param_names()})
+        params = info.get("params", {})
+        if not isinstance(params, dict):
+            raise SSVAEError(f"{directory}: config.json is damaged: info.params must be a table; save the model again")
+        params = {k: v for k, v in params.items() if k in cls._get_param_names()}
+        est = cls(**params)
         est.device = device
         est.model_, est.preprocessing_ = model, pre
         est.classes_ = np.asarray(config["classes"])
@@ -327,7 +407,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         derived = {k: config[k] for k in ("input_dim", "num_classes", "classes")}
         est.config_ = {"model_config": config["model_config"], "features": config.get("features"), "derived": derived}
         # warm_start after load continues from these weights with a fresh optimizer
-        est.train_state_ = {"model": model.state_dict(), "step": info.get("step", 0)}
+        network = {k: v for k, v in params.items() if k in NETWORK_PARAMS}
+        est.train_state_ = {"model": model.state_dict(), "step": info.get("step", 0), "network": network}
         return est
 
 

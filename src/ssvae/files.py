@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -46,6 +47,28 @@ def replace_atomically(path: str | os.PathLike, write: Callable[[Any], None], fi
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def check_writable_folder(path: str | os.PathLike, what: str) -> None:
+    """Refuse in one line, before anything is written, a folder a run will write into but cannot: by creating it
+    and a file in it (root ignores permission bits, so only trying tells), then removing all the probe made."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SSVAEError(f"{what} {path} is an existing file, not a folder; give the name of a new or existing folder")
+    created = [p for p in [path, *path.parents] if not p.exists()]
+    try:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=path, prefix=".ssvae-probe-")
+            os.close(fd)
+            os.unlink(probe)
+        finally:
+            for p in created:  # deepest first
+                with contextlib.suppress(OSError):
+                    p.rmdir()
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+        raise SSVAEError(f"cannot write into {what} {path} ({why}); choose another folder") from e
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
@@ -86,8 +109,24 @@ def damage(path: Path, e: Exception) -> str:
     return "it is not a PyTorch checkpoint"
 
 
+def standard(obj: Any) -> Any:
+    """obj with every NaN or infinite float as None (JSON's null): standard JSON, which strict readers accept."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: standard(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [standard(v) for v in obj]
+    return obj
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """Standard JSON only (`standard`): json.dumps would write NaN and Infinity, which are not JSON."""
+    return json.dumps(standard(obj), indent=indent, allow_nan=False)
+
+
 def save_json(path: str | os.PathLike, obj: Any) -> None:
-    replace_atomically(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
+    replace_atomically(path, lambda f: f.write((json_text(obj, indent=2) + "\n").encode()))
 
 
 def load_json(path: str | os.PathLike) -> Any:
@@ -119,11 +158,11 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
 def write_history(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
     """Rewrite the history with `rows`: a resumed run drops the lines written after its checkpoint, so that it
     logs each epoch once."""
-    replace_atomically(Path(path), lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    replace_atomically(Path(path), lambda f: f.write("".join(json_text(r) + "\n" for r in rows).encode()))
 
 
 def append_history(path: str | os.PathLike, row: dict[str, Any]) -> None:
-    line = (json.dumps(row) + "\n").encode()
+    line = (json_text(row) + "\n").encode()
     try:
         with open(path, "ab") as f:
             f.write(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,23 +18,29 @@ NPZ_ARRAYS = ("x", "X", "x_test")
 
 
 def read_array(path: Path) -> np.ndarray:
+    """The inputs of an .npy, or of an .npz's array x (x_test, or its only array), as numbers."""
     try:
         if path.suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        with np.load(path, allow_pickle=False) as f:
-            names = [k for k in NPZ_ARRAYS if k in f.files] or (f.files if len(f.files) == 1 else [])
-            if not names:
-                raise SSVAEError(f"{path}: holds {', '.join(f.files)}; name the inputs x (or x_test)")
-            return f[names[0]]
+            x = np.load(path, allow_pickle=False)
+        else:
+            with np.load(path, allow_pickle=False) as f:
+                names = [k for k in NPZ_ARRAYS if k in f.files] or (f.files if len(f.files) == 1 else [])
+                if not names:
+                    held = ", ".join(f.files) or "no arrays"
+                    raise SSVAEError(f"{path}: holds {held}; name the inputs x (or x_test)")
+                x = f[names[0]]
     except SSVAEError:
         raise
-    except Exception as e:
-        raise SSVAEError(f"{path}: cannot be read as {path.suffix} ({type(e).__name__}: {e})") from e
+    except Exception as e:  # numpy's own words ("allow_pickle", zip internals) would mislead: say what it is not
+        kind = "an .npy array" if path.suffix == ".npy" else "an .npz archive of arrays"
+        raise SSVAEError(f"{path}: not {kind} that numpy can read without pickle; write it with numpy.save(z)") from e
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating) or x.dtype == bool):
+        raise SSVAEError(f"{path}: holds {x.dtype} values; the model takes real numbers (integers or floats)")
+    return x
 
 
 def read_images(folder: Path, input_shape: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
     """Images converted as at training: grayscale for [H, W] models (ITU-R 601-2 luma), RGB for [H, W, 3]."""
-    from PIL import Image, UnidentifiedImageError
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
@@ -47,18 +54,34 @@ def read_images(folder: Path, input_shape: tuple[int, ...]) -> tuple[np.ndarray,
             f"this model takes feature vectors of shape {tuple(input_shape)}, not images; give an .npy or .npz"
         )
     h, w = input_shape[:2]
-    out = []
-    for p in files:
-        try:
+    out = [open_image(p, w, h, mode) for p in files]
+    return np.stack(out), [p.name for p in files]
+
+
+def open_image(p: Path, w: int, h: int, mode: str) -> np.ndarray:
+    """One image of exactly the model's w x h pixels, as uint8. PIL is held to that many pixels (its own limit,
+    for any image, is about 179 million): a larger header is refused before anything is decoded, and PIL's
+    decompression-bomb warning becomes this one line instead of leaking out beside it."""
+    from PIL import Image, UnidentifiedImageError
+
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, w * h
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(p) as im:
                 if im.size != (w, h):
                     raise SSVAEError(
                         f"{p}: is {im.size[0]}x{im.size[1]} pixels but the model takes {w}x{h}; resize the images"
                     )
-                out.append(np.asarray(im.convert(mode), dtype=np.uint8))
-        except (UnidentifiedImageError, OSError) as e:
-            raise SSVAEError(f"{p}: not a readable image ({e})") from e
-    return np.stack(out), [p.name for p in files]
+                return np.asarray(im.convert(mode), dtype=np.uint8)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise SSVAEError(f"{p}: has more than the {w}x{h} pixels the model takes; resize the images") from e
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise SSVAEError(
+            f"{p}: not a readable image ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})"
+        ) from e
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def predict_to_csv(model_path: str, input_path: str, out: str, device: str = "auto") -> int:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import types
 import typing
 from dataclasses import MISSING, dataclass
 from typing import Any, Callable, Iterable
+
+import numpy as np
 
 from .errors import SSVAEError
 
@@ -60,6 +63,7 @@ class Setting:
     per_run: bool = False  # may differ between runs stacked into one training step
     shown_when: str | None = None  # only meaningful (in run names, tables) when this switch is on
     type: Callable[[str], Any] | None = None  # for settings outside a dataclass (model options)
+    finite: bool = True  # a number here must be finite: NaN and infinities are refused (no setting means them)
 
     def known(self) -> list[str]:
         choices = self.choices() if callable(self.choices) else self.choices
@@ -98,6 +102,8 @@ def check_value(name: str, value: Any, s: Setting, spell: Spelling = python_name
     """One line naming the setting, as the user spells it, when `value` breaks its declaration."""
     if value is None:
         return
+    if s.finite and not all_finite(value):
+        raise SSVAEError(f"{spell(name)} must be a finite number, got {value}")
     known = s.known() if s.flag_choices else []  # otherwise the run checks them itself, in its own words
     if known and value not in known:
         raise SSVAEError(f"unknown {spell(name)} {value!r}; known: {', '.join(map(str, known))}")
@@ -106,6 +112,13 @@ def check_value(name: str, value: Any, s: Setting, spell: Spelling = python_name
         raise SSVAEError(f"{spell(name)} must be {at_least}, got {value}")
     if s.above is not None and not value > s.above:
         raise SSVAEError(f"{spell(name)} must be {'positive' if s.above == 0 else f'above {s.above:g}'}, got {value}")
+
+
+def all_finite(value: Any) -> bool:
+    """False for a float (or a tuple or list holding one) that is NaN or infinite; True for anything else."""
+    if isinstance(value, (tuple, list)):
+        return all(all_finite(v) for v in value)
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def check(obj: Any, spell: Spelling = python_name) -> None:
@@ -122,6 +135,20 @@ KIND_WORDS = {
     "tuple": "a list of two numbers",
     "dict": "a table",
 }
+
+
+def fits_kind(value: Any, kind: str) -> bool:
+    """Whether a value from Python (numpy's numbers included) is of a declared kind ('int', 'float', 'str',
+    'bool'); other kinds are not checked here."""
+    if kind == "bool":
+        return isinstance(value, (bool, np.bool_))
+    if kind == "int":
+        return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    if kind == "float":
+        return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    if kind == "str":
+        return isinstance(value, str)
+    return True
 
 
 def coerce(cls: type, name: str, value: Any, where: str) -> Any:

@@ -185,7 +185,10 @@ def load_npz(path: str | os.PathLike, name: str | None = None) -> Dataset:
     if not path.is_file():
         raise SSVAEError(f"{path}: no such file; give an existing .npz with x_train, y_train, x_test, y_test")
     with open(path, "rb") as f:
-        if f.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
+        head = f.read(4)
+        if head == b"PK\x05\x06":  # a zip archive with nothing in it: numpy.savez() of no arrays
+            raise SSVAEError(f"{path}: holds no arrays; an ssvae .npz needs {', '.join(NPZ_KEYS)}")
+        if head != b"PK\x03\x04":  # every .npz is a zip archive
             raise SSVAEError(f"{path}: not an .npz archive (not a zip file); write it with numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as f:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -44,7 +45,8 @@ from .budget import StoppedInStage1, TimeBudget
 from .config import TrainConfig
 from .hardware import PRECISIONS, adam, tensor_lr
 from .schedule import epoch_indices
-from .watch import QUIET, Watch
+from .state import Diverged
+from .watch import QUIET, Watch, duration
 
 KEY, HISTORY, LAST, FINAL = rd.CONFIG, rd.HISTORY, rd.LAST, "stage.pt"
 STAGE_FILES = (KEY, HISTORY, FINAL)  # what a finished stage folder holds (and what is copied from a shared one)
@@ -123,11 +125,24 @@ def trained_stage(
         with rd.RunLock(where, wait=True):  # another run training this shared stage: wait, then reuse it
             if not finished(where, key):
                 train_stage(cfg, key, x, where, watch, budget)
-    if own is not None and where is not own and not finished(own, key):
-        copy_stage(where, own)
-    stage = build_stage(cfg.features, ds.dim, key["likelihood"], cfg.seed)
-    stage.load_state_dict(load_checkpoint((own or where) / FINAL)["model"])
+    source = own if finished(own, key) else where
+    stage = load_stage(cfg, ds, key, source, shared=source is shared)
+    if own is not None and source is not own:  # copied only once it has loaded: never a damaged stage
+        copy_stage(source, own)
     return stage.to(data.x_unl.device).eval()
+
+
+def load_stage(cfg: TrainConfig, ds: Dataset, key: dict[str, Any], folder: Path, shared: bool) -> nn.Module:
+    """A finished stage's network from its folder; damage is named where it lives, with advice that works: a
+    shared stage is trained again once its folder is deleted (--restart clears only the run directory)."""
+    fix = f"delete {folder} and rerun the same command: the stage is trained again" if shared else None
+    stage = build_stage(cfg.features, ds.dim, key["likelihood"], cfg.seed)
+    try:
+        stage.load_state_dict(load_checkpoint(folder / FINAL, fix=fix)["model"])
+    except RuntimeError as e:  # a checkpoint of other shapes
+        hint = fix or f"rerun `ssvae train` with the same flags and --restart to train {folder.parent} again"
+        raise SSVAEError(f"{folder / FINAL} does not fit this stage ({str(e).splitlines()[0][:120]}); {hint}") from e
+    return stage
 
 
 def stage_encoder(folder: Path):
@@ -155,6 +170,51 @@ def code_function(stage: nn.Module, batch: int = 2000):
     return encode
 
 
+class StageReporter:
+    """How stage 1 reports, as the run's `Reporter` does for stage 2: a tqdm bar on a terminal, a line per epoch
+    with its ETA otherwise, and its ELBO as TensorBoard events under the run's event folder (`stage1/`)."""
+
+    def __init__(self, cfg: TrainConfig, watch: Watch, where: Path | None, start: int):
+        self.name, self.epochs, self.start = f"stage 1 ({cfg.features})", cfg.feature_epochs, start
+        self.lines, self.began = watch.shows_lines(), time.perf_counter()
+        self.bar = tqdm(
+            total=self.epochs,
+            initial=start,
+            desc=self.name,
+            unit="epoch",
+            disable=not watch.shows_bar(),
+            dynamic_ncols=True,
+        )
+        self.writer = None
+        if watch.tensorboard is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            run_dir = None if where is None else where.parent
+            self.writer = SummaryWriter(log_dir=str(watch.event_dir(run_dir) / "stage1"))
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        self.bar.update(1)
+        self.bar.set_postfix(elbo=f"{row['elbo']:.2f}")
+        if self.lines:
+            per_epoch = (time.perf_counter() - self.began) / (row["epoch"] - self.start)
+            eta = duration(per_epoch * (self.epochs - row["epoch"]))
+            print(
+                f"ssvae: {self.name} epoch {row['epoch']}/{self.epochs}: ELBO {row['elbo']:.2f}, "
+                f"{row['seconds']:.1f} s/epoch, ETA {eta}",
+                flush=True,
+                file=sys.stderr,
+            )
+        if self.writer is not None:
+            for k in ("elbo", "log_px", "kl"):
+                self.writer.add_scalar(f"stage1/{k}", row[k], row["epoch"])
+            self.writer.flush()
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
 def train_stage(
     cfg: TrainConfig,
     key: dict[str, Any],
@@ -170,71 +230,67 @@ def train_stage(
     opt = adam(stage.parameters(), cfg.lr, cfg.adam_betas)
     gen = torch.Generator(device=device)
     gen.manual_seed(cfg.seed)
-    start, history = 0, []
-    if where is not None:
-        if (where / LAST).is_file():
-            state = load_checkpoint(where / LAST, device)
-            stage.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            tensor_lr(opt)
-            gen.set_state(state["rng"].cpu())
-            start = state["epoch"]
-        history = [r for r in read_history(where / HISTORY) if r["epoch"] <= start]
-        save_json(where / KEY, key)
-        write_history(where / HISTORY, history)
-    autocast = functools.partial(PRECISIONS[cfg.precision], device)
-    batch = min(cfg.batch_size, len(x))
-    steps = len(x) // batch
-    bar = tqdm(
-        total=cfg.feature_epochs,
-        initial=start,
-        desc=f"stage 1 ({cfg.features})",
-        unit="epoch",
-        disable=not watch.shows_bar(),
-        dynamic_ncols=True,
-    )
+    start = 0 if where is None else resume_stage(where, key, stage, opt, gen)
+    reporter = StageReporter(cfg, watch, where, start)
     stage.train()
-    for epoch in range(start, cfg.feature_epochs):
-        if budget is not None and not budget.allows_stage_epoch():
-            bar.close()
-            raise StoppedInStage1(f"{where}: stage 1 stopped for time at epoch {epoch} of {cfg.feature_epochs}")
-        t0 = time.perf_counter()
-        order = epoch_indices(len(x), steps, batch, gen, device)
-        sums = torch.zeros(2, device=device)
-        for i in range(steps):
-            with autocast():
-                log_px, kl = stage.elbo_terms(to_unit(x[order[i]]), gen)
-            loss = (kl - log_px).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sums += torch.stack([log_px.mean(), kl.mean()]).detach()
-        log_px, kl = (sums / steps).tolist()
-        row = {"epoch": epoch + 1, "elbo": log_px - kl, "log_px": log_px, "kl": kl, "seconds": time.perf_counter() - t0}
-        if budget is not None:
-            budget.timed(row["seconds"])
-        bar.update(1)
-        bar.set_postfix(elbo=f"{row['elbo']:.2f}")
-        if watch.shows_lines():
-            print(
-                f"ssvae: stage 1 ({cfg.features}) epoch {epoch + 1}/{cfg.feature_epochs}: ELBO {row['elbo']:.2f}, "
-                f"{row['seconds']:.1f} s/epoch",
-                flush=True,
-                file=sys.stderr,
-            )
-        if where is not None:
-            append_history(where / HISTORY, row)
-            save_checkpoint(
-                where / LAST,
-                {
-                    "model": stage.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "rng": gen.get_state(),
-                    "epoch": epoch + 1,
-                },
-            )
-    bar.close()
+    try:
+        for epoch in range(start, cfg.feature_epochs):
+            if budget is not None and not budget.allows_stage_epoch():
+                raise StoppedInStage1(f"{where}: stage 1 stopped for time at epoch {epoch} of {cfg.feature_epochs}")
+            row = stage_epoch(cfg, stage, opt, gen, x, epoch, where)
+            if budget is not None:
+                budget.timed(row["seconds"])
+            reporter.epoch(row)
+            if where is not None:
+                append_history(where / HISTORY, row)
+                state = {"model": stage.state_dict(), "optimizer": opt.state_dict(), "rng": gen.get_state()}
+                save_checkpoint(where / LAST, {**state, "epoch": epoch + 1})
+    finally:
+        reporter.close()
     if where is not None:
         save_checkpoint(where / FINAL, {"model": stage.state_dict(), "epoch": cfg.feature_epochs})
         (where / LAST).unlink(missing_ok=True)
     return stage.eval()
+
+
+def resume_stage(where: Path, key: dict[str, Any], stage: nn.Module, opt, gen: torch.Generator) -> int:
+    """The epoch a stage folder's resume point reached (0 without one), its state loaded; the folder's key and
+    history rewritten to match (rows after the resume point dropped)."""
+    start = 0
+    if (where / LAST).is_file():
+        state = load_checkpoint(where / LAST, gen.device)
+        stage.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        tensor_lr(opt)
+        gen.set_state(state["rng"].cpu())
+        start = state["epoch"]
+    history = [r for r in read_history(where / HISTORY) if r["epoch"] <= start]
+    save_json(where / KEY, key)
+    write_history(where / HISTORY, history)
+    return start
+
+
+def stage_epoch(cfg: TrainConfig, stage: nn.Module, opt, gen, x: torch.Tensor, epoch: int, where: Path | None) -> dict:
+    """One pass over `x` in batches of `batch_size`; the epoch's row, or `Diverged` when its ELBO is not finite."""
+    autocast = functools.partial(PRECISIONS[cfg.precision], x.device)
+    batch = min(cfg.batch_size, len(x))
+    steps = len(x) // batch
+    t0 = time.perf_counter()
+    order = epoch_indices(len(x), steps, batch, gen, x.device)
+    sums = torch.zeros(2, device=x.device)
+    for i in range(steps):
+        with autocast():
+            log_px, kl = stage.elbo_terms(to_unit(x[order[i]]), gen)
+        loss = (kl - log_px).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sums += torch.stack([log_px.mean(), kl.mean()]).detach()
+    log_px, kl = (sums / steps).tolist()
+    if not math.isfinite(log_px - kl):
+        kept = f"{where / LAST} keeps epoch {epoch}" if where is not None and epoch else "nothing was kept"
+        raise Diverged(
+            f"stage 1 ({cfg.features}) diverged: its ELBO stopped being finite in epoch {epoch + 1}; {kept}; the "
+            f"usual cause is too large a learning rate (lr {cfg.lr:g}): train again with a smaller one"
+        )
+    return {"epoch": epoch + 1, "elbo": log_px - kl, "log_px": log_px, "kl": kl, "seconds": time.perf_counter() - t0}

@@ -14,11 +14,12 @@ from typing import Any
 
 import torch
 
-from ..core.features import stage_spec
+from ..core.features import featurized, stage_spec
 from ..data import Dataset, DeviceData, Split, labeled_validation, load_dataset, make_split, resolve_device
 from ..data.device import to_unit
 from ..errors import SSVAEError, warn
 from ..evaluation.metrics import predict_log_proba
+from ..files import check_writable_folder
 from . import rundir as rd
 from .budget import TimeBudget
 from .build import build
@@ -26,6 +27,7 @@ from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_c
 from .features import stage_likelihood, trained_stage
 from .graphs import graphs_wanted
 from .hardware import PRECISIONS, compiled_if_asked, keep_freed_memory, resolve_precision
+from .memory import check_step_memory
 from .schedule import epoch_indices, kl_warmup
 from .selection import SELECTIONS, CollapseGuard, resolve_select
 from .state import TrainingState
@@ -48,6 +50,14 @@ def check_resumable(cfg: TrainConfig, out: Path, recorded: dict[str, Any]) -> bo
             f"{out} holds a run with other settings ({what}); use a new --out, the same flags, or --restart"
         )
     return True
+
+
+def folders_written(cfg: TrainConfig, out: Path | None, watch: Watch) -> dict[str, Path]:
+    """The folders besides the run directory that a run writes into, by the setting that names them."""
+    folders = {"--tensorboard": watch.event_dir(out)}
+    if featurized(cfg.features) and cfg.features_dir is not None:
+        folders["--features-dir"] = Path(cfg.features_dir)
+    return {what: folder for what, folder in folders.items() if folder is not None}
 
 
 def load_data(cfg: TrainConfig, out: Path | None, resuming: bool) -> tuple[Dataset, Split]:
@@ -85,8 +95,11 @@ class Run(TrainingState):
         self.cfg = cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
         graphs_wanted(cfg.cuda_graphs, device)  # --cuda-graphs on without a GPU: refused before anything is written
         resuming = self.dir is not None and check_resumable(cfg, self.out, recorded)
+        for what, folder in folders_written(cfg, self.out, watch).items():
+            check_writable_folder(folder, what)
         self.dataset, self.split = ds, split = data if data is not None else load_data(cfg, self.out, resuming)
         self.select = resolve_select(cfg.select, split, ds.y_train)
+        check_step_memory(cfg, ds.dim, ds.num_classes, len(split.labeled), len(split.unlabeled), device)
         self.data = DeviceData.from_split(ds, split, device)
         self.features = stage_spec(cfg.features, cfg.feature_code, stage_likelihood(cfg, ds))
         # a warm start brings its stage in its weights (`init`): no second stage 1
@@ -214,6 +227,7 @@ class Run(TrainingState):
     def evaluation_row(self, values: list[float]) -> dict[str, Any]:
         """The row metrics.jsonl logs for this epoch, from the numbers `watched` read back."""
         v, sums = split_watched(values)
+        self.check_finite(values, sums, self.sched.steps_per_epoch, self.divergence_advice())
         marginal = v["val_mi"] + v["val_entropy"]  # H(mean_x q(y|x)): eq. 8's I plus the mean entropy
         return {
             "epoch": self.epoch,
@@ -229,6 +243,20 @@ class Run(TrainingState):
             "score": SELECTIONS[self.select](self, v),
             "train_seconds": self.seconds,
         }
+
+    def divergence_advice(self) -> str:
+        """What a diverged run keeps, and the settings that usually cause it, for `TrainingState.check_finite`."""
+        cfg = self.cfg
+        kept = (
+            f"{self.out / rd.LAST} keeps epoch {self.saved_epoch}"
+            if self.dir is not None and self.saved_epoch
+            else "nothing was kept"
+        )
+        clip = "" if cfg.grad_clip else ", or clip the gradients (grad_clip)"
+        return (
+            f"{kept}; the usual cause is too large a learning rate (lr {cfg.lr:g}): train again (--restart, or a new "
+            f"--out) with a smaller one{clip}"
+        )
 
     def save_last(self) -> None:
         """The resume point: everything the next epoch needs, and the step statistics not yet logged. The kept

@@ -20,8 +20,14 @@ COUNTERS = {
     "sums": "sums",
     "steps_in_sums": "steps_in_sums",
 }
+# a sum kept beside the statistics, never logged: how many steps since the last evaluation had a non-finite loss
+NONFINITE = "nonfinite_steps"
 # keys that older checkpoints lacked or named otherwise -> how to read them there
 OLDER = {"best_score": lambda s: s.get("best_val_accuracy"), "sums": lambda s: {}, "steps_in_sums": lambda s: 0}
+
+
+class Diverged(SSVAEError):
+    """The loss or the network's outputs stopped being finite: the run stops, its last good checkpoint kept."""
 
 
 class TrainingState:
@@ -83,7 +89,9 @@ class TrainingState:
 
     def add_stats(self, stats: dict[str, torch.Tensor]) -> None:
         """Sum step statistics on the device, in place; read back only at evaluation (no per-step host sync). The
-        sums stay the same tensors from the first step on, so a captured step keeps adding to them."""
+        sums stay the same tensors from the first step on, so a captured step keeps adding to them. Beside them,
+        the count of steps whose loss was not finite (`NONFINITE`), so that a diverged run can say where."""
+        stats = {**stats, NONFINITE: (~torch.isfinite(stats["loss"].detach())).float()}
         for k, v in stats.items():
             if k in self.sums:
                 self.sums[k].add_(v.detach())
@@ -94,11 +102,25 @@ class TrainingState:
         self.steps_in_sums += 1
         self.step += 1
 
+    def check_finite(self, values: list[float], sums: list[float], steps_per_epoch: int, advice: str) -> None:
+        """Stop a run whose loss or validation numbers stopped being finite (`values`: everything an evaluation
+        read back; `sums`: the statistics' sums among them), before anything of it is logged or checkpointed, so
+        that the last good checkpoint stays the resume point. A NaN weight makes every later step NaN, so the first
+        bad step is the last `NONFINITE` steps' first."""
+        if all(math.isfinite(v) for v in values):
+            return
+        bad = int(dict(zip(self.sums, sums)).get(NONFINITE, 0))
+        first = self.step - bad + 1 if bad else self.step
+        epoch, i = divmod(first - 1, steps_per_epoch)
+        raise Diverged(
+            f"training diverged: the loss stopped being finite at step {i + 1} of epoch {epoch + 1}; {advice}"
+        )
+
     def mean_stats(self, sums: list[float] | None = None) -> dict[str, float]:
         """The step statistics' means since the last evaluation, and a fresh start for the next (zeroed in place:
         0 + v is v, so the next sums are what fresh ones would be). `sums`: their values, already read back."""
         sums = [float(v) for v in self.sums.values()] if sums is None else sums
-        means = {k: v / self.steps_in_sums for k, v in zip(self.sums, sums)}
+        means = {k: v / self.steps_in_sums for k, v in zip(self.sums, sums) if k != NONFINITE}
         for v in self.sums.values():
             v.zero_()
         self.steps_in_sums = 0

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ...errors import SSVAEError
-from ...settings import Setting, python_name
+from ...settings import KIND_WORDS, Setting, check_value, fits_kind, kinds, python_name
 from ..interface import Bound, SemiSupervisedVAE
 from ..layers import INITS, init_parameters
 from ..likelihoods import LIKELIHOODS
@@ -94,16 +94,17 @@ def model_config(name: str, spell=python_name, **overrides: Any) -> Any:
     for k in given:
         if k not in fields:
             raise SSVAEError(f"model {name} has no option {spell(k)}; its options: {', '.join(map(spell, fields))}")
+    for k, v in given.items():  # the declared type, so that a damaged saved model or a wrong value is named
+        if not fits_kind(v, kinds(cfg_cls)[k]):
+            raise SSVAEError(f"model option {spell(k)} must be {KIND_WORDS.get(kinds(cfg_cls)[k])}, got {v!r}")
     cfg = cfg_cls(**given)
     for f in dataclasses.fields(cfg):
         v = getattr(cfg, f.name)
         values = v if isinstance(v, (tuple, list)) else [v]
         if any(isinstance(i, int) and not isinstance(i, bool) and i < 1 for i in values):
             raise SSVAEError(f"model option {spell(f.name)} must be at least 1, got {v}")
-    for k, s in MODEL_OPTIONS.items():  # the options with declared choices (likelihood, init)
-        v = getattr(cfg, k, None)
-        if s.choices is not None and v is not None and v not in s.known():
-            raise SSVAEError(f"unknown {spell(k)} {v!r}; known: {', '.join(s.known())}")
+    for k, s in MODEL_OPTIONS.items():  # declared choices (likelihood, init) and finite numbers (min_logvar)
+        check_value(k, getattr(cfg, k, None), s, spell)
     return cfg
 
 
