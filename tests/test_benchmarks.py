@@ -82,3 +82,28 @@ def test_label_curve_plots_means_over_seeds_per_label_count(tmp_path, capsys, mo
     cells = [c.strip() for c in row.split("|")[2:-1]]
     assert cells[0].startswith("61.00 ± 1.41") and cells[1] == "–" and cells[2].startswith("81.00 ± 1.00")
     assert fig.stat().st_size > 1000
+
+
+def test_fit_time_benchmark_prints_each_method_with_its_ratio_to_label_spreading(tmp_path):
+    """benchmarks/fit_time.py end to end on digits with a one-epoch estimator: one row per method, accuracies in
+    range, label spreading's ratio 1.0, the JSON beside."""
+    import json
+    import subprocess
+
+    root = Path(__file__).parents[1]
+    cmd = [
+        sys.executable,
+        str(root / "benchmarks" / "fit_time.py"),
+        "--dataset",
+        "digits",
+        "--json",
+        str(tmp_path / "t.json"),
+    ]
+    cmd += ["--set", "epochs=1", 'device="cpu"', "hidden=16", "z_dim=4", "classifier_hidden=16"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 4 and "epochs=1" in rows[0], out
+    spreading = next(r for r in rows if "label spreading" in r)
+    assert spreading.endswith("| 1.0 |")
+    saved = json.loads((tmp_path / "t.json").read_text())["rows"]
+    assert all(0 <= r["accuracy"] <= 100 and r["seconds"] > 0 for r in saved)

@@ -2,10 +2,10 @@
 
 import os
 
-# OpenMP threads that wait for work by sleeping, not spinning: with another busy process on the same cores, spinning
-# threads took an M1 step from 18.6 to 68.7 ms on the 2-core EPYC, sleeping ones to 32.8 (alone they cost 5%:
-# 19.5 ms; README, "A shared machine"). Read once, when torch loads OpenMP, so it is set before torch is imported;
-# a value the user set wins.
+# OpenMP threads that wait for work by sleeping, not spinning: beside another busy process on the same cores, an M1
+# step took 55.3 ms with spinning threads and 30.2 with sleeping ones on the 2-core AVX2 EPYC (alone 16.7 and 17.7;
+# benchmarks/shared_machine.py). Read once, when torch loads OpenMP, so it is set before torch is imported; a value
+# the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 

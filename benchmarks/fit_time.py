@@ -1,0 +1,98 @@
+"""What a practitioner waits for: the estimator at its defaults against scikit-learn's baselines, on the same rows.
+
+    python benchmarks/fit_time.py --data-dir ../shared/data [--dataset fashion-mnist] [--rows 60000] [--seed 0]
+
+Draws `--labels-per-class` labels (default 10) from the first `--rows` training images (default all 60,000), marks
+the rest -1, and fits, one after another in this process: `SemiSupervisedClassifier(random_state=SEED)` at its
+defaults, label spreading, self-training and logistic regression on the labels (`ssvae.evaluation.baselines`,
+the same classifiers `reproduce` and `report` use). Prints test accuracy (the data set's 10,000 test images), wall
+seconds and each method's time as a multiple of label spreading's, as a Markdown table; `--json PATH` also writes
+them. Run it on a quiet machine (other busy processes slow every row, and the estimator's most).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+
+from ssvae import SemiSupervisedClassifier, load_dataset
+from ssvae.data.preprocess import unit_intensities
+from ssvae.evaluation.baselines import BASELINES
+from ssvae.training.hardware import cpu_capabilities
+
+
+def labeled_rows(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """`per_class` rows of each class, drawn without replacement from a seeded generator."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)])
+
+
+def cpu_name() -> str:
+    """The CPU as torch sees it, with the instruction set that decides bf16: what a speed claim must name."""
+    caps = cpu_capabilities()
+    kind = next((f for f in ("amx_bf16", "avx512_bf16", "avx2") if caps.get(f)), platform.machine())
+    return f"{caps.get('cpu_name') or platform.processor() or 'CPU'} ({kind})"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--rows", type=int, default=None, help="use the first N training images (default: all)")
+    p.add_argument("--labels-per-class", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--methods", nargs="+", default=["ssvae", *BASELINES])
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="PARAM=JSON",
+        help="override an estimator parameter (e.g. epochs=1 for a quick check); the table says so",
+    )
+    p.add_argument("--json", default=None)
+    a = p.parse_args()
+    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in a.set)}
+    ds = load_dataset(a.dataset, a.data_dir)
+    x, y = ds.x_train[: a.rows], ds.y_train[: a.rows]
+    lab = labeled_rows(y, a.labels_per_class, a.seed)
+    unl = np.setdiff1d(np.arange(len(y)), lab)
+    x_test, y_test = ds.x_test, ds.y_test
+    rows = []
+    for method in a.methods:
+        t0 = time.perf_counter()
+        if method == "ssvae":
+            y_semi = np.full(len(y), -1)
+            y_semi[lab] = y[lab]
+            clf = SemiSupervisedClassifier(random_state=a.seed, verbose=True, **overrides).fit(x, y_semi)
+            acc = clf.score(x_test, y_test)
+            settings = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "its defaults"
+            name = f"ssvae estimator at {settings} (features_={clf.features_})"
+        else:
+            name, fit = BASELINES[method]
+            clf = fit(
+                unit_intensities(x[lab]).reshape(len(lab), -1), y[lab], unit_intensities(x[unl]).reshape(len(unl), -1)
+            )
+            acc = float((clf.predict(unit_intensities(x_test).reshape(len(x_test), -1)) == y_test).mean())
+        rows.append({"method": method, "name": name, "accuracy": 100 * acc, "seconds": time.perf_counter() - t0})
+        print(f"{name}: {100 * acc:.2f}% in {rows[-1]['seconds']:.1f} s", flush=True)
+    spread = next((r["seconds"] for r in rows if r["method"] == "sklearn-labelspreading"), None)
+    print(
+        f"\n{a.dataset}, {len(y)} training rows, {a.labels_per_class} labels per class, seed {a.seed}; "
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+    print("| method | test accuracy (%) | wall time (s) | x label spreading |\n|---|---|---|---|")
+    for r in rows:
+        ratio = f"{r['seconds'] / spread:.1f}" if spread else "–"
+        print(f"| {r['name']} | {r['accuracy']:.2f} | {r['seconds']:.1f} | {ratio} |")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"args": vars(a), "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
