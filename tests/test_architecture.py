@@ -24,9 +24,7 @@ from ssvae.training.run import Run
 from ssvae.training.stacked import stackable
 from ssvae.training.state import COUNTERS
 
-FAST = dict(
-    dataset="digits", labels_per_class=5, batch_size=100, labeled_batch_size=100, warmup_epochs=1, device="cpu"
-)
+FAST = dict(dataset="digits", labels_per_class=5, batch_size=100, labeled_batch_size=100, warmup_epochs=1, device="cpu")
 
 
 def train_parser_actions():

@@ -570,7 +570,10 @@ def test_a_diverging_learning_rate_is_stopped_on_the_command_line_and_in_the_est
     rc = main([*TRAIN, "--dataset", "digits", *TINY, "--lr", "1e6", "--epochs", "2", "--out", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "diverged" in err[0] and "epoch 1" in err[0], err
+    assert not out.exists()  # nothing was kept: the corrected command starts afresh, not refused as "other settings"
+    assert main([*TRAIN, "--dataset", "digits", *TINY, "--lr", "1e-3", "--epochs", "1", "--out", str(out)]) == 0
     strict_json_everywhere(out)
+    capsys.readouterr()
     rc = main(
         [
             *TRAIN,

@@ -217,3 +217,18 @@ def test_the_fit_time_estimate_times_each_stage_at_the_runs_sizes():
     assert 0 < stage1.seconds_per_step < 10 and stage2.seconds == 5 * (1000 // 64) * stage2.seconds_per_step
     (alone,) = plan(TrainConfig(**{**cfg.__dict__, "features": "none"}), 64, 10, 50, 1000)
     assert alone.name == "m2"
+
+
+def test_stage_1_writes_its_elbo_to_tensorboard_beside_stage_2(tmp_path):
+    pytest.importorskip("tensorboard")
+    a = tiny_arrays()
+    y = a["y_train"].astype(int)
+    y[30:] = -1
+    small = dict(hidden=16, z_dim=4, classifier_hidden=16, device="cpu", precision="fp32", random_state=0)
+    tb = tmp_path / "tb"
+    SemiSupervisedClassifier(features="m1", feature_epochs=2, epochs=1, tensorboard_dir=str(tb), **small).fit(
+        a["x_train"], y
+    )
+    elbo = read_events(tb / "stage1").Scalars("stage1/elbo")
+    assert [e.step for e in elbo] == [1, 2] and all(e.value < 0 for e in elbo)
+    assert [e.step for e in read_events(tb).Scalars("train/loss")] == [1]

@@ -72,6 +72,10 @@ def watch_of(a: argparse.Namespace, root: Path, lines_only: bool = False):
     bar = False if (a.quiet or lines_only) else None
     watch = Watch(bar=bar, lines=False if a.quiet else None, tensorboard=a.tensorboard, root=str(root))
     watch.check()
+    if a.tensorboard is not None:  # before any command writes anything (each run checks its own folder again)
+        from .files import check_writable_folder
+
+        check_writable_folder(a.tensorboard, "--tensorboard")
     return watch
 
 

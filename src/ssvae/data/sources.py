@@ -229,7 +229,8 @@ def _torchvision(cls_name: str, split_kw: Callable[[bool], dict]) -> Callable[[P
                 ds = cls(root=str(root), download=download, **split_kw(train))
             except RuntimeError as e:
                 raise SSVAEError(
-                    f"{cls_name} not found under {root} ({e}); pass --data-dir with <name>.npz, or allow the download"
+                    f"{cls_name} not found under {root} ({' '.join(str(e).split())[:160]}); pass --data-dir with "
+                    "<name>.npz, or allow the download"
                 ) from e
             except OSError as e:  # no network, or a host refused
                 raise SSVAEError(

@@ -19,6 +19,7 @@ from .config import TrainConfig
 from .graphs import graphed_if_asked
 from .run import Run
 from .saved import save_model
+from .state import Diverged
 from .step import DeviceStep
 from .watch import Reporter, Watch
 
@@ -87,6 +88,10 @@ def train(
         run_epochs(run, progress, on_epoch_end, budget)
         if run.epoch >= cfg.epochs:
             export_models(run)
+    except Diverged:
+        if run.dir is not None and run.saved_epoch == 0:
+            run.dir.forget_unstarted()
+        raise
     finally:
         run.close()
     return run.out

@@ -247,15 +247,14 @@ class Run(TrainingState):
     def divergence_advice(self) -> str:
         """What a diverged run keeps, and the settings that usually cause it, for `TrainingState.check_finite`."""
         cfg = self.cfg
-        kept = (
-            f"{self.out / rd.LAST} keeps epoch {self.saved_epoch}"
-            if self.dir is not None and self.saved_epoch
-            else "nothing was kept"
-        )
         clip = "" if cfg.grad_clip else ", or clip the gradients (grad_clip)"
+        if self.dir is not None and self.saved_epoch:
+            kept, again = f"{self.out / rd.LAST} keeps epoch {self.saved_epoch}", "(--restart, or a new --out) "
+        else:
+            kept, again = "nothing was kept (the run directory is as it was)", ""
         return (
-            f"{kept}; the usual cause is too large a learning rate (lr {cfg.lr:g}): train again (--restart, or a new "
-            f"--out) with a smaller one{clip}"
+            f"{kept}; the usual cause is too large a learning rate (lr {cfg.lr:g}): train again {again}with a "
+            f"smaller one{clip}"
         )
 
     def save_last(self) -> None:

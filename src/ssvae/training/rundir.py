@@ -164,6 +164,17 @@ class RunDir:
             self.close()
             raise
 
+    def forget_unstarted(self) -> None:
+        """Take back what `open` wrote when the run never reached a checkpoint (it diverged in its first epochs),
+        so that the corrected command starts afresh instead of being refused as a run with other settings."""
+        if (self.path / LAST).exists():
+            return
+        self.close()
+        for name in (SPLIT, CONFIG, HISTORY, LOCK):
+            (self.path / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.path.rmdir()  # only if nothing else (a trained feature stage) is in it
+
     def append(self, row: dict[str, Any]) -> None:
         append_history(self.path / HISTORY, row)
 
