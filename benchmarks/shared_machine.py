@@ -46,7 +46,8 @@ VARIANTS = {"2 threads, spinning": ("ACTIVE", 2), "2 threads, sleeping": ("PASSI
 def timed(policy: str, threads: int, steps: int) -> float:
     env = {**os.environ, "OMP_WAIT_POLICY": policy}
     code = STEP.format(threads=threads, steps=steps)
-    return float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(done.stdout)
 
 
 def main() -> None:
