@@ -15,10 +15,11 @@ import time
 
 import torch
 
-from ssvae.core.features import build_network, build_stage
+from ssvae.core.features import build_network
 from ssvae.core.models import generative_models, model_config
-from ssvae.core.objectives import ObjectiveConfig, loss_function, sum_weights
-from ssvae.training.hardware import PRECISIONS, adam, keep_freed_memory
+from ssvae.core.objectives import ObjectiveConfig, sum_weights
+from ssvae.training import estimate
+from ssvae.training.hardware import keep_freed_memory
 
 STEPS_PER_EPOCH, D, K, B = 274, 784, 10, 200
 
@@ -34,38 +35,18 @@ def timed(step, steps: int) -> float:
     return statistics.median(runs)
 
 
+CPU = torch.device("cpu")
+
+
 def model_step(name: str, spec, precision: str):
+    """The model's step (`ssvae.training.estimate.model_step`, what a verbose fit times) at Fashion-MNIST's shapes."""
     net = build_network(name, D, K, model_config(name), 0, spec)
-    opt = adam(net.parameters(), 3e-4)
-    loss_fn, cfg = loss_function(net), ObjectiveConfig(weights=sum_weights(100, 54900))
-    g = torch.Generator().manual_seed(0)
-    xl, xu = torch.rand(B, D, generator=g).round(), torch.rand(B, D, generator=g).round()
-    yl = torch.randint(0, K, (B,), generator=g)
-
-    def step():
-        with PRECISIONS[precision](torch.device("cpu")):
-            loss, _ = loss_fn(net, xl, yl, xu, g, cfg, 1.0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
+    obj = ObjectiveConfig(weights=sum_weights(100, 54900))
+    return estimate.model_step(net, D, obj, (B, B), 3e-4, precision, CPU, torch.Generator().manual_seed(0))
 
 
 def stage_step(precision: str):
-    stage = build_stage("m1", D, "bernoulli", 0)
-    opt = adam(stage.parameters(), 3e-4)
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(B, D, generator=g).round()
-
-    def step():
-        with PRECISIONS[precision](torch.device("cpu")):
-            log_px, kl = stage.elbo_terms(x, g)
-        opt.zero_grad(set_to_none=True)
-        (kl - log_px).mean().backward()
-        opt.step()
-
-    return step
+    return estimate.stage_step("m1", D, B, 3e-4, precision, CPU, torch.Generator().manual_seed(0))
 
 
 def main() -> None:

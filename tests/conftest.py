@@ -34,3 +34,15 @@ def tiny_npz(tmp_path):
     path = tmp_path / "tiny.npz"
     np.savez(path, **tiny_arrays())
     return path
+
+
+# the estimator on tiny networks, for tests of what it does rather than how well
+SMALL_ESTIMATOR = dict(hidden=16, z_dim=4, classifier_hidden=16, device="cpu", precision="fp32", random_state=0)
+
+
+def semi_labeled(n_labeled: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """tiny_arrays' training images with the first `n_labeled` labels kept and the rest marked -1."""
+    a = tiny_arrays()
+    y = a["y_train"].astype(int)
+    y[n_labeled:] = -1
+    return a["x_train"], y

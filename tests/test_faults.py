@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_arrays
+from conftest import SMALL_ESTIMATOR, semi_labeled, tiny_arrays
 
 from ssvae import files
 from ssvae.cli import main
@@ -359,6 +359,8 @@ def _png_header(folder: Path, w: int, h: int) -> str:
 
 TRAIN = ["train", "--model", "m2", "--epochs", "1", "--warmup-epochs", "0", "--device", "cpu", "--precision", "fp32"]
 TINY = ["--labels-per-class", "5"]
+DIGITS = ["--dataset", "digits", *TINY]
+SMALL_CLI = ["--hidden", "16", "--z-dim", "4", "--classifier-hidden", "16", "--quiet"]  # tiny networks, no lines
 
 # (id, argv with {f[...]} file names, {out} the run directory, {run} a trained one, {file} a plain file; the
 #  words the one line must contain)
@@ -429,7 +431,7 @@ BAD = [
     (
         "tensorboard is a file",
         "--dataset {f[marked]} --tensorboard {file} --out {out}",
-        "cannot write into --tensorboard",
+        "is an existing file, not a folder",
     ),
     ("tensorboard in /proc", "--dataset {f[marked]} --tensorboard /proc/ssvae/tb --out {out}", "--tensorboard"),
     (
@@ -567,33 +569,18 @@ def test_a_diverging_learning_rate_is_stopped_on_the_command_line_and_in_the_est
     from ssvae import SemiSupervisedClassifier
 
     out = tmp_path / "run"
-    rc = main([*TRAIN, "--dataset", "digits", *TINY, "--lr", "1e6", "--epochs", "2", "--out", str(out)])
+    rc = main([*TRAIN, *DIGITS, "--lr", "1e6", "--epochs", "2", "--out", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "diverged" in err[0] and "epoch 1" in err[0], err
     assert not out.exists()  # nothing was kept: the corrected command starts afresh, not refused as "other settings"
-    assert main([*TRAIN, "--dataset", "digits", *TINY, "--lr", "1e-3", "--epochs", "1", "--out", str(out)]) == 0
+    assert main([*TRAIN, *DIGITS, "--lr", "1e-3", "--epochs", "1", "--out", str(out)]) == 0
     strict_json_everywhere(out)
     capsys.readouterr()
-    rc = main(
-        [
-            *TRAIN,
-            "--dataset",
-            "digits",
-            *TINY,
-            "--features",
-            "m1",
-            "--feature-epochs",
-            "2",
-            "--lr",
-            "1e7",
-            "--out",
-            str(tmp_path / "stage"),
-        ]
-    )
+    stage_args = ["--features", "m1", "--feature-epochs", "2", "--lr", "1e7", "--out", str(tmp_path / "stage")]
+    rc = main([*TRAIN, *DIGITS, *stage_args])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "stage 1 (m1) diverged" in err[0], err
-    x, y = tiny_arrays()["x_train"], tiny_arrays()["y_train"].astype(int)
-    y[30:] = -1
+    x, y = semi_labeled()
     with pytest.raises(ValueError, match="diverged"):
         SemiSupervisedClassifier(lr=1e6, epochs=2, features=None, random_state=0, device="cpu").fit(x, y)
 
@@ -622,26 +609,7 @@ def test_a_step_that_cannot_fit_in_memory_is_refused_before_anything_is_written(
 def saved_model(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("saved")
     run = tmp / "run"
-    assert (
-        main(
-            [
-                *TRAIN,
-                "--dataset",
-                "digits",
-                *TINY,
-                "--hidden",
-                "16",
-                "--z-dim",
-                "4",
-                "--classifier-hidden",
-                "16",
-                "--quiet",
-                "--out",
-                str(run),
-            ]
-        )
-        == 0
-    )
+    assert main([*TRAIN, *DIGITS, *SMALL_CLI, "--out", str(run)]) == 0
     x = tmp / "x.npy"
     np.save(x, np.random.default_rng(0).random((4, 8, 8)))
     return run / "model-best", x
@@ -715,25 +683,7 @@ def test_saved_weights_that_do_not_fit_or_are_not_finite_are_named_by_tensor(sav
 
 def test_a_damaged_shared_stage_is_named_where_it_lives_never_copied_and_deleting_it_works(tmp_path, capsys):
     shared = tmp_path / "stages"
-    cmd = [
-        *TRAIN,
-        "--dataset",
-        "digits",
-        *TINY,
-        "--features",
-        "m1",
-        "--feature-epochs",
-        "1",
-        "--features-dir",
-        str(shared),
-        "--hidden",
-        "16",
-        "--z-dim",
-        "4",
-        "--classifier-hidden",
-        "16",
-        "--quiet",
-    ]
+    cmd = [*TRAIN, *DIGITS, *SMALL_CLI, "--features", "m1", "--feature-epochs", "1", "--features-dir", str(shared)]
     assert main([*cmd, "--out", str(tmp_path / "first")]) == 0
     (stage,) = shared.iterdir()
     for damage in (b"", b"not a checkpoint at all"):
@@ -752,9 +702,8 @@ def test_a_damaged_shared_stage_is_named_where_it_lives_never_copied_and_deletin
 def test_warm_start_refuses_a_change_that_reshapes_the_network():
     from ssvae import SemiSupervisedClassifier
 
-    x, y = tiny_arrays()["x_train"], tiny_arrays()["y_train"].astype(int)
-    y[30:] = -1
-    small = dict(hidden=16, z_dim=4, classifier_hidden=16, device="cpu", random_state=0, epochs=1)
+    x, y = semi_labeled()
+    small = {**SMALL_ESTIMATOR, "epochs": 1}
     clf = SemiSupervisedClassifier(features="m1", feature_epochs=1, warm_start=True, **small).fit(x, y)
     for change in ({"features": None}, {"hidden": 32}, {"feature_epochs": 2}, {"model": "lvae"}):
         before = {k: getattr(clf, k) for k in change}
@@ -780,7 +729,6 @@ def test_warm_start_refuses_a_change_that_reshapes_the_network():
 def test_estimator_parameters_are_named_when_wrong(params, words, tmp_path):
     from ssvae import SemiSupervisedClassifier
 
-    x, y = tiny_arrays()["x_train"], tiny_arrays()["y_train"].astype(int)
-    y[30:] = -1
+    x, y = semi_labeled()
     with pytest.raises(ValueError, match=words):
         SemiSupervisedClassifier(epochs=1, device="cpu", **params).fit(x, y)

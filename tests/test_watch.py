@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import tiny_arrays
+from conftest import SMALL_ESTIMATOR, semi_labeled, tiny_arrays
 
 from ssvae import SemiSupervisedClassifier
 from ssvae.cli import main
@@ -179,11 +179,8 @@ def test_version_and_saving_onto_a_file(tmp_path, capsys):
 def test_estimator_reports_stage_1_like_stage_2_after_saying_what_it_will_train(capsys):
     """verbose=True without a terminal: first one line naming both stages and the expected time, then a line per
     stage-1 epoch (its ELBO and ETA), then a line per stage-2 evaluation."""
-    a = tiny_arrays()
-    y = a["y_train"].astype(int)
-    y[30:] = -1
-    small = dict(hidden=16, z_dim=4, classifier_hidden=16, device="cpu", precision="fp32", random_state=0)
-    SemiSupervisedClassifier(features="m1", feature_epochs=3, epochs=2, verbose=True, **small).fit(a["x_train"], y)
+    x, y = semi_labeled()
+    SemiSupervisedClassifier(features="m1", feature_epochs=3, epochs=2, verbose=True, **SMALL_ESTIMATOR).fit(x, y)
     lines = capsys.readouterr().err.strip().splitlines()
     assert re.fullmatch(
         r"ssvae: fitting stage 1 \(m1\) for 3 epochs of 3 steps, then m2 for 2 epochs of 2 steps, on 30 labeled "
@@ -221,13 +218,10 @@ def test_the_fit_time_estimate_times_each_stage_at_the_runs_sizes():
 
 def test_stage_1_writes_its_elbo_to_tensorboard_beside_stage_2(tmp_path):
     pytest.importorskip("tensorboard")
-    a = tiny_arrays()
-    y = a["y_train"].astype(int)
-    y[30:] = -1
-    small = dict(hidden=16, z_dim=4, classifier_hidden=16, device="cpu", precision="fp32", random_state=0)
+    x, y = semi_labeled()
     tb = tmp_path / "tb"
-    SemiSupervisedClassifier(features="m1", feature_epochs=2, epochs=1, tensorboard_dir=str(tb), **small).fit(
-        a["x_train"], y
+    SemiSupervisedClassifier(features="m1", feature_epochs=2, epochs=1, tensorboard_dir=str(tb), **SMALL_ESTIMATOR).fit(
+        x, y
     )
     elbo = read_events(tb / "stage1").Scalars("stage1/elbo")
     assert [e.step for e in elbo] == [1, 2] and all(e.value < 0 for e in elbo)

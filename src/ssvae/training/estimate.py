@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
 from ..core.features import build_network, build_stage, featurized, stage_spec
 from ..core.models import model_config
 from ..core.objectives import ObjectiveConfig, loss_function
+from ..data import resolve_device
 from .config import TrainConfig
-from .hardware import PRECISIONS, adam
+from .hardware import PRECISIONS, adam, resolve_precision
 from .schedule import make_schedule
 
 PROBE_STEPS = 3  # timed after one untimed step (allocations, first-call costs)
@@ -34,7 +36,7 @@ class StagePlan:
         return self.epochs * self.steps_per_epoch * self.seconds_per_step
 
 
-def timed_steps(step) -> float:
+def timed_steps(step: Callable[[], None]) -> float:
     step()
     t0 = time.perf_counter()
     for _ in range(PROBE_STEPS):
@@ -42,44 +44,68 @@ def timed_steps(step) -> float:
     return (time.perf_counter() - t0) / PROBE_STEPS
 
 
-def plan(cfg: TrainConfig, input_dim: int, num_classes: int, n_labeled: int, n_unlabeled: int) -> list[StagePlan]:
-    """The stages a fit of `cfg` trains (CPU or GPU, as cfg.device says), each with its timed step."""
-    device = torch.device("cuda" if cfg.device in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
-    autocast = PRECISIONS[cfg.precision if cfg.precision in PRECISIONS else "fp32"]
-    gen = torch.Generator(device=device).manual_seed(0)
-    stages = []
-    spec = None
-    if featurized(cfg.features):
-        stage = build_stage(cfg.features, input_dim, "bernoulli", 0).to(device)
-        opt = adam(stage.parameters(), cfg.lr)
-        batch = min(cfg.batch_size, n_labeled + n_unlabeled)
-        x = torch.rand(batch, input_dim, generator=gen, device=device).round()
+def stage_step(
+    features: str, input_dim: int, batch: int, lr: float, precision: str, device: torch.device, gen: torch.Generator
+) -> Callable[[], None]:
+    """One training step of a fresh feature stage on a fixed batch of random binary inputs (timing only)."""
+    stage = build_stage(features, input_dim, "bernoulli", 0).to(device)
+    opt = adam(stage.parameters(), lr)
+    x = torch.rand(batch, input_dim, generator=gen, device=device).round()
 
-        def stage_step():
-            with autocast(device):
-                log_px, kl = stage.elbo_terms(x, gen)
-            opt.zero_grad(set_to_none=True)
-            (kl - log_px).mean().backward()
-            opt.step()
+    def step() -> None:
+        with PRECISIONS[precision](device):
+            log_px, kl = stage.elbo_terms(x, gen)
+        opt.zero_grad(set_to_none=True)
+        (kl - log_px).mean().backward()
+        opt.step()
 
-        steps = (n_labeled + n_unlabeled) // batch
-        stages.append(StagePlan(f"stage 1 ({cfg.features})", cfg.feature_epochs, steps, timed_steps(stage_step)))
-        spec = stage_spec(cfg.features, cfg.feature_code, "bernoulli")
-    sched = make_schedule(cfg, n_unlabeled, n_labeled)
-    net = build_network(cfg.model, input_dim, num_classes, model_config(cfg.model, **cfg.model_options), 0, spec)
+    return step
+
+
+def model_step(
+    net: torch.nn.Module,
+    input_dim: int,
+    obj: ObjectiveConfig,
+    batches: tuple[int, int],
+    lr: float,
+    precision: str,
+    device: torch.device,
+    gen: torch.Generator,
+) -> Callable[[], None]:
+    """One training step of `net` through the objective on fixed random batches (labeled, unlabeled) (timing only)."""
     net = net.to(device)
-    opt = adam(net.parameters(), cfg.lr)
-    loss_fn, obj = loss_function(net), ObjectiveConfig.of(cfg, sched.weights)
-    xl = torch.rand(sched.labeled_batch, input_dim, generator=gen, device=device).round()
-    xu = torch.rand(sched.unlabeled_batch, input_dim, generator=gen, device=device).round()
-    yl = torch.randint(0, num_classes, (sched.labeled_batch,), generator=gen, device=device)
+    opt = adam(net.parameters(), lr)
+    loss_fn, (bl, bu) = loss_function(net), batches
+    xl = torch.rand(bl, input_dim, generator=gen, device=device).round()
+    xu = torch.rand(bu, input_dim, generator=gen, device=device).round()
+    yl = torch.randint(0, net.num_classes, (bl,), generator=gen, device=device)
 
-    def model_step():
-        with autocast(device):
+    def step() -> None:
+        with PRECISIONS[precision](device):
             loss, _ = loss_fn(net, xl, yl, xu, gen, obj, 1.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    stages.append(StagePlan(cfg.model, cfg.epochs, sched.steps_per_epoch, timed_steps(model_step)))
+    return step
+
+
+def plan(cfg: TrainConfig, input_dim: int, num_classes: int, n_labeled: int, n_unlabeled: int) -> list[StagePlan]:
+    """The stages a fit of `cfg` trains, on its device and in the precision its run will resolve, each with its
+    timed step."""
+    device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device) if cfg.precision == "auto" else cfg.precision
+    gen = torch.Generator(device=device).manual_seed(0)
+    stages, spec = [], None
+    if featurized(cfg.features):
+        batch = min(cfg.batch_size, n_labeled + n_unlabeled)
+        step = stage_step(cfg.features, input_dim, batch, cfg.lr, precision, device, gen)
+        steps = (n_labeled + n_unlabeled) // batch
+        stages.append(StagePlan(f"stage 1 ({cfg.features})", cfg.feature_epochs, steps, timed_steps(step)))
+        spec = stage_spec(cfg.features, cfg.feature_code, "bernoulli")
+    sched = make_schedule(cfg, n_unlabeled, n_labeled)
+    net = build_network(cfg.model, input_dim, num_classes, model_config(cfg.model, **cfg.model_options), 0, spec)
+    obj = ObjectiveConfig.of(cfg, sched.weights)
+    step = model_step(net, input_dim, obj, (sched.labeled_batch, sched.unlabeled_batch), cfg.lr, precision, device, gen)
+    stages.append(StagePlan(cfg.model, cfg.epochs, sched.steps_per_epoch, timed_steps(step)))
     return stages

@@ -117,7 +117,8 @@ def trained_stage(
     own = None if run_dir is None else run_dir / rd.FEATURE_STAGE
     shared = None if cfg.features_dir is None else Path(cfg.features_dir) / f"{cfg.features}-{digest(key)}"
     where = shared or own
-    if not finished(own, key) and not finished(where, key):
+    own_done = finished(own, key)
+    if not own_done and not finished(where, key):
         x = torch.cat([data.x_lab, data.x_unl])
         if where is None:  # in memory (the estimator)
             return train_stage(cfg, key, x, None, watch)
@@ -125,7 +126,7 @@ def trained_stage(
         with rd.RunLock(where, wait=True):  # another run training this shared stage: wait, then reuse it
             if not finished(where, key):
                 train_stage(cfg, key, x, where, watch, budget)
-    source = own if finished(own, key) else where
+    source = own if own_done else where
     stage = load_stage(cfg, ds, key, source, shared=source is shared)
     if own is not None and source is not own:  # copied only once it has loaded: never a damaged stage
         copy_stage(source, own)

@@ -89,8 +89,8 @@ def train(
         if run.epoch >= cfg.epochs:
             export_models(run)
     except Diverged:
-        if run.dir is not None and run.saved_epoch == 0:
-            run.dir.forget_unstarted()
+        if run.dir is not None:
+            run.dir.forget_unstarted()  # only a run that never reached a checkpoint
         raise
     finally:
         run.close()

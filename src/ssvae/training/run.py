@@ -227,7 +227,7 @@ class Run(TrainingState):
     def evaluation_row(self, values: list[float]) -> dict[str, Any]:
         """The row metrics.jsonl logs for this epoch, from the numbers `watched` read back."""
         v, sums = split_watched(values)
-        self.check_finite(values, sums, self.sched.steps_per_epoch, self.divergence_advice())
+        self.check_finite(values, sums, self.sched.steps_per_epoch, self.divergence_advice)
         marginal = v["val_mi"] + v["val_entropy"]  # H(mean_x q(y|x)): eq. 8's I plus the mean entropy
         return {
             "epoch": self.epoch,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -102,7 +102,9 @@ class TrainingState:
         self.steps_in_sums += 1
         self.step += 1
 
-    def check_finite(self, values: list[float], sums: list[float], steps_per_epoch: int, advice: str) -> None:
+    def check_finite(
+        self, values: list[float], sums: list[float], steps_per_epoch: int, advice: Callable[[], str]
+    ) -> None:
         """Stop a run whose loss or validation numbers stopped being finite (`values`: everything an evaluation
         read back; `sums`: the statistics' sums among them), before anything of it is logged or checkpointed, so
         that the last good checkpoint stays the resume point. A NaN weight makes every later step NaN, so the first
@@ -113,7 +115,7 @@ class TrainingState:
         first = self.step - bad + 1 if bad else self.step
         epoch, i = divmod(first - 1, steps_per_epoch)
         raise Diverged(
-            f"training diverged: the loss stopped being finite at step {i + 1} of epoch {epoch + 1}; {advice}"
+            f"training diverged: the loss stopped being finite at step {i + 1} of epoch {epoch + 1}; {advice()}"
         )
 
     def mean_stats(self, sums: list[float] | None = None) -> dict[str, float]:
