@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,3 +47,31 @@ def semi_labeled(n_labeled: int = 30) -> tuple[np.ndarray, np.ndarray]:
     y = a["y_train"].astype(int)
     y[n_labeled:] = -1
     return a["x_train"], y
+
+
+def metrics_of(out: Path, points) -> dict[str, dict]:
+    """A sweep's results without their timings: what two engines (or two runs of one) must agree on."""
+    from ssvae.training import rundir as ck
+
+    res = {}
+    for p in points:
+        m = ck.load_json(p.run(out) / ck.METRICS)
+        untimed = {c: {k: v for k, v in m[c].items() if not k.endswith("seconds")} for c in ("best", "last")}
+        res[p.path] = {**untimed, "best_epoch": m["best_epoch"]}
+        res[p.path]["losses"] = [r["train"]["loss"] for r in ck.read_history(p.run(out) / ck.HISTORY)]
+    return res
+
+
+def local_reference(points, out: Path) -> dict[str, dict]:
+    """The local engine's results with one thread, as each Ray trial (--cpus-per-group 1): the same bits."""
+    import torch
+
+    from ssvae.experiments.engines import run_points
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_points(points, out, "local", jobs=1)
+    finally:
+        torch.set_num_threads(threads)
+    return metrics_of(out, points)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
+from conftest import local_reference, metrics_of
 
 from ssvae.cli import main
 from ssvae.errors import SSVAEError
@@ -18,6 +18,7 @@ from ssvae.experiments.grid import groups_of, parse_grid, points_of, read_grid, 
 from ssvae.experiments.report import build_report
 from ssvae.experiments.reproduce import grid
 from ssvae.training import rundir as ck
+from ssvae.training.config import TrainConfig, effective, idle_settings
 
 TINY = """
 seeds = [0, 1]
@@ -63,6 +64,47 @@ def test_expansion_is_the_product_times_seeds_plus_points():
     assert [len(g) for g in groups_of(points_of(cfgs, g.varied(), 0))] == [9]
 
 
+def test_effective_settings_put_only_idle_settings_back_at_their_defaults():
+    idle = TrainConfig(mier=False, beta=1.0, gamma=3.0, features="none", feature_epochs=7, feature_code="sample")
+    assert idle_settings(idle) == ["feature_epochs", "feature_code", "beta", "gamma"]
+    e = effective(idle)
+    assert (e.beta, e.gamma, e.feature_epochs, e.feature_code) == (5.0, 1.0, 100, "mean") and e.mier is False
+    on = TrainConfig(mier=True, beta=1.0, gamma=3.0, features="m1", feature_epochs=7, feature_code="sample")
+    assert effective(on) == on and idle_settings(on) == []
+    assert effective(TrainConfig()) == TrainConfig()
+
+
+ISSUE_36 = {
+    "seeds": 2,
+    "fixed": {"dataset": "digits", "model": "m2", "labels_per_class": 10, "epochs": 2, "warmup_epochs": 1},
+    "grid": {"mier": [True, False], "beta": [1.0, 5.0]},
+}
+
+
+def test_points_that_train_the_same_run_are_one_run_and_named_as_merged():
+    """MIER on/off x beta 1/5: plain M2 at beta 1 and at beta 5 train the same thing: 3 runs a seed, not 4."""
+    g = parse_grid(ISSUE_36)
+    cfgs = g.configs()
+    assert len(cfgs) == 6 and sorted((c.seed, c.mier, c.beta) for c in cfgs) == sorted(
+        (s, m, b) for s in (0, 1) for m, b in ((True, 1.0), (True, 5.0), (False, 5.0))
+    )
+    paths = [p.path for p in points_of(cfgs, g.varied(), 0)]
+    assert len(set(paths)) == 6 and "digits/m2/n10/seed1" in paths
+    assert g.merged() == ["mier = false, beta = 1.0 | mier = false, beta = 5.0: one run (beta: no effect there)"]
+    assert parse_grid({**ISSUE_36, "grid": {"mier": [True], "beta": [1.0, 5.0]}}).merged() == []
+
+
+def test_a_grid_whose_points_would_share_a_run_directory_is_refused_before_writing(tmp_path, capsys):
+    """Two distinct runs whose values read the same in a folder name (a/b and a_b) would overwrite each other."""
+    path = tmp_path / "grid.toml"
+    path.write_text('[fixed]\ndataset = "digits"\n[grid]\ndata_dir = ["a/b", "a_b"]\n')
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'data_dir = "a/b", seed = 0' in err[0] and 'data_dir = "a_b", seed = 0' in err[0], err
+    assert "share the run directory runs/digits/m2/n100/data_dir=a_b/seed0" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
 def test_paper_tables_are_the_shipped_grids():
     """reproduce's grid comes from ssvae/grids/table1.toml and table3.toml: the paper's rows, each once."""
     t1 = shipped_grid("table1")
@@ -81,7 +123,7 @@ BAD = [
     ("[fixed]\nepochs = true\n", "epochs"),
     ("[grid]\nbeta = []\n", "beta"),
     ("[grid]\nbeta = 2.0\n", "beta"),
-    ("[grid]\nbeta = [-1.0]\n", "beta must be 0 or more, got -1.0 (at beta=-1.0)"),  # spelled as in the file
+    ("[grid]\nbeta = [-1.0]\n", "beta must be 0 or more, got -1.0 (at beta = -1.0)"),  # spelled as in the file
     ("[grid]\nlabels_per_class = [0, 10]\n", "labels_per_class must be at least 1, got 0"),
     ("[fixed]\nmodel = 'm3'\n", "m3"),
     ("[fixed]\nseed = 1\n", "seeds"),
@@ -162,26 +204,6 @@ def ray_local():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
-
-
-def metrics_of(out: Path, points) -> dict[str, dict]:
-    res = {}
-    for p in points:
-        m = ck.load_json(p.run(out) / ck.METRICS)
-        untimed = {c: {k: v for k, v in m[c].items() if not k.endswith("seconds")} for c in ("best", "last")}
-        res[p.path] = {**untimed, "best_epoch": m["best_epoch"]}
-        res[p.path]["losses"] = [r["train"]["loss"] for r in ck.read_history(p.run(out) / ck.HISTORY)]
-    return res
-
-
-def local_reference(points, out: Path) -> dict[str, dict]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as each Ray trial (--cpus-per-group 1): the same bits
-    try:
-        run_points(points, out, "local", jobs=1)
-    finally:
-        torch.set_num_threads(threads)
-    return metrics_of(out, points)
 
 
 @pytest.mark.slow

@@ -150,6 +150,25 @@ def test_resume_refuses_other_settings(tmp_path):
         train(TrainConfig(model="m2", mier=True, epochs=1, **FAST), tmp_path / "r", progress=False)
 
 
+def test_a_setting_with_no_effect_is_recorded_at_its_default_and_never_blocks_a_resume(tmp_path):
+    """beta does nothing without MIER: the run records what it trains (beta at its default), and a command that
+    differs from it only there resumes it; a run recorded by an older version with the idle value resumes too."""
+    cfg = TrainConfig(model="m2", epochs=1, beta=1.0, gamma=3.0, **FAST)
+    train(cfg, tmp_path / "r", progress=False)
+    recorded = ck.load_json(tmp_path / "r" / "config.json")
+    assert (recorded["config"]["beta"], recorded["config"]["gamma"]) == (5.0, 1.0)
+    stamp = (tmp_path / "r" / "last.pt").stat().st_mtime_ns
+    train(dataclasses.replace(cfg, beta=2.0), tmp_path / "r", progress=False)  # finished: nothing to train
+    assert (tmp_path / "r" / "last.pt").stat().st_mtime_ns == stamp
+    old = {**recorded, "config": {**recorded["config"], "beta": 1.0}}  # as written before idle settings were reset
+    ck.save_json(tmp_path / "r" / "config.json", old)
+    train(dataclasses.replace(cfg, epochs=2), tmp_path / "r", progress=False)
+    assert len(ck.read_history(tmp_path / "r" / "metrics.jsonl")) == 2
+    with pytest.raises(SSVAEError, match="other settings.*beta"):  # with MIER on, beta is the run's own
+        train(dataclasses.replace(cfg, mier=True), tmp_path / "m", progress=False)
+        train(dataclasses.replace(cfg, mier=True, beta=2.0), tmp_path / "m", progress=False)
+
+
 def test_test_split_never_influences_training(tmp_path):
     a = tiny_arrays(n_train=400)
     np.savez(tmp_path / "a.npz", **a)

@@ -321,6 +321,7 @@ def print_baselines(run_dir: Path, rows: list[dict]) -> None:
 def cmd_reproduce(a: argparse.Namespace) -> None:
     from .data import resolve_device
     from .experiments import reproduce as rp
+    from .experiments.engines import check_engine
     from .experiments.report import build_report
     from .training import rundir as ck
     from .training.budget import TimeBudget
@@ -335,6 +336,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     settings.update(features=a.features, feature_epochs=a.feature_epochs, feature_code=a.feature_code)
     base = rp.base_config(a.data_dir, str(device), eval_every=a.eval_every, **settings)
     datasets, unavailable = rp.loadable([d.strip() for d in a.datasets.split(",") if d.strip()], a.data_dir)
+    check_engine(out=out, **engine_options(a))
     ck.make_run_dir(out)
     for d, why in unavailable.items():
         print(f"skipping {d}: {why}", file=sys.stderr)
@@ -402,7 +404,7 @@ def add_grid_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sweep(a: argparse.Namespace) -> None:
-    from .experiments.engines import run_points
+    from .experiments.engines import check_engine, run_points
     from .experiments.grid import SHIPPED, load_grid_arg, points_of, run_epochs_done, shipped_text
     from .experiments.report import sweep_table
     from .experiments.reproduce import loadable
@@ -427,17 +429,27 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     if iw < 0:
         raise SSVAEError(f"--iw-samples must be 0 or more, got {iw}")
     points = points_of(cfgs, grid.varied(), iw)
+    merged = grid.merged(overrides=overrides)
     out = Path(a.out)
     ck.check_run_dir_path(out)
     budget, watch = TimeBudget(a.time_limit), watch_of(a, out / "runs", lines_only=True)
+    check_engine(out=out, **engine_options(a))
     ck.make_run_dir(out)
     ck.save_json(
         out / "sweep.json",
-        {"command": "ssvae " + shlex.join(a.argv), "grid": grid.source, "runs": len(points), "engine": a.engine},
+        {
+            "command": "ssvae " + shlex.join(a.argv),
+            "grid": grid.source,
+            "runs": len(points),
+            "engine": a.engine,
+            "merged": merged,
+        },
     )
     print(f"{len(points)} runs from {grid.source} -> {out} ({a.engine} engine)", flush=True)
+    for line in merged:
+        print(f"merged {line}", flush=True)
     run_points(points, out, budget=budget, jobs=a.jobs, figures=not a.no_figures, watch=watch, **engine_options(a))
-    for path in sweep_table(out, points, grid.varied()):
+    for path in sweep_table(out, points, grid.varied(), merged):
         print(f"wrote {path}")
     if budget.stopped:
         print(budget.summary((run_epochs_done(points, out), sum(p.cfg.epochs for p in points))))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +20,7 @@ from ..core.features import featurized
 from ..errors import SSVAEError
 from ..evaluation.evaluate import evaluate_run
 from ..training.budget import TimeBudget
+from ..training.rundir import save_json
 from ..training.stacked import train_many
 from ..training.watch import Watch
 from .grid import Point, groups_of, is_finished, run_epochs_done
@@ -105,19 +107,61 @@ def _ray_trial(
     watch: Watch,
 ) -> None:
     """One Ray Tune trial: one group, its own threads; a retried trial resumes the group's run directories."""
+    import ray
     from ray import tune
 
     group = groups[config["group"]]
     budget = TimeBudget(None if deadline is None else max(1e-3, deadline - time.time()))
     finished = run_group(group, Path(out), budget, threads=threads, figures=figures, watch=watch)
-    tune.report({"runs_finished": finished, "runs": len(group), "run_epochs": run_epochs_done(group, Path(out))})
+    where = {"node_id": ray.get_runtime_context().get_node_id(), "node_ip": ray.util.get_node_ip_address()}
+    tune.report(
+        {"runs_finished": finished, "runs": len(group), "run_epochs": run_epochs_done(group, Path(out)), **where}
+    )
+
+
+def unseen_by(folder: Path) -> list[str]:
+    """The addresses of the cluster's live nodes that cannot see `folder`: a probe file written here, looked for
+    on every node by a task pinned there (no CPU of its own, so busy nodes answer too)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    @ray.remote(num_cpus=0)
+    def sees(path: str) -> bool:
+        return Path(path).exists()
+
+    probe = folder / f".ssvae-probe-{uuid.uuid4().hex}"
+    probe.write_text("every node of a Ray sweep must see this folder\n")
+    try:
+        nodes = [n for n in ray.nodes() if n["Alive"]]
+        strategy = [NodeAffinitySchedulingStrategy(n["NodeID"], soft=False) for n in nodes]
+        seen = ray.get([sees.options(scheduling_strategy=s).remote(str(probe)) for s in strategy])
+    finally:
+        probe.unlink()
+    return [n["NodeManagerAddress"] for n, ok in zip(nodes, seen) if not ok]
+
+
+def ready_ray(out: Path, address: str | None = None, **_: Any) -> None:
+    """Connects to the cluster (or starts one here) and refuses, before anything is written, an OUT that a node
+    cannot see: its nearest existing folder is probed, which is the same mount as OUT."""
+    try:
+        import ray
+    except ImportError:
+        raise SSVAEError('--engine ray needs Ray: pip install "ssvae[ray]"') from None
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    folder = next(p for p in [out.resolve(), *out.resolve().parents] if p.exists())
+    blind = unseen_by(folder)
+    if blind:
+        raise SSVAEError(
+            f"--out {out}: not visible from the Ray node(s) {', '.join(blind)}; every node needs the same shared "
+            "folder at the same path (and the package and the data)"
+        )
 
 
 def run_ray(
     groups: list[list[Point]],
     out: Path,
     budget: TimeBudget,
-    address: str | None = None,
     cpus_per_group: int = 1,
     gpus_per_group: float | None = None,
     max_failures: int = 2,
@@ -130,13 +174,9 @@ def run_ray(
     directories under OUT, which every node must see (shared storage), checkpoint through the library's own
     atomic checkpoints, and a trial that fails (its worker killed, its node lost) is retried up to `max_failures`
     times, resuming from them."""
-    try:
-        import ray
-        from ray import tune
-    except ImportError:
-        raise SSVAEError('--engine ray needs Ray: pip install "ssvae[ray]"') from None
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    import ray  # connected, and OUT checked, by `check_engine` (`ready_ray`)
+    from ray import tune
+
     if gpus_per_group is None:
         gpus_per_group = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
     deadline = None if budget.seconds is None else time.time() + budget.seconds - (budget.clock() - budget.start)
@@ -160,6 +200,7 @@ def run_ray(
         ),
     )
     results = tuner.fit()
+    record_trials(out, groups, results)
     failed = [r for r in results if r.error is not None]
     if failed:
         first = str(failed[0].error).strip().splitlines()[-1]
@@ -169,7 +210,35 @@ def run_ray(
     budget.stopped = sum(is_finished(p, out) for p in points) < len(points) and deadline is not None
 
 
+TRIALS = "ray/trials.json"  # under OUT: where each group trained, by the trial's last report
+
+
+def record_trials(out: Path, groups: list[list[Point]], results: Any) -> None:
+    """OUT/ray/trials.json: each group's runs, the node that last trained them, and the trial's outcome."""
+    rows = []
+    for r in results:
+        m = r.metrics or {}
+        rows.append(
+            {
+                "group": [p.path for p in groups[r.config["group"]]],
+                "node_id": m.get("node_id"),
+                "node_ip": m.get("node_ip"),
+                "runs_finished": m.get("runs_finished"),
+                "error": None if r.error is None else str(r.error).strip().splitlines()[-1],
+            }
+        )
+    save_json(out / TRIALS, sorted(rows, key=lambda row: row["group"]))
+
+
 ENGINES: dict[str, Callable[..., None]] = {"local": run_local, "ray": run_ray}
+# What an engine checks before a command writes anything (the cluster reachable, OUT visible from every node).
+READY: dict[str, Callable[..., None]] = {"local": lambda out, **_: None, "ray": ready_ray}
+
+
+def check_engine(engine: str, out: Path, **options: Any) -> None:
+    if engine not in ENGINES:
+        raise SSVAEError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    READY[engine](Path(out), **options)
 
 
 def shared_features(p: Point, out: Path) -> Point:
@@ -189,8 +258,7 @@ def run_points(
 ) -> float:
     """Train and evaluate every point not yet finished, grouped for stacking, on the chosen engine; returns the
     wall seconds spent."""
-    if engine not in ENGINES:
-        raise SSVAEError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    check_engine(engine, Path(out), **options)
     t0 = time.perf_counter()
     points = [shared_features(p, Path(out)) for p in points]
     ENGINES[engine](groups_of(points), Path(out), budget or TimeBudget(), **options)

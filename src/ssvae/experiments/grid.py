@@ -27,7 +27,7 @@ from ..core.models import MODELS
 from ..errors import SSVAEError
 from ..settings import coerce
 from ..training import rundir as rd
-from ..training.config import TrainConfig, check_config, shown
+from ..training.config import TrainConfig, check_config, effective, shown
 from ..training.stacked import stackable
 
 PAPER_AXES = ("dataset", "model", "mier", "labels_per_class", "seed")  # already in every run directory's name
@@ -44,30 +44,49 @@ class Grid:
     iw_samples: int = 0
     source: str = "grid"
 
-    def configs(
+    def points_settings(
         self, base: TrainConfig | None = None, overrides: dict[str, Any] | None = None, seeds: list[int] | None = None
-    ) -> list[TrainConfig]:
-        """Every run of the grid, seed by seed (seed 0 of every point first); `overrides` win over the file's
-        fixed settings and drop a grid axis of the same name (e.g. the command line's --data-dir)."""
+    ) -> list[tuple[dict[str, Any], TrainConfig]]:
+        """Every point of the grid, seed by seed (seed 0 of every point first), as (its own settings, the run it
+        trains: `effective`, so that a setting with no effect, beta without MIER, does not make another run);
+        `overrides` win over the file's fixed settings and drop a grid axis of the same name (e.g. the command
+        line's --data-dir)."""
         base, overrides = base or TrainConfig(), overrides or {}
         axes = {k: v for k, v in self.axes.items() if k not in overrides}
         combos = [dict(zip(axes, vals)) for vals in itertools.product(*axes.values())] if axes else [{}]
         combos += [p for p in self.points]
-        cfgs = []
+        out = []
         for seed in self.seeds if seeds is None else seeds:
             for combo in combos:
-                settings = {**self.fixed, **combo, **overrides, "seed": seed}
-                cfg = replace(base, **settings)
+                cfg = replace(base, **{**self.fixed, **combo, **overrides, "seed": seed})
                 try:
                     check_config(cfg)
                 except SSVAEError as e:
-                    shown = ", ".join(f"{k}={v!r}" for k, v in combo.items()) or "the fixed settings"
-                    raise SSVAEError(f"{self.source}: {e} (at {shown})") from None
-                cfgs.append(cfg)
-        unique: dict[str, TrainConfig] = {}  # TrainConfig is unhashable (a dict field): key by its JSON; first kept
-        for c in cfgs:
-            unique.setdefault(json.dumps(c.to_json(), sort_keys=True), c)
+                    raise SSVAEError(f"{self.source}: {e} (at {point_text(combo)})") from None
+                out.append((combo, effective(cfg)))
+        return out
+
+    def configs(
+        self, base: TrainConfig | None = None, overrides: dict[str, Any] | None = None, seeds: list[int] | None = None
+    ) -> list[TrainConfig]:
+        """The distinct runs of the grid (`points_settings`), first appearance kept."""
+        unique: dict[str, TrainConfig] = {}  # TrainConfig is unhashable (a dict field): key by its JSON
+        for _, c in self.points_settings(base, overrides, seeds):
+            unique.setdefault(config_key(c), c)
         return list(unique.values())
+
+    def merged(self, base: TrainConfig | None = None, overrides: dict[str, Any] | None = None) -> list[str]:
+        """One line for each set of points that train the same run, naming them and the settings that made no
+        difference (`effective`), for the sweep to say which points it merged."""
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for combo, c in self.points_settings(base, overrides, self.seeds[:1]):
+            runs.setdefault(config_key(c), []).append(combo)
+        lines = []
+        for combos in (cs for cs in runs.values() if len(cs) > 1):
+            keys = {k for c in combos for k in c}
+            idle = sorted(k for k in keys if len({json.dumps(c.get(k)) for c in combos}) > 1)
+            lines.append(f"{' | '.join(map(point_text, combos))}: one run ({', '.join(idle)}: no effect there)")
+        return lines
 
     def varied(self) -> list[str]:
         """Fields that differ between the grid's points (their values name the run directories)."""
@@ -76,6 +95,15 @@ class Grid:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def config_key(cfg: TrainConfig) -> str:
+    return json.dumps(cfg.to_json(), sort_keys=True)
+
+
+def point_text(settings: dict[str, Any]) -> str:
+    """A point as a grid file spells its settings: `mier = false, beta = 1.0`."""
+    return ", ".join(f"{k} = {json.dumps(v)}" for k, v in settings.items()) or "the fixed settings"
 
 
 def _coerce(where: str, name: str, value: Any) -> Any:
@@ -188,8 +216,19 @@ class Point:
 
 
 def points_of(cfgs: list[TrainConfig], varied: list[str], iw_samples: int) -> list[Point]:
-    """Supervised-only runs have no generative bound to estimate: no IWAE for them."""
-    return [Point(c, run_path(c, varied), 0 if MODELS[c.model].supervised_only else iw_samples) for c in cfgs]
+    """Supervised-only runs have no generative bound to estimate: no IWAE for them. Two distinct runs that would
+    share a run directory (values that read the same in a folder name) are refused before anything is written."""
+    points = [Point(c, run_path(c, varied), 0 if MODELS[c.model].supervised_only else iw_samples) for c in cfgs]
+    seen: dict[str, Point] = {}
+    for p in points:
+        q = seen.setdefault(p.path, p)
+        if q is not p and config_key(q.cfg) != config_key(p.cfg):
+            a, b = ({k: getattr(x.cfg, k) for k in [*varied, "seed"]} for x in (q, p))
+            raise SSVAEError(
+                f"grid points {point_text(a)} and {point_text(b)} would share the run directory runs/{p.path}; "
+                "give values that differ in a folder name"
+            )
+    return points
 
 
 def groups_of(points: list[Point]) -> list[list[Point]]:

@@ -525,9 +525,10 @@ def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> st
 
 
 # ---------------------------------------------------------------------------------------------------- sweeps
-def sweep_table(out: Path, points: list, varied: list[str]) -> list[Path]:
-    """OUT/sweep.md and sweep.csv: one row per point of a sweep (its varied settings), test accuracy of the kept
-    and of the last model over the seeds that finished, mean ± SD [95 % CI]."""
+def sweep_table(out: Path, points: list, varied: list[str], merged: list[str] = ()) -> list[Path]:
+    """OUT/sweep.md and sweep.csv: one row per run of a sweep (its varied settings), test accuracy of the kept
+    and of the last model over the seeds that finished, mean ± SD [95 % CI]; `merged` (`Grid.merged`): the
+    grid's points that trained one run between them."""
     from .grid import PAPER_AXES
 
     cells: dict[str, list] = defaultdict(list)
@@ -552,9 +553,11 @@ def sweep_table(out: Path, points: list, varied: list[str]) -> list[Path]:
         )
     header = [*keys, "runs finished", "test acc. (best by validation)", "test acc. (last epoch)"]
     md = out / "sweep.md"
+    notes = "".join(f"- {line}\n" for line in merged)
+    notes = notes and f"\nPoints of the grid that train the same run, trained and listed once:\n\n{notes}"
     md.write_text(
         "# Sweep\n\nTest accuracy (%) over seeds: mean ± SD [95 % CI] n=seeds. Every number comes from the run "
-        "directories under `runs/`.\n\n" + md_table(header, rows) + "\n"
+        "directories under `runs/`.\n\n" + md_table(header, rows) + "\n" + notes
     )
     path = out / "sweep.csv"
     with open(path, "w", newline="") as f:

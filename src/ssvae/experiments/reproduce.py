@@ -17,7 +17,7 @@ from ..errors import SSVAEError
 from ..evaluation.baselines import write_baseline_runs
 from ..training import rundir as rd
 from ..training.budget import TimeBudget
-from ..training.config import TrainConfig
+from ..training.config import TrainConfig, effective
 from ..training.features import FINAL as STAGE_FINAL
 from .engines import run_points
 from .grid import Point, shipped_grid
@@ -85,7 +85,7 @@ def run_grid(
     budget = budget or TimeBudget()
     t0 = time.perf_counter()
     cfgs = [
-        replace(base, dataset=s.dataset, model=s.model, mier=s.mier, labels_per_class=s.labels, seed=s.seed)
+        effective(replace(base, dataset=s.dataset, model=s.model, mier=s.mier, labels_per_class=s.labels, seed=s.seed))
         for s in specs
     ]
     points = [Point(c, s.path, 0 if MODELS[s.model].supervised_only else iw_samples) for c, s in zip(cfgs, specs)]

@@ -7,7 +7,7 @@ declarations (`ssvae.settings`); the objective's own settings come from `ssvae.c
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from typing import Any
 
 from ..core.features import CODES, FEATURES, NO_FEATURES
@@ -166,6 +166,7 @@ class TrainConfig(ObjectiveSettings, RunSettings):
 
 
 SETTINGS = declared(TrainConfig)
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 # Settings that may change when a run is resumed (e.g. to train longer, or on another machine).
 RESUMABLE_CHANGES = {name for name, s in SETTINGS.items() if s.resumable}
 # Settings added after runs were made, with the behaviour runs had before: a run directory without them in its
@@ -186,3 +187,20 @@ def shown(cfg: TrainConfig, name: str) -> bool:
     """Whether a setting means anything for this run (beta and gamma only with MIER on)."""
     switch = SETTINGS[name].shown_when if name in SETTINGS else None
     return switch is None or is_on(getattr(cfg, switch))
+
+
+def default_of(name: str) -> Any:
+    f = FIELDS[name]
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+def idle_settings(cfg: TrainConfig) -> list[str]:
+    """The settings that have no effect in this run and differ from their defaults (beta without MIER...)."""
+    return [n for n in SETTINGS if not shown(cfg, n) and getattr(cfg, n) != default_of(n)]
+
+
+def effective(cfg: TrainConfig) -> TrainConfig:
+    """A run's identity: the settings that have no effect in it put back at their defaults, so that commands and
+    grid points that train the same thing name, group, record and resume the same run."""
+    idle = idle_settings(cfg)
+    return dataclasses.replace(cfg, **{n: default_of(n) for n in idle}) if idle else cfg

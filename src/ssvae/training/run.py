@@ -23,7 +23,7 @@ from ..files import check_writable_folder
 from . import rundir as rd
 from .budget import TimeBudget
 from .build import build
-from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_config
+from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_config, effective, shown
 from .features import stage_likelihood, trained_stage
 from .graphs import graphs_wanted
 from .hardware import PRECISIONS, compiled_if_asked, keep_freed_memory, resolve_precision
@@ -43,7 +43,9 @@ def check_resumable(cfg: TrainConfig, out: Path, recorded: dict[str, Any]) -> bo
         return False
     new = cfg.to_json()
     old = {**BEFORE_THEY_EXISTED, **recorded}  # a run older than a setting ran with what the code did then
-    diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
+    # a setting with no effect in this run (recorded by a version that did not normalise it) is not a difference
+    same = RESUMABLE_CHANGES | {k for k in new if not shown(cfg, k)}
+    diff = sorted(k for k in set(old) | set(new) if k not in same and old.get(k) != new.get(k))
     if diff:
         what = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
         raise SSVAEError(
@@ -84,6 +86,7 @@ class Run(TrainingState):
     ):
         # Everything that can refuse the run is checked before the run directory is created or written to.
         check_config(cfg)
+        cfg = effective(cfg)  # recorded and compared as what it trains
         self.device = device = resolve_device(cfg.device)
         if device.type == "cpu":
             keep_freed_memory()  # the step's activations reuse freed heap memory instead of fresh pages
