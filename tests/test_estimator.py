@@ -315,3 +315,21 @@ def test_features_auto_is_the_stage_for_many_images_and_few_labels_only():
     assert clf.features_ == "none" and clf.config_["features"] is None
     y[: 2 * (MOST + 1)] = np.arange(2 * (MOST + 1)) % 2  # more than 30 labels per class
     assert SemiSupervisedClassifier(**small, device=DEVICE).fit(x, y).features_ == "none"
+
+
+def test_auto_epochs_follow_the_number_of_steps_an_epoch_takes():
+    """epochs="auto" (the default): passes for about 5,000 optimizer steps (the feature stage: 9,000), at least 20
+    (30) and at most 100: 20 and 30 on Fashion-MNIST's 55,000 training images, 100 on digits' 1,500."""
+    from ssvae.estimator import auto_epochs
+
+    assert SemiSupervisedClassifier().epochs == SemiSupervisedClassifier().feature_epochs == "auto"
+    assert auto_epochs("epochs", 549) == 20  # Fashion-MNIST in batches of 100: 10 would give 5,490 steps
+    assert auto_epochs("epochs", 100) == 50 and auto_epochs("epochs", 99) == 51  # ceil(5000 / 99)
+    assert auto_epochs("epochs", 12) == 100 and auto_epochs("epochs", 0) == 100  # digits; a cap, not 5,000
+    assert auto_epochs("feature_epochs", 550) == 30 and auto_epochs("feature_epochs", 200) == 45
+    xtr, y_semi, _, _ = digits_semi()  # 1,497 rows: 13 steps of 100 unlabeled rows an epoch
+    est = SemiSupervisedClassifier(**TINY).partial_fit(xtr / 16, y_semi)
+    cfg = est.config_["config"]
+    assert (cfg["epochs"], cfg["warmup_epochs"], cfg["feature_epochs"]) == (1, 20, 100)  # warm-up: a fifth of 100
+    with pytest.raises(ValueError, match="epochs must be a whole number"):
+        SemiSupervisedClassifier(epochs="many", **TINY).fit(xtr / 16, y_semi)

@@ -180,7 +180,8 @@ def test_estimator_reports_stage_1_like_stage_2_after_saying_what_it_will_train(
     """verbose=True without a terminal: first one line naming both stages and the expected time, then a line per
     stage-1 epoch (its ELBO and ETA), then a line per stage-2 evaluation."""
     x, y = semi_labeled()
-    SemiSupervisedClassifier(features="m1", feature_epochs=3, epochs=2, verbose=True, **SMALL_ESTIMATOR).fit(x, y)
+    est = SemiSupervisedClassifier(features="m1", feature_epochs=3, epochs=2, batch_size=100, verbose=True)
+    est.set_params(**SMALL_ESTIMATOR).fit(x, y)
     lines = capsys.readouterr().err.strip().splitlines()
     assert re.fullmatch(
         r"ssvae: fitting stage 1 \(m1\) for 3 epochs of 3 steps, then m2 for 2 epochs of 2 steps, on 30 labeled "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from .training.estimate import plan
 from .training.loop import run_epochs
 from .training.run import Run
 from .training.saved import json_classes, load_model, save_model
+from .training.schedule import steps_per_epoch
 from .training.watch import QUIET, Watch, duration
 
 # Parameters that decide the network's shape or its feature stage: a warm start cannot change them (it continues
@@ -49,6 +51,19 @@ NETWORK_PARAMS = (
 # Parameters whose kind the run's settings do not declare (the estimator's own), and those that may be None.
 OWN_KINDS = {"validation_fraction": "float"}
 NULLABLE = {"features"}  # None: the inputs themselves
+
+# epochs="auto", feature_epochs="auto": enough passes for about STEPS optimizer steps, and at least LEAST and at
+# most MOST of them, so that a large set is not trained for longer than it needs nor a small one for too few
+# updates. Measured on validation (README, "Measured so far"): Fashion-MNIST at 10 labels per class, M1 then M2 on
+# its code at lr 1e-3: 30 stage-1 epochs (9,000 steps of 200) and 20 stage-2 epochs came within noise of 100 + 50
+# epochs at lr 3e-4 (results/fit-defaults-n10); digits' 1,500 images: the 100 epochs its defaults were chosen with.
+AUTO_EPOCHS = {"epochs": (5_000, 20, 100), "feature_epochs": (9_000, 30, 100)}  # name -> (STEPS, LEAST, MOST)
+
+
+def auto_epochs(name: str, steps_per_epoch: int) -> int:
+    steps, least, most = AUTO_EPOCHS[name]
+    return min(most, max(least, math.ceil(steps / max(steps_per_epoch, 1))))
+
 
 # early_stopping value -> (TrainConfig.select, where the held-out rows come from)
 SELECTION = {False: ("last", None), True: ("val-accuracy", "labeled"), "elbo": ("val-elbo", "unlabeled")}
@@ -81,6 +96,9 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         or a fresh "sample" each step); predict, transform, sample and save go through both stages. "auto": "m1"
         for at least 10000 rows of intensities (images) with at most 30 labels per class, else None (what
         measured best: README; `features_` says which was used).
+    epochs, feature_epochs : passes of the model's and of the feature stage's training. "auto" (default): enough
+        for about 5,000 (stage 1: 9,000) optimizer steps, at least 20 (30) and at most 100: 20 and 30 on a large
+        image set, 100 on digits' 1,500 images (`AUTO_EPOCHS`: what was measured, README).
     mier : add the MIER regulariser (eq. 7/9) with weights `beta` (entropy) and `gamma` (mutual information). Off
         by default: where labels are scarce, validation preferred M2 without it (Fashion-MNIST, 10 labels per class,
         on M1's code: 72.4% against 69.3%; digits: 93.1% against 92.4%; README, "Measured so far").
@@ -107,14 +125,14 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         model: str = "m2",
         mier: bool = False,
         features: str | None = "auto",
-        feature_epochs: int = 100,
+        feature_epochs: int | str = "auto",
         feature_code: str = "mean",
         beta: float = 5.0,
         gamma: float = 1.0,
         alpha: float | None = None,
         weighting: str = "sum",
-        epochs: int = 100,
-        batch_size: int = 100,
+        epochs: int | str = "auto",
+        batch_size: int = 200,
         lr: float = 1e-3,
         warmup_epochs: int | None = None,
         likelihood: str = "auto",
@@ -167,7 +185,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
 
     def fit(self, X, y) -> "SemiSupervisedClassifier":
         """Train on X with labels y; rows with y == -1 are unlabeled. Returns self."""
-        return self._fit(X, y, self.epochs, warm=self.warm_start and hasattr(self, "model_"))
+        return self._fit(X, y, None, warm=self.warm_start and hasattr(self, "model_"))
 
     def partial_fit(self, X, y, classes=None) -> "SemiSupervisedClassifier":
         """One more epoch on (X, y), continuing from the fitted model; `classes` fixes the classes on the first
@@ -184,6 +202,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         for name, value in self.get_params().items():
             if value is None and (defaults.get(name) is None or name in optional(TrainConfig) or name in NULLABLE):
                 continue
+            if isinstance(value, str) and value == "auto" and name in AUTO_EPOCHS:
+                continue
             kind = declared.get(name)
             if kind is not None and not fits_kind(value, kind):
                 raise ValueError(f"{name} must be {KIND_WORDS.get(kind, kind)}, got {value!r}")
@@ -198,7 +218,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
                 "since it was fitted; set warm_start=False (or call clone) to fit a new one"
             )
 
-    def _fit(self, X, y, epochs: int, warm: bool) -> "SemiSupervisedClassifier":
+    def _fit(self, X, y, epochs: int | None, warm: bool) -> "SemiSupervisedClassifier":
+        """`epochs`: None for the `epochs` parameter (partial_fit: 1)."""
         self._check_params()
         if warm:
             self._check_warm_start()
@@ -232,7 +253,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         shape = self.preprocessing_.input_shape
         image_shape = tuple(shape[:2]) if len(shape) == 2 else (1, self.preprocessing_.dim)
         ds = Dataset("X", xp, codes, xp[:0], codes[:0], image_shape, len(classes), classes)
-        cfg = self._config(seed, epochs, select)
+        cfg = self._config(seed, epochs, select, len(split.labeled), len(split.unlabeled))
         init = self.train_state_ if warm else None
         watch = dataclasses.replace(Watch() if self.verbose else QUIET, tensorboard=self.tensorboard_dir)
         if self.verbose:
@@ -269,16 +290,24 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         codes[~unl] = np.searchsorted(classes, labeled)
         return codes, classes
 
-    def _config(self, seed: int, epochs: int, select: str) -> TrainConfig:
+    def _config(self, seed: int, epochs: int | None, select: str, n_labeled: int, n_unlabeled: int) -> TrainConfig:
         """The run's settings: every parameter named like a setting (`TrainConfig`) or a model option
-        (`MODEL_OPTIONS`) passes through under its own name, and is checked by the same declarations."""
+        (`MODEL_OPTIONS`) passes through under its own name, and is checked by the same declarations; "auto"
+        epochs resolved for these rows (`AUTO_EPOCHS`)."""
         params = self.get_params()
         same = {k: params[k] for k in SETTINGS if k in params and k not in ("epochs", "warmup_epochs")}
         options = {k: params[k] for k in MODEL_OPTIONS if k in params and k != "likelihood" and params[k] is not None}
         if self.model in MODELS and "likelihood" in {f.name for f in dataclasses.fields(MODELS[self.model].config)}:
             options["likelihood"] = self.likelihood_  # the resolved one; a supervised-only model has none
-        warmup = self.warmup_epochs if self.warmup_epochs is not None else max(1, self.epochs // 5)
-        same["features"] = self.features_
+        passes = {
+            "epochs": steps_per_epoch(n_unlabeled, self.batch_size) if n_unlabeled else 1,
+            "feature_epochs": steps_per_epoch(n_labeled + n_unlabeled, self.batch_size),
+        }
+        resolved = {k: auto_epochs(k, passes[k]) if params[k] == "auto" else params[k] for k in AUTO_EPOCHS}
+        full = resolved["epochs"]
+        warmup = self.warmup_epochs if self.warmup_epochs is not None else max(1, full // 5)
+        epochs = full if epochs is None else epochs
+        same.update(features=self.features_, feature_epochs=resolved["feature_epochs"])
         return TrainConfig(
             **same,
             dataset="X",

@@ -19,7 +19,7 @@ from ..core.objectives import ObjectiveConfig, loss_function
 from ..data import resolve_device
 from .config import TrainConfig
 from .hardware import PRECISIONS, adam, resolve_precision
-from .schedule import make_schedule
+from .schedule import make_schedule, steps_per_epoch
 
 PROBE_STEPS = 3  # timed after one untimed step (allocations, first-call costs)
 
@@ -100,7 +100,7 @@ def plan(cfg: TrainConfig, input_dim: int, num_classes: int, n_labeled: int, n_u
     if featurized(cfg.features):
         batch = min(cfg.batch_size, n_labeled + n_unlabeled)
         step = stage_step(cfg.features, input_dim, batch, cfg.lr, precision, device, gen)
-        steps = (n_labeled + n_unlabeled) // batch
+        steps = steps_per_epoch(n_labeled + n_unlabeled, cfg.batch_size)
         stages.append(StagePlan(f"stage 1 ({cfg.features})", cfg.feature_epochs, steps, timed_steps(step)))
         spec = stage_spec(cfg.features, cfg.feature_code, "bernoulli")
     sched = make_schedule(cfg, n_unlabeled, n_labeled)

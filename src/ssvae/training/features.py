@@ -44,7 +44,7 @@ from . import rundir as rd
 from .budget import StoppedInStage1, TimeBudget
 from .config import TrainConfig
 from .hardware import PRECISIONS, adam, tensor_lr
-from .schedule import epoch_indices
+from .schedule import epoch_indices, steps_per_epoch
 from .state import Diverged
 from .watch import QUIET, Watch, duration
 
@@ -275,7 +275,7 @@ def stage_epoch(cfg: TrainConfig, stage: nn.Module, opt, gen, x: torch.Tensor, e
     """One pass over `x` in batches of `batch_size`; the epoch's row, or `Diverged` when its ELBO is not finite."""
     autocast = functools.partial(PRECISIONS[cfg.precision], x.device)
     batch = min(cfg.batch_size, len(x))
-    steps = len(x) // batch
+    steps = steps_per_epoch(len(x), batch)
     t0 = time.perf_counter()
     order = epoch_indices(len(x), steps, batch, gen, x.device)
     sums = torch.zeros(2, device=x.device)

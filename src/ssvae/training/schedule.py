@@ -22,10 +22,16 @@ class Schedule:
     weights: TermWeights
 
 
+def steps_per_epoch(rows: int, batch: int) -> int:
+    """Steps of one pass over `rows` in batches of `batch` (all of them when fewer): the ragged tail is dropped,
+    so that every step has the same shape."""
+    return rows // min(batch, rows)
+
+
 def make_schedule(cfg: TrainConfig, n_unlabeled: int, n_labeled: int) -> Schedule:
     bu = min(cfg.batch_size, n_unlabeled)
     bl = min(cfg.labeled_batch_size, n_labeled)
-    steps = n_unlabeled // bu  # drop the ragged tail: every step has the same shape
+    steps = steps_per_epoch(n_unlabeled, cfg.batch_size)
     labeled_batches = math.ceil(n_labeled / bl)
     weights = WEIGHTINGS[cfg.weighting](n_labeled, n_unlabeled, labeled_batches, steps, cfg.alpha)
     return Schedule(steps, bu, bl, labeled_batches, weights)

@@ -1,0 +1,97 @@
+"""Where a CPU training step's time goes, on this CPU (issue 31, item 1): every model on the pixels, every model on
+M1's 50-d code, and M1's own step (stage 1), each at Fashion-MNIST's shapes at 10 labels per class (batches of 200
+labeled + 200 unlabeled, 10 classes).
+
+    python benchmarks/step_profile.py [--precision auto] [--threads 2] [--steps 10] [--top 4]
+
+For each step: ms per step (median of 3 timings of `--steps` steps), its FLOPs (forward + backward, counted by
+torch.utils.flop_counter), the achieved FLOP rate as a fraction of the matrix-product rate measured in the same
+run and precision (2000 x 784 x 600: the shape of one enumerated batch), the share of self CPU time spent in matrix
+products, and the operators that take the most of it (torch.profiler). `auto` is the precision a run picks here
+(`ssvae.training.hardware.resolve_precision`). Run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from features_speed import model_step, stage_step
+from speed import DTYPES, matmul_rate
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
+
+from ssvae.core.models import generative_models
+from ssvae.training.hardware import cpu_capabilities, keep_freed_memory, resolve_precision
+
+CODE = {"name": "m1", "code": "mean", "likelihood": "bernoulli"}
+PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear")
+
+
+def timed(step, steps: int) -> float:
+    step()
+    runs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        runs.append((time.perf_counter() - t0) / steps)
+    return statistics.median(runs)
+
+
+def flops_of(step) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    return counter.get_total_flops()
+
+
+def operators(step, top: int) -> tuple[float, str]:
+    """The share of self CPU time in matrix products, and the `top` operators by self CPU time with their shares."""
+    with profile(activities=[ProfilerActivity.CPU]) as p:
+        for _ in range(3):
+            step()
+    rows = [(e.key, e.self_cpu_time_total) for e in p.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(t for _, t in rows)
+    rows.sort(key=lambda r: -r[1])
+    products = sum(t for k, t in rows if k in PRODUCTS) / total
+    ops = [(k, t) for k, t in rows if k.startswith("aten::")][:top]
+    return products, ", ".join(f"{k.removeprefix('aten::')} {100 * t / total:.0f}%" for k, t in ops)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--top", type=int, default=4)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    keep_freed_memory()
+    cpu = torch.device("cpu")
+    precision = resolve_precision(a.precision, cpu)
+    rate = matmul_rate(cpu, DTYPES[precision])
+    caps = cpu_capabilities()
+    kind = next((f for f in ("amx_bf16", "avx512_bf16", "avx2") if caps.get(f)), "?")
+    print(f"{caps.get('cpu_name') or 'CPU'} ({kind}), torch {torch.__version__}, {a.threads} thread(s), {precision}")
+    print(f"measured {precision} matmul 2000x784x600: {rate / 1e12:.3f} TFLOP/s\n")
+    print("| step | ms/step | GFLOP/step | TFLOP/s | of matmul rate | in matrix products | top operators (self CPU) |")
+    print("|---|---|---|---|---|---|---|")
+    steps = [(f"{m} on pixels", lambda m=m: model_step(m, None, precision)) for m in generative_models()]
+    steps += [(f"{m} on M1's code", lambda m=m: model_step(m, CODE, precision)) for m in generative_models()]
+    steps += [("m1 (stage 1, 200 inputs)", lambda: stage_step(precision))]
+    for name, make in steps:
+        step = make()
+        seconds, flops = timed(step, a.steps), flops_of(step)
+        products, top = operators(step, a.top)
+        achieved = flops / seconds
+        print(
+            f"| {name} | {1e3 * seconds:.1f} | {flops / 1e9:.2f} | {achieved / 1e12:.3f} | {achieved / rate:.0%} | "
+            f"{products:.0%} | {top} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
