@@ -29,7 +29,7 @@ from ssvae import SemiSupervisedClassifier
 from ssvae.cli import format_table
 from ssvae.data import Split, load_dataset, make_split
 from ssvae.data.preprocess import unit_intensities as unit
-from ssvae.evaluation.baselines import BASELINES, CODE_BASELINES, run_baselines
+from ssvae.evaluation.baselines import BASELINES, CODE_BASELINES, run_baselines, usable
 from ssvae.training import rundir as ck
 from ssvae.training.features import FINAL, code_function, stage_encoder
 
@@ -78,7 +78,8 @@ def baseline_rows(ds, split: Split, runs: list[Path] | None, code=None) -> list[
     the rest are fit here; with `code` (a stage's encoder) the baselines on the code too."""
     rows = []
     table = {**BASELINES, **(CODE_BASELINES if code is not None else {})}
-    for slug, (name, _) in table.items():
+    for slug in usable(list(table)):
+        name = table[slug][0]
         beside = runs and len(runs[0].resolve().parents) > 2  # a run directory at RUNS/<dataset>/<variant>/n<L>/seed<S>
         done = runs[0].parents[2] / slug / runs[0].parent.name / runs[0].name / ck.METRICS if beside else None
         if done is not None and done.exists():

@@ -22,7 +22,7 @@ import torch
 
 from ssvae import SemiSupervisedClassifier, load_dataset
 from ssvae.data.preprocess import unit_intensities
-from ssvae.evaluation.baselines import BASELINES
+from ssvae.evaluation.baselines import BASELINES, usable
 from ssvae.training.hardware import cpu_capabilities
 
 
@@ -46,7 +46,7 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=None, help="use the first N training images (default: all)")
     p.add_argument("--labels-per-class", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--methods", nargs="+", default=["ssvae", *BASELINES])
+    p.add_argument("--methods", nargs="+", default=None, help="default: ssvae and every baseline installed")
     p.add_argument(
         "--set",
         nargs="*",
@@ -63,7 +63,7 @@ def main() -> None:
     unl = np.setdiff1d(np.arange(len(y)), lab)
     x_test, y_test = ds.x_test, ds.y_test
     rows = []
-    for method in a.methods:
+    for method in a.methods or ["ssvae", *usable(list(BASELINES))]:
         t0 = time.perf_counter()
         if method == "ssvae":
             y_semi = np.full(len(y), -1)
@@ -83,7 +83,7 @@ def main() -> None:
     spread = next((r["seconds"] for r in rows if r["method"] == "sklearn-labelspreading"), None)
     print(
         f"\n{a.dataset}, {len(y)} training rows, {a.labels_per_class} labels per class, seed {a.seed}; "
-        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"{cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
     print("| method | test accuracy (%) | wall time (s) | x label spreading |\n|---|---|---|---|")
     for r in rows:

@@ -113,7 +113,7 @@ def test_reproduce_then_report(tmp_path, capsys):
             b = out / "runs" / f"digits/{slug}/n10/seed{s}"
             assert np.array_equal(np.load(b / "split.npz")["labeled"], split["m2", s])
             assert 10 < ck.load_json(b / "metrics.json")["best"]["test_accuracy"] <= 100
-    assert "| scikit-learn label spreading (knn, k=10) |" in t1 and "best scikit-learn baseline" in t1
+    assert "| scikit-learn label spreading (knn, k=10) |" in t1 and "best baseline" in t1
     assert "on M1's code" not in t1  # no feature stage in this grid: no empty rows for its baselines
     logreg = [r for r in rows if r["model"] == "sklearn-logreg" and r["checkpoint"] == "best"][0]
     direct = [ck.load_json(out / "runs" / f"digits/sklearn-logreg/n10/seed{s}/metrics.json") for s in (0, 1)]

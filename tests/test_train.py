@@ -228,6 +228,7 @@ def test_cli_train_evaluate_and_demo(tmp_path, capsys):
     assert main(["demo", "--epochs", "2", "--out", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
     assert "M2+MIER" in out and "supervised only" in out
+    assert "scikit-learn label spreading" in out and "Poisson learning (graphlearning" in out  # baselines, same split
     for sub in ("classifier", "m2", "m2-mier"):
         assert (tmp_path / "demo" / sub / "metrics.json").exists()
 

@@ -312,7 +312,7 @@ def print_baselines(run_dir: Path, rows: list[dict]) -> None:
     base = run_baselines(ds, split)
     if (run_dir / ck.FEATURE_STAGE).is_dir():
         base += run_baselines(ds, split, code=stage_encoder(run_dir / ck.FEATURE_STAGE))
-    print("\nscikit-learn on the same labeled, unlabeled and test images:\n")
+    print("\nbaselines on the same labeled, unlabeled and test images:\n")
     cols = [("baseline", "baseline"), ("test acc %", "test_accuracy"), ("fit seconds", "fit_seconds")]
     print(format_table(base, cols))
     print("\n" + who_wins(rows, base, len(ds.y_test)))

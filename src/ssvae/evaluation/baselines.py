@@ -1,4 +1,5 @@
-"""What a practitioner would use instead: scikit-learn's classifiers on exactly the split a run trains on.
+"""What a practitioner would use instead: scikit-learn's classifiers, and the graph methods of Calder et al.'s
+`graphlearning` (`ssvae.evaluation.graph`), on exactly the split a run trains on.
 
 Each baseline sees the run's labeled examples, its unlabeled examples (the semi-supervised ones), never its
 validation or test images; it is scored on the test split. Pixels go in as [0, 1] intensities, as the
@@ -9,6 +10,7 @@ features in the hands of scikit-learn.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 from typing import Callable
@@ -18,7 +20,9 @@ import numpy as np
 from ..core.features import FEATURES
 from ..data import Dataset, Split, load_dataset
 from ..data.preprocess import unit_intensities
+from ..errors import warn
 from ..training import rundir as ck
+from .graph import laplace_learning, poisson_learning
 
 
 def _logistic():
@@ -49,10 +53,14 @@ def self_training(x_lab, y_lab, x_unl):
 
 # slug -> (display name, fit(x_labeled, y_labeled, x_unlabeled) returning a fitted classifier)
 BASELINES: dict[str, tuple[str, Callable]] = {
-    "sklearn-logreg": ("logistic regression (labels only)", logistic_labels_only),
-    "sklearn-labelspreading": ("label spreading (knn, k=10)", label_spreading),
-    "sklearn-selftraining": ("self-training (logistic regression)", self_training),
+    "sklearn-logreg": ("scikit-learn logistic regression (labels only)", logistic_labels_only),
+    "sklearn-labelspreading": ("scikit-learn label spreading (knn, k=10)", label_spreading),
+    "sklearn-selftraining": ("scikit-learn self-training (logistic regression)", self_training),
+    "graph-laplace": ("Laplace learning (graphlearning, knn, k=10)", laplace_learning),
+    "graph-poisson": ("Poisson learning (graphlearning, knn, k=10)", poisson_learning),
 }
+# slug -> the optional package it needs (an extra of ssvae): without it the baseline is left out, said once
+REQUIRES = {"graph-laplace": "graphlearning", "graph-poisson": "graphlearning"}
 
 
 # slug on a stage's code -> (display name, fit): "m1-sklearn-logreg", ...
@@ -62,6 +70,26 @@ CODE_BASELINES: dict[str, tuple[str, Callable]] = {
     for slug, (name, fit) in BASELINES.items()
 }
 ALL_BASELINES = {**BASELINES, **CODE_BASELINES}
+
+
+def installed(slug: str) -> bool:
+    """Whether a baseline's optional package (`REQUIRES`) is importable; a code baseline needs what its own does."""
+    base = next((b for b in BASELINES if slug == b or slug.endswith(f"-{b}")), slug)
+    return base not in REQUIRES or importlib.util.find_spec(REQUIRES[base]) is not None
+
+
+_LEFT_OUT: set[str] = set()  # baselines already said to be missing in this process
+
+
+def usable(slugs: list[str]) -> list[str]:
+    """`slugs` without those whose package is missing, with one warning (once a process) naming them and the extra
+    to install."""
+    missing = [s for s in slugs if not installed(s)]
+    new = [s for s in missing if s not in _LEFT_OUT]
+    if new:
+        warn(f'left out {", ".join(new)}: pip install "ssvae[graph]" to add them')
+        _LEFT_OUT.update(new)
+    return [s for s in slugs if s not in missing]
 
 
 def run_baselines(
@@ -74,7 +102,7 @@ def run_baselines(
     x_lab, y_lab = code(unit_intensities(ds.x_train[split.labeled])), ds.y_train[split.labeled]
     x_unl, x_test = code(unit_intensities(ds.x_train[split.unlabeled])), code(unit_intensities(ds.x_test))
     rows = []
-    for slug in names or list(table):
+    for slug in names or usable(list(table)):
         name, fit = table[slug]
         t0 = time.perf_counter()
         clf = fit(x_lab, y_lab, x_unl)
@@ -96,6 +124,7 @@ def write_baseline_runs(
     if stage is not None:
         name = ck.load_json(stage / ck.CONFIG)["features"]
         slugs += [s for s in CODE_BASELINES if s.startswith(f"{name}-")]
+    slugs = usable(slugs)
     dirs = {slug: root / Path(dataset).stem / slug / f"n{labels}" / f"seed{seed}" for slug in slugs}
     todo = [slug for slug, d in dirs.items() if not (d / ck.METRICS).exists()]
     if not todo:
@@ -133,7 +162,7 @@ def who_wins(rows: list[dict], baselines: list[dict], n_test: int) -> str:
     )
     return (
         f"On this one split the best ssvae model ({best_m['model']}, {best_m['test_accuracy']:.2f}%) {verdict} the "
-        f"best scikit-learn baseline ({best_b['baseline']}, {best_b['test_accuracy']:.2f}%) by {abs(gap):.2f} "
+        f"best baseline ({best_b['baseline']}, {best_b['test_accuracy']:.2f}%) by {abs(gap):.2f} "
         f"points. One seed and {n_test} test images: one binomial standard error is {se:.1f} points, so {noise}; "
         "`ssvae reproduce` gives several seeds and confidence intervals."
     )

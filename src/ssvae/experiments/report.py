@@ -34,8 +34,8 @@ FEATURE_KEYS = ("features", "feature_epochs", "feature_code")  # named in the pr
 
 
 def label(model: str) -> str:
-    """A row's name: the registry's display name, or the scikit-learn baseline's."""
-    return MODELS[model].label if model in MODELS else f"scikit-learn {BASELINES[model][0]}"
+    """A row's name: the registry's display name, or the baseline's."""
+    return MODELS[model].label if model in MODELS else BASELINES[model][0]
 
 
 def variant(model: str, mier: bool) -> str:
@@ -211,7 +211,7 @@ def mier_rows(ix: Index, datasets, labels, ckpt, csv_rows, findings) -> list[lis
 
 
 def baseline_rows(ix: Index, datasets, labels, ckpt, findings) -> list[list[str]]:
-    """Each model minus the best scikit-learn baseline on the same splits, paired by seed."""
+    """Each model minus the best baseline on the same splits, paired by seed."""
     rows = []
     for d in datasets:
         means = {
@@ -250,7 +250,7 @@ def table1(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) ->
         mier_header = ["model", "dataset", "MIER − baseline", "paper", "verdict"]
         mier_header.append("model − supervised only (baseline / MIER)")
         out.append(md_table(mier_header, mier_rows(ix, datasets, labels, ckpt, csv_rows, findings)))
-        out.append("\n\nEach model − the best scikit-learn baseline on the same splits, paired by seed (points):\n")
+        out.append("\n\nEach model − the best baseline on the same splits, paired by seed (points):\n")
         rows = baseline_rows(ix, datasets, labels, ckpt, findings)
         out.append(md_table(["model", "dataset", "best baseline", "model − baseline", "verdict"], rows))
     return "\n".join(out) + "\n", findings
@@ -493,7 +493,7 @@ def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> st
         else "- Command: not recorded (built by `ssvae report`).",
         *(
             [
-                "- scikit-learn baselines on the same splits, mean fit seconds: "
+                "- baselines on the same splits, mean fit seconds: "
                 + ", ".join(f"{label(k)} {np.mean(v):.1f} s" for k, v in fit.items())
                 + "."
             ]
