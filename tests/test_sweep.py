@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import local_reference, metrics_of
 
 from ssvae.cli import main
@@ -265,3 +266,33 @@ def test_reproduce_runs_its_grid_on_ray(ray_local, tmp_path):
     assert (out / "ray" / "sweep").is_dir()  # Ray Tune's records: the group went through Ray
     assert {p.parents[2].name for p in (out / "runs").rglob(ck.METRICS)} == {"m2", "m2-mier"}
     assert "| M2+MIER |" in (out / "table1.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_grid_of_issue_36_runs_under_both_engines_as_six_runs_with_the_same_results(ray_local, tmp_path, capsys):
+    """MIER on/off x beta 1/5, two seeds: six runs, the merge named, under `ssvae sweep` with either engine, and
+    the same metrics from both."""
+    import tomllib
+
+    path = tmp_path / "grid.toml"  # the grid as the issue gives it, on the CPU in fp32
+    path.write_text(
+        'seeds = 2\n[fixed]\ndataset = "digits"\nmodel = "m2"\nlabels_per_class = 10\nepochs = 2\n'
+        'warmup_epochs = 1\ndevice = "cpu"\nprecision = "fp32"\ncompile = "off"\n'
+        "[grid]\nmier = [true, false]\nbeta = [1.0, 5.0]\n"
+    )
+    g = parse_grid(tomllib.loads(path.read_text()))
+    outs, threads = {}, torch.get_num_threads()
+    for engine in ("local", "ray"):
+        out = tmp_path / engine
+        torch.set_num_threads(1)  # as each Ray trial (--cpus-per-group 1): the same bits
+        try:
+            assert main(["sweep", str(path), "--out", str(out), "--engine", engine, "--cpus-per-group", "1"]) == 0
+        finally:
+            torch.set_num_threads(threads)
+        printed = capsys.readouterr().out
+        assert "6 runs from" in printed and "merged mier = false, beta = 1.0 | mier = false, beta = 5.0" in printed
+        assert len(list((out / "runs").rglob(ck.METRICS))) == 6
+        assert "one run (beta: no effect there)" in (out / "sweep.md").read_text()
+        outs[engine] = out
+    points = points_of(g.configs(), g.varied(), 0)
+    assert metrics_of(outs["ray"], points) == metrics_of(outs["local"], points)
