@@ -14,31 +14,19 @@ products, and the operators that take the most of it (torch.profiler). `auto` is
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
-from features_speed import model_step, stage_step
+from features_speed import model_step, stage_step, timed
+from fit_time import cpu_name
 from speed import DTYPES, matmul_rate
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from ssvae.core.models import generative_models
-from ssvae.training.hardware import cpu_capabilities, keep_freed_memory, resolve_precision
+from ssvae.training.hardware import keep_freed_memory, resolve_precision
 
 CODE = {"name": "m1", "code": "mean", "likelihood": "bernoulli"}
 PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear")
-
-
-def timed(step, steps: int) -> float:
-    step()
-    runs = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        runs.append((time.perf_counter() - t0) / steps)
-    return statistics.median(runs)
 
 
 def flops_of(step) -> int:
@@ -73,9 +61,7 @@ def main() -> None:
     cpu = torch.device("cpu")
     precision = resolve_precision(a.precision, cpu)
     rate = matmul_rate(cpu, DTYPES[precision])
-    caps = cpu_capabilities()
-    kind = next((f for f in ("amx_bf16", "avx512_bf16", "avx2") if caps.get(f)), "?")
-    print(f"{caps.get('cpu_name') or 'CPU'} ({kind}), torch {torch.__version__}, {a.threads} thread(s), {precision}")
+    print(f"{cpu_name()}, torch {torch.__version__}, {a.threads} thread(s), {precision}")
     print(f"measured {precision} matmul 2000x784x600: {rate / 1e12:.3f} TFLOP/s\n")
     print("| step | ms/step | GFLOP/step | TFLOP/s | of matmul rate | in matrix products | top operators (self CPU) |")
     print("|---|---|---|---|---|---|---|")
