@@ -20,7 +20,7 @@ from ssvae.experiments.report import build_report, sweep_table
 from ssvae.settings import declared, flag_name
 from ssvae.training import rundir as rd
 from ssvae.training.config import PER_RUN, SETTINGS, TrainConfig, check_config
-from ssvae.training.run import Run
+from ssvae.training.loop import open_run
 from ssvae.training.stacked import stackable
 from ssvae.training.state import COUNTERS
 
@@ -104,13 +104,13 @@ def test_the_objective_declares_what_may_differ_between_stacked_runs():
 
 
 def test_the_checkpoint_holds_exactly_the_declared_state(tmp_path):
-    run = Run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "r")
+    run = open_run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "r")
     try:
         state = run.state_dict()
         assert set(state) == {"model", "optimizer", "scheduler", "rng", *COUNTERS}
         run.epoch, run.step, run.best_score, run.best_epoch, run.seconds = 7, 70, 81.5, 6, 12.0
         saved = run.state_dict()
-        fresh = Run(TrainConfig(model="m2", epochs=1, **FAST), None)
+        fresh = open_run(TrainConfig(model="m2", epochs=1, **FAST), None)
         fresh.load_state_dict(saved)
         assert (fresh.epoch, fresh.step, fresh.best_score, fresh.best_epoch, fresh.seconds) == (7, 70, 81.5, 6, 12.0)
         assert torch.equal(fresh.gen.get_state(), run.gen.get_state())

@@ -30,7 +30,7 @@ from ssvae.cli import main
 from ssvae.errors import SSVAEError
 from ssvae.training import rundir as ck
 from ssvae.training.config import TrainConfig
-from ssvae.training.loop import train
+from ssvae.training.loop import open_run, train
 from ssvae.training.run import Run
 
 SMALL = {"hidden": 32, "z_dim": 4, "classifier_hidden": 32}  # tiny networks: these tests are about files
@@ -256,13 +256,13 @@ def test_disk_full_on_a_real_small_file_system(tmp_path):
 
 def test_second_writer_is_refused_naming_the_holder(tmp_path):
     run = tmp_path / "run"
-    first = Run(TrainConfig(model="m2", epochs=2, **FAST), run)
+    first = open_run(TrainConfig(model="m2", epochs=2, **FAST), run)
     try:
         with pytest.raises(SSVAEError, match=f"PID {os.getpid()}"):
-            Run(TrainConfig(model="m2", epochs=2, **FAST), run)
+            open_run(TrainConfig(model="m2", epochs=2, **FAST), run)
     finally:
         first.close()
-    Run(TrainConfig(model="m2", epochs=2, **FAST), run).close()  # released: the next writer is welcome
+    open_run(TrainConfig(model="m2", epochs=2, **FAST), run).close()  # released: the next writer is welcome
 
 
 @pytest.mark.slow
@@ -598,10 +598,10 @@ def test_a_step_that_cannot_fit_in_memory_is_refused_before_anything_is_written(
     plain = TrainConfig(model="classifier", epochs=1, **{**FAST, "model_options": {}})
     assert memory.step_bytes(plain, 64, 10, 100, 1000)[1] == 200  # no enumeration of the classes
     monkeypatch.setattr(memory, "available_bytes", lambda device: 12 * one)
-    Run(cfg, tmp_path / "fits").close()
+    open_run(cfg, tmp_path / "fits").close()
     out = tmp_path / "does-not-fit"
     with pytest.raises(SSVAEError, match="lower mc_samples or batch_size") as e:
-        Run(TrainConfig(**{**cfg.__dict__, "mc_samples": 20}), out)
+        open_run(TrainConfig(**{**cfg.__dict__, "mc_samples": 20}), out)
     assert "\n" not in str(e.value) and not out.exists()
 
 

@@ -100,8 +100,8 @@ def test_a_grid_trains_each_shared_stage_once_and_every_run_directory_keeps_a_co
     from ssvae.experiments.grid import points_of
 
     calls = []
-    real = stage1.train_stage
-    monkeypatch.setattr(stage1, "train_stage", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = stage1.StageRun.finish
+    monkeypatch.setattr(stage1.StageRun, "finish", lambda self: calls.append(1) or real(self))
     cfgs = [digits_cfg(mier=m, seed=s) for s in (0, 1) for m in (False, True)]
     run_points(points_of(cfgs, ["mier", "seed"], 0), tmp_path, jobs=1)
     assert len(calls) == 2  # one stage per seed, shared by M2 and M2+MIER

@@ -19,7 +19,7 @@ from ssvae.training import graphs
 from ssvae.training import rundir as rd
 from ssvae.training.config import TrainConfig
 from ssvae.training.graphs import EAGER_STEPS, GraphedStep, Snapshot
-from ssvae.training.loop import run_epochs
+from ssvae.training.loop import open_run, run_epochs
 from ssvae.training.run import Run
 from ssvae.training.rundir import load_checkpoint
 from ssvae.training.stacked import StackedStep, _stacked_parts, train_stacked
@@ -56,7 +56,7 @@ def graphed_everywhere(monkeypatch):
         made.append(g)
         return g
 
-    for module in ("ssvae.training.loop", "ssvae.training.stacked"):
+    for module in ("ssvae.training.run", "ssvae.training.stacked"):
         monkeypatch.setattr(f"{module}.graphed_if_asked", graphed)
     return capture, made
 
@@ -72,8 +72,8 @@ def same_runs(a: Run, b: Run) -> None:
 @pytest.mark.parametrize("model", ["m2", pytest.param("lvae", marks=pytest.mark.slow)])
 def test_a_replayed_step_equals_eager_steps_across_warmup_and_lr_decay(model, graphed_everywhere):
     capture, made = graphed_everywhere
-    eager = Run(TrainConfig(model=model, cuda_graphs="off", **CFG), None)
-    graphed = Run(TrainConfig(model=model, cuda_graphs="auto", **CFG), None)
+    eager = open_run(TrainConfig(model=model, cuda_graphs="off", **CFG), None)
+    graphed = open_run(TrainConfig(model=model, cuda_graphs="auto", **CFG), None)
     run_epochs(eager, progress=False)
     run_epochs(graphed, progress=False)
     same_runs(eager, graphed)
@@ -86,9 +86,9 @@ def test_a_replayed_step_equals_eager_steps_across_warmup_and_lr_decay(model, gr
 
 @pytest.mark.parametrize("broken", ["raises", "twice"])
 def test_a_failed_capture_or_self_check_warns_once_and_trains_on_eagerly(broken, capsys):
-    eager = Run(TrainConfig(model="m2", cuda_graphs="off", **CFG), None)
+    eager = open_run(TrainConfig(model="m2", cuda_graphs="off", **CFG), None)
     run_epochs(eager, progress=False)
-    run = Run(TrainConfig(model="m2", cuda_graphs="off", **CFG), None)
+    run = open_run(TrainConfig(model="m2", cuda_graphs="off", **CFG), None)
     g = GraphedStep(DeviceStep(run), Captures(broken))
     for _ in range(run.cfg.epochs):
         run.model.train()
@@ -107,7 +107,7 @@ def test_a_failed_capture_or_self_check_warns_once_and_trains_on_eagerly(broken,
 def test_a_replaced_state_tensor_makes_the_step_capture_anew(tmp_path):
     """As after a checkpoint is loaded: the optimizer's moments are new tensors, the old graph would update the
     old ones; the next epoch notices and captures again after its eager steps."""
-    run = Run(TrainConfig(model="m2", cuda_graphs="off", **{**CFG, "epochs": 2}), None)
+    run = open_run(TrainConfig(model="m2", cuda_graphs="off", **{**CFG, "epochs": 2}), None)
     capture = Captures()
     g = GraphedStep(DeviceStep(run), capture)
     run.model.train()
@@ -125,7 +125,7 @@ def test_a_replaced_state_tensor_makes_the_step_capture_anew(tmp_path):
 
 
 def test_the_self_check_snapshot_sees_one_flipped_bit():
-    run = Run(TrainConfig(model="m2", cuda_graphs="off", **CFG), None)
+    run = open_run(TrainConfig(model="m2", cuda_graphs="off", **CFG), None)
     step = DeviceStep(run)
     step.begin_epoch(*run.epoch_indices())
     step()
@@ -162,7 +162,7 @@ def _rows(run_dir):
 
 
 def test_no_host_synchronisation_inside_a_stacked_step(monkeypatch):
-    runs = [Run(TrainConfig(model="m2", seed=s, **CFG), None) for s in (0, 1)]
+    runs = [open_run(TrainConfig(model="m2", seed=s, **CFG), None) for s in (0, 1)]
     step = StackedStep(runs, _stacked_parts(runs))
     step.begin_epoch([r.epoch_indices() for r in runs])
     step()  # creates Adam's state and the sums
@@ -180,8 +180,8 @@ def test_a_cuda_graph_replays_what_eager_steps_compute(monkeypatch):
 
     monkeypatch.setattr("ssvae.training.loop.graphed_if_asked", graphed_step)
     cfg = {**CFG, "device": "cuda"}
-    eager = Run(TrainConfig(model="m2", cuda_graphs="off", **cfg), None)
-    graphed = Run(TrainConfig(model="m2", cuda_graphs="on", **cfg), None)
+    eager = open_run(TrainConfig(model="m2", cuda_graphs="off", **cfg), None)
+    graphed = open_run(TrainConfig(model="m2", cuda_graphs="on", **cfg), None)
     run_epochs(eager, progress=False)
     run_epochs(graphed, progress=False)
     same_runs(eager, graphed)

@@ -178,9 +178,11 @@ def test_runs_behind_a_feature_stage_stack_like_one_by_one(tmp_path, code):
 
 
 def _runs(model, seeds=(0, 1, 2)):
-    from ssvae.training.run import Run
+    from ssvae.training.loop import open_run
 
-    return [Run(TrainConfig(model=model, epochs=2, seed=s, model_options=OPTS[model], **SMALL), None) for s in seeds]
+    return [
+        open_run(TrainConfig(model=model, epochs=2, seed=s, model_options=OPTS[model], **SMALL), None) for s in seeds
+    ]
 
 
 @pytest.mark.parametrize("model", ["m2", "adgm", "lvae"])

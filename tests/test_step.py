@@ -6,7 +6,7 @@ import torch
 
 from ssvae.training import rundir as rd
 from ssvae.training.config import TrainConfig
-from ssvae.training.loop import run_epochs
+from ssvae.training.loop import open_run, run_epochs
 from ssvae.training.run import Run
 from ssvae.training.step import DeviceStep, clip_gradients
 
@@ -35,7 +35,7 @@ def float_valued_epochs(run: Run) -> None:
     "model", ["m2", pytest.param("adgm", marks=pytest.mark.slow), pytest.param("lvae", marks=pytest.mark.slow)]
 )
 def test_device_step_equals_the_float_valued_step_across_warmup_and_lr_decay(model):
-    a, b = Run(TrainConfig(model=model, **CFG), None), Run(TrainConfig(model=model, **CFG), None)
+    a, b = open_run(TrainConfig(model=model, **CFG), None), open_run(TrainConfig(model=model, **CFG), None)
     float_valued_epochs(a)
     run_epochs(b, progress=False)
     assert [r["kl_weight"] for r in b.history] == [1.0, 1.0, 1.0] and a.warmup_steps == a.sched.steps_per_epoch
@@ -47,7 +47,7 @@ def test_device_step_equals_the_float_valued_step_across_warmup_and_lr_decay(mod
 
 
 def test_the_kl_weight_is_computed_on_the_device_as_on_the_host():
-    run = Run(TrainConfig(model="m2", **{**CFG, "warmup_epochs": 2}), None)
+    run = open_run(TrainConfig(model="m2", **{**CFG, "warmup_epochs": 2}), None)
     step = DeviceStep(run)
     for n in (0, 1, 7, run.warmup_steps - 1, run.warmup_steps, 5 * run.warmup_steps):
         step.count.fill_(n)
@@ -80,7 +80,7 @@ def host_reads(monkeypatch, steps, forbid: bool = True) -> list[str]:
 
 @pytest.mark.parametrize("grad_clip", [0.0, 1.0])
 def test_no_host_synchronisation_inside_a_step(monkeypatch, grad_clip):
-    run = Run(TrainConfig(model="adgm", grad_clip=grad_clip, **CFG), None)
+    run = open_run(TrainConfig(model="adgm", grad_clip=grad_clip, **CFG), None)
     step = DeviceStep(run)
     step.begin_epoch(*run.epoch_indices())
     step()  # the first step creates Adam's state and the sums: outside the check, as a warm-up
@@ -89,7 +89,7 @@ def test_no_host_synchronisation_inside_a_step(monkeypatch, grad_clip):
 
 
 def test_the_schedule_changes_the_learning_rate_tensor_in_place(tmp_path):
-    run = Run(TrainConfig(model="m2", **CFG), tmp_path / "r")
+    run = open_run(TrainConfig(model="m2", **CFG), tmp_path / "r")
     try:
         lr = run.opt.param_groups[0]["lr"]
         assert isinstance(lr, torch.Tensor) and lr.dtype == torch.float64 and float(lr) == 3e-4
@@ -99,7 +99,7 @@ def test_the_schedule_changes_the_learning_rate_tensor_in_place(tmp_path):
         run.close()
     state = rd.load_checkpoint(tmp_path / "r" / rd.LAST)
     state["optimizer"]["param_groups"][0]["lr"] = float(state["optimizer"]["param_groups"][0]["lr"])  # as before
-    resumed = Run(TrainConfig(model="m2", **CFG), None)
+    resumed = open_run(TrainConfig(model="m2", **CFG), None)
     resumed.load_state_dict(state)
     lr = resumed.opt.param_groups[0]["lr"]
     assert isinstance(lr, torch.Tensor) and float(lr) == 3e-4 / 8
@@ -183,7 +183,7 @@ def test_grad_clip_trains_stacked_runs_as_one_by_one_and_changes_the_trajectory(
 
 
 def test_adam_steps_on_the_clipped_gradient():
-    run = Run(TrainConfig(model="m2", grad_clip=1.0, **CFG), None)
+    run = open_run(TrainConfig(model="m2", grad_clip=1.0, **CFG), None)
     seen, adam_step = [], run.opt.step
 
     def step(*a, **k):

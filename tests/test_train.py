@@ -16,8 +16,7 @@ from ssvae.errors import SSVAEError
 from ssvae.evaluation.evaluate import evaluate_run
 from ssvae.training import rundir as ck
 from ssvae.training.config import TrainConfig
-from ssvae.training.loop import train
-from ssvae.training.run import Run
+from ssvae.training.loop import open_run, train
 
 FAST = dict(
     dataset="digits",
@@ -305,11 +304,10 @@ def test_run_from_before_the_weighting_setting_resumes_only_under_its_old_rule(t
 @pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")
 def test_learning_rate_halves_exactly_every_n_epochs(tmp_path):
     """Section 5.2: lr for epochs 1..N, lr/2 for N+1..2N, ... Recorded at every optimizer step, not from the log."""
-    from ssvae.training.loop import run_epochs
-    from ssvae.training.run import Run
+    from ssvae.training.loop import open_run, run_epochs
 
     cfg = TrainConfig(model="classifier", epochs=7, lr=0.004, lr_decay_every=3, **FAST)
-    run = Run(cfg, tmp_path / "r")
+    run = open_run(cfg, tmp_path / "r")
     used: list[tuple[int, float]] = []
     step = run.opt.step
     # the lr is a tensor the schedule changes in place (training.hardware.tensor_lr): record its value at each step
@@ -480,7 +478,7 @@ def test_training_uses_fused_adam_and_old_unfused_runs_resume_bit_identical(tmp_
     """New runs step with torch's fused Adam; a run checkpointed by the unfused Adam of earlier versions resumes
     unfused (the kinds differ in the last bits) and ends bit-identical to an uninterrupted unfused run."""
     train_module = importlib.import_module("ssvae.training.build")  # where Run's parts are made
-    run = Run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "new")
+    run = open_run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "new")
     assert run.opt.param_groups[0]["fused"] is True
     run.close()
 
@@ -538,6 +536,6 @@ def test_cpu_training_run_keeps_freed_memory(tmp_path, monkeypatch):
 
     calls = []
     monkeypatch.setattr(run_module, "keep_freed_memory", lambda: calls.append(1))
-    run = run_module.Run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "r")
+    run = open_run(TrainConfig(model="m2", epochs=1, **FAST), tmp_path / "r")
     run.close()
     assert calls == ([1] if run.device.type == "cpu" else [])

@@ -67,6 +67,35 @@ def test_long_epochs_get_a_line_in_between_and_a_fast_run_none(tmp_path, capsys)
     assert [line for line in capsys.readouterr().err.splitlines() if ": step " in line] == []
 
 
+def test_stage_1_runs_through_the_same_loop_and_says_how_it_goes_inside_its_epochs(tmp_path, capsys):
+    """Stage 1 is driven by the loop that drives stage 2: the same in-epoch lines (so a long stage is never silent
+    for more than `every` seconds), a line per epoch with its ELBO, then stage 2's lines."""
+    cfg = TrainConfig(
+        model="m2",
+        epochs=1,
+        dataset="digits",
+        labels_per_class=5,
+        batch_size=100,
+        labeled_batch_size=100,
+        warmup_epochs=1,
+        device="cpu",
+        features="m1",
+        feature_epochs=2,
+        model_options={"hidden": 16, "z_dim": 4, "classifier_hidden": 16},
+    )
+    train(cfg, tmp_path / "a", progress=Watch(bar=False, lines=True, every=0.0))
+    err = capsys.readouterr().err.splitlines()
+    n = rd.load_json(tmp_path / "a" / rd.CONFIG)["derived"]
+    stage_steps = (n["n_labeled"] + n["n_unlabeled"]) // 100  # every training input, whole batches of 100
+    stage1 = [line for line in err if line.startswith("ssvae: stage 1 (m1) epoch ")]
+    expected = [f"epoch {e}/2: step {i} of {stage_steps}" for e in (1, 2) for i in range(1, stage_steps + 1)]
+    assert [line for line in stage1 if ": step " in line] == [f"ssvae: stage 1 (m1) {x}" for x in expected], err
+    ends = [line for line in stage1 if "ELBO" in line]
+    assert [re.search(r"epoch (\d)/2: ELBO -\d+\.\d\d, ", line).group(1) for line in ends] == ["1", "2"], ends
+    first_stage2 = next(i for i, line in enumerate(err) if line.startswith(f"ssvae: {tmp_path / 'a'} epoch"))
+    assert err.index(ends[-1]) < first_stage2, err
+
+
 def read_events(folder):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

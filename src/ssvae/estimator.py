@@ -30,8 +30,7 @@ from .files import check_writable_folder
 from .settings import KIND_WORDS, fits_kind, kinds, optional
 from .training.config import SETTINGS, TrainConfig
 from .training.estimate import plan
-from .training.loop import run_epochs
-from .training.run import Run
+from .training.loop import open_run, run_epochs
 from .training.saved import json_classes, load_model, save_model
 from .training.schedule import steps_per_epoch
 from .training.watch import QUIET, Watch, duration
@@ -258,7 +257,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         watch = dataclasses.replace(Watch() if self.verbose else QUIET, tensorboard=self.tensorboard_dir)
         if self.verbose:
             announce(cfg, xp.shape[1], len(classes), len(split.labeled), len(split.unlabeled), init is not None)
-        run = run_epochs(Run(cfg, None, (ds, split), init=init, watch=watch), progress=watch)
+        run = run_epochs(open_run(cfg, None, (ds, split), init=init, watch=watch), progress=watch)
         self.train_state_ = {
             "model": run.model.state_dict(),
             "optimizer": run.opt.state_dict(),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Callable
 from ..errors import SSVAEError
 
 if TYPE_CHECKING:
+    from .features import StageRun
     from .run import Run
 
 
@@ -24,12 +25,9 @@ class TimeBudget:
         self.longest, self.epochs_here, self.stopped = 0.0, 0, False
         self.progress: dict[str, tuple[int, int]] = {}  # run directory -> (epochs done, epochs wanted)
 
-    def allows_epoch(self, run: Run) -> bool:
+    def allows_epoch(self, run: Run | StageRun) -> bool:
+        """For an epoch of either stage: stage 1's epochs are timed and counted as stage 2's are."""
         return self._allows(lambda: self.longest or run.seconds / max(run.epoch, 1))
-
-    def allows_stage_epoch(self) -> bool:
-        """The same rule for an epoch of a feature stage (`ssvae.training.features`), judged from its own epochs."""
-        return self._allows(lambda: self.longest)
 
     def _allows(self, guess: Callable[[], float]) -> bool:
         """Whether one more epoch, expected to take `guess()` seconds, ends within the limit."""
@@ -62,7 +60,7 @@ class StoppedInStage1(Exception):
     """The budget ran out while a feature stage trained: it is checkpointed, and the run has not begun."""
 
 
-def stop_for_time(runs: list[Run], budget: TimeBudget | None) -> bool:
+def stop_for_time(runs: list[Run] | list[StageRun], budget: TimeBudget | None) -> bool:
     """True when the budget allows no further epoch; the runs are then checkpointed where they stand."""
     if budget is None or budget.allows_epoch(runs[0]):
         return False

@@ -6,27 +6,27 @@ resume point per epoch, and its final weights, written last. The folder is the r
 with `features_dir` (sweeps and reproduce set OUT/features), a shared one named by the key's digest, trained once
 by whichever run needs it first and copied into every run directory that uses it, so that each run directory
 holds both stages. Training is under an OS lock (a second process waits), resumes exactly after kill -9, and
-every file goes through `ssvae.files` (atomic).
+every file goes through `ssvae.files` (atomic). It is trained by the same loop, watch and time budget as stage 2
+(`ssvae.training.loop.run_epochs`): `StageRun` is what that loop drives, saying only how stage 1 computes its loss.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import math
-import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from ..core.features import build_stage
-from ..data import Dataset, DeviceData, Split
+from ..data import Dataset, Split
 from ..data.device import to_unit
 from ..data.preprocess import in_unit_range
 from ..errors import SSVAEError
@@ -41,12 +41,11 @@ from ..files import (
     write_history,
 )
 from . import rundir as rd
-from .budget import StoppedInStage1, TimeBudget
 from .config import TrainConfig
 from .hardware import PRECISIONS, adam, tensor_lr
 from .schedule import epoch_indices, steps_per_epoch
 from .state import Diverged
-from .watch import QUIET, Watch, duration
+from .watch import Watch
 
 KEY, HISTORY, LAST, FINAL = rd.CONFIG, rd.HISTORY, rd.LAST, "stage.pt"
 STAGE_FILES = (KEY, HISTORY, FINAL)  # what a finished stage folder holds (and what is copied from a shared one)
@@ -102,35 +101,47 @@ def copy_stage(src: Path, dst: Path) -> None:
         replace_atomically(dst / name, lambda f, data=data: f.write(data))
 
 
-def trained_stage(
-    cfg: TrainConfig,
-    ds: Dataset,
-    split: Split,
-    data: DeviceData,
-    run_dir: Path | None,
-    watch: Watch = QUIET,
-    budget: TimeBudget | None = None,
-) -> nn.Module:
-    """The run's stage 1, trained (or resumed) where it belongs unless it is already there, in eval mode. A
-    `budget` that runs out first raises `StoppedInStage1` (the stage checkpointed: the same command continues)."""
-    key = stage_key(cfg, ds, split)
-    own = None if run_dir is None else run_dir / rd.FEATURE_STAGE
-    shared = None if cfg.features_dir is None else Path(cfg.features_dir) / f"{cfg.features}-{digest(key)}"
-    where = shared or own
-    own_done = finished(own, key)
-    if not own_done and not finished(where, key):
-        x = torch.cat([data.x_lab, data.x_unl])
-        if where is None:  # in memory (the estimator)
-            return train_stage(cfg, key, x, None, watch)
-        where.mkdir(parents=True, exist_ok=True)
-        with rd.RunLock(where, wait=True):  # another run training this shared stage: wait, then reuse it
-            if not finished(where, key):
-                train_stage(cfg, key, x, where, watch, budget)
-    source = own if own_done else where
-    stage = load_stage(cfg, ds, key, source, shared=source is shared)
-    if own is not None and source is not own:  # copied only once it has loaded: never a damaged stage
-        copy_stage(source, own)
-    return stage.to(data.x_unl.device).eval()
+@dataclass
+class StagePlace:
+    """Where a run's stage 1 lives: the run directory's `features/` (`own`), a shared folder named by the key's
+    digest (`shared`, trained once by whichever run needs it first), or memory (the estimator: neither)."""
+
+    cfg: TrainConfig
+    ds: Dataset
+    key: dict[str, Any]
+    own: Path | None
+    shared: Path | None
+
+    @classmethod
+    def of(cls, cfg: TrainConfig, ds: Dataset, split: Split, run_dir: Path | None) -> "StagePlace":
+        key = stage_key(cfg, ds, split)
+        own = None if run_dir is None else run_dir / rd.FEATURE_STAGE
+        shared = None if cfg.features_dir is None else Path(cfg.features_dir) / f"{cfg.features}-{digest(key)}"
+        return cls(cfg, ds, key, own, shared)
+
+    @property
+    def where(self) -> Path | None:
+        """The folder stage 1 trains in."""
+        return self.shared or self.own
+
+    def ready(self) -> bool:
+        return finished(self.own, self.key) or finished(self.where, self.key)
+
+    def lock(self) -> contextlib.AbstractContextManager:
+        """Held while the stage trains: another run training the same shared stage is waited for, then reused."""
+        if self.where is None:
+            return contextlib.nullcontext()
+        self.where.mkdir(parents=True, exist_ok=True)
+        return rd.RunLock(self.where, wait=True)
+
+    def load(self, device: torch.device) -> nn.Module:
+        """The finished stage, in eval mode on `device`; a shared one is copied into the run directory once it has
+        loaded (never a damaged stage)."""
+        source = self.own if finished(self.own, self.key) else self.where
+        stage = load_stage(self.cfg, self.ds, self.key, source, shared=source is self.shared)
+        if self.own is not None and source is not self.own:
+            copy_stage(source, self.own)
+        return stage.to(device).eval()
 
 
 def load_stage(cfg: TrainConfig, ds: Dataset, key: dict[str, Any], folder: Path, shared: bool) -> nn.Module:
@@ -171,127 +182,112 @@ def code_function(stage: nn.Module, batch: int = 2000):
     return encode
 
 
-class StageReporter:
-    """How stage 1 reports, as the run's `Reporter` does for stage 2: a tqdm bar on a terminal, a line per epoch
-    with its ETA otherwise, and its ELBO as TensorBoard events under the run's event folder (`stage1/`)."""
+class StageRun:
+    """Stage 1 as the training loop (`ssvae.training.loop.run_epochs`) sees a run, as `Run` is stage 2: its
+    network, Adam at the run's lr and noise from its own seeded generator; an epoch is one pass over every training
+    input in batches of `batch_size`, ending in a row of its ELBO, logged and checkpointed in `out` (none in
+    memory). All it says of the math is its loss: the negative ELBO (`StageStep`)."""
 
-    def __init__(self, cfg: TrainConfig, watch: Watch, where: Path | None, start: int):
-        self.name, self.epochs, self.start = f"stage 1 ({cfg.features})", cfg.feature_epochs, start
-        self.lines, self.began = watch.shows_lines(), time.perf_counter()
-        self.bar = tqdm(
-            total=self.epochs,
-            initial=start,
-            desc=self.name,
-            unit="epoch",
-            disable=not watch.shows_bar(),
-            dynamic_ncols=True,
-        )
-        self.writer = None
-        if watch.tensorboard is not None:
-            from torch.utils.tensorboard import SummaryWriter
+    def __init__(self, cfg: TrainConfig, key: dict[str, Any], x: torch.Tensor, out: Path | None):
+        self.cfg, self.key, self.x, self.out, self.device = cfg, key, x, out, x.device
+        self.model = build_stage(cfg.features, x.shape[1], key["likelihood"], cfg.seed).to(x.device)
+        self.opt = adam(self.model.parameters(), cfg.lr, cfg.adam_betas)
+        self.gen = torch.Generator(device=x.device)
+        self.gen.manual_seed(cfg.seed)
+        self.label = self.display_name = f"stage 1 ({cfg.features})"
+        self.epochs, self.batch = cfg.feature_epochs, min(cfg.batch_size, len(x))
+        self.steps_per_epoch = steps_per_epoch(len(x), self.batch)
+        self.autocast = functools.partial(PRECISIONS[cfg.precision], x.device)
+        self.sums = torch.zeros(2, device=x.device)  # log p(x|z) and KL, summed over this epoch's steps
+        self.epoch, self.seconds = self.resume() if out is not None else (0, 0.0)
+        self.saved_epoch = self.epoch
 
-            run_dir = None if where is None else where.parent
-            self.writer = SummaryWriter(log_dir=str(watch.event_dir(run_dir) / "stage1"))
+    def resume(self) -> tuple[int, float]:
+        """The epoch the folder's resume point reached (0 without one) and the seconds trained until then, its
+        state loaded; the folder's key and history rewritten to match (rows after the resume point dropped)."""
+        start = 0
+        if (self.out / LAST).is_file():
+            state = load_checkpoint(self.out / LAST, self.device)
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+            tensor_lr(self.opt)
+            self.gen.set_state(state["rng"].cpu())
+            start = state["epoch"]
+        history = [r for r in read_history(self.out / HISTORY) if r["epoch"] <= start]
+        save_json(self.out / KEY, self.key)
+        write_history(self.out / HISTORY, history)
+        return start, sum(r["seconds"] for r in history)
 
-    def epoch(self, row: dict[str, Any]) -> None:
-        self.bar.update(1)
-        self.bar.set_postfix(elbo=f"{row['elbo']:.2f}")
-        if self.lines:
-            per_epoch = (time.perf_counter() - self.began) / (row["epoch"] - self.start)
-            eta = duration(per_epoch * (self.epochs - row["epoch"]))
-            print(
-                f"ssvae: {self.name} epoch {row['epoch']}/{self.epochs}: ELBO {row['elbo']:.2f}, "
-                f"{row['seconds']:.1f} s/epoch, ETA {eta}",
-                flush=True,
-                file=sys.stderr,
+    def epoch_indices(self) -> tuple[torch.Tensor]:
+        return (epoch_indices(len(self.x), self.steps_per_epoch, self.batch, self.gen, self.device),)
+
+    def make_step(self) -> "StageStep":
+        return StageStep(self)
+
+    def end_epoch(self, seconds: float) -> dict[str, Any]:
+        """Every epoch is evaluated: its mean ELBO, logged and checkpointed; `Diverged` when it is not finite."""
+        log_px, kl = (self.sums / self.steps_per_epoch).tolist()
+        self.sums.zero_()
+        if not math.isfinite(log_px - kl):
+            kept = f"{self.out / LAST} keeps epoch {self.epoch}" if self.out is not None and self.epoch else None
+            raise Diverged(
+                f"{self.label} diverged: its ELBO stopped being finite in epoch {self.epoch + 1}; "
+                f"{kept or 'nothing was kept'}; the usual cause is too large a learning rate (lr {self.cfg.lr:g}): "
+                "train again with a smaller one"
             )
-        if self.writer is not None:
-            for k in ("elbo", "log_px", "kl"):
-                self.writer.add_scalar(f"stage1/{k}", row[k], row["epoch"])
-            self.writer.flush()
+        self.epoch, self.seconds = self.epoch + 1, self.seconds + seconds
+        row = {"epoch": self.epoch, "elbo": log_px - kl, "log_px": log_px, "kl": kl, "seconds": seconds}
+        if self.out is not None:
+            append_history(self.out / HISTORY, row)
+            self.save_last()
+        return row
 
-    def close(self) -> None:
-        self.bar.close()
-        if self.writer is not None:
-            self.writer.close()
+    def save_last(self) -> None:
+        state = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "rng": self.gen.get_state()}
+        save_checkpoint(self.out / LAST, {**state, "epoch": self.epoch})
+        self.saved_epoch = self.epoch
 
+    def finish(self) -> nn.Module:
+        """The final weights, written last (what makes the folder a finished stage); the resume point goes."""
+        if self.out is not None:
+            save_checkpoint(self.out / FINAL, {"model": self.model.state_dict(), "epoch": self.epochs})
+            (self.out / LAST).unlink(missing_ok=True)
+        return self.model.eval()
 
-def train_stage(
-    cfg: TrainConfig,
-    key: dict[str, Any],
-    x: torch.Tensor,
-    where: Path | None,
-    watch: Watch,
-    budget: TimeBudget | None = None,
-) -> nn.Module:
-    """Maximise the stage's ELBO over `x` (the training inputs on the device) for `feature_epochs` epochs of
-    `batch_size`, Adam at the run's lr, its noise and batch order from its own seeded generator."""
-    device = x.device
-    stage = build_stage(cfg.features, x.shape[1], key["likelihood"], cfg.seed).to(device)
-    opt = adam(stage.parameters(), cfg.lr, cfg.adam_betas)
-    gen = torch.Generator(device=device)
-    gen.manual_seed(cfg.seed)
-    start = 0 if where is None else resume_stage(where, key, stage, opt, gen)
-    reporter = StageReporter(cfg, watch, where, start)
-    stage.train()
-    try:
-        for epoch in range(start, cfg.feature_epochs):
-            if budget is not None and not budget.allows_stage_epoch():
-                raise StoppedInStage1(f"{where}: stage 1 stopped for time at epoch {epoch} of {cfg.feature_epochs}")
-            row = stage_epoch(cfg, stage, opt, gen, x, epoch, where)
-            if budget is not None:
-                budget.timed(row["seconds"])
-            reporter.epoch(row)
-            if where is not None:
-                append_history(where / HISTORY, row)
-                state = {"model": stage.state_dict(), "optimizer": opt.state_dict(), "rng": gen.get_state()}
-                save_checkpoint(where / LAST, {**state, "epoch": epoch + 1})
-    finally:
-        reporter.close()
-    if where is not None:
-        save_checkpoint(where / FINAL, {"model": stage.state_dict(), "epoch": cfg.feature_epochs})
-        (where / LAST).unlink(missing_ok=True)
-    return stage.eval()
+    def event_dir(self, watch: Watch) -> Path | None:
+        """Beside stage 2's events: `stage1/` in the run's event folder."""
+        folder = watch.event_dir(None if self.out is None else self.out.parent)
+        return None if folder is None else folder / "stage1"
+
+    def summary(self, row: dict[str, Any]) -> str:
+        return f"ELBO {row['elbo']:.2f}"
+
+    def postfix(self, row: dict[str, Any]) -> dict[str, str]:
+        return {"elbo": f"{row['elbo']:.2f}"}
+
+    def scalars(self, row: dict[str, Any]) -> dict[str, float]:
+        return {f"stage1/{k}": row[k] for k in ("elbo", "log_px", "kl")}
+
+    def figures(self) -> dict[str, Any]:
+        return {}
 
 
-def resume_stage(where: Path, key: dict[str, Any], stage: nn.Module, opt, gen: torch.Generator) -> int:
-    """The epoch a stage folder's resume point reached (0 without one), its state loaded; the folder's key and
-    history rewritten to match (rows after the resume point dropped)."""
-    start = 0
-    if (where / LAST).is_file():
-        state = load_checkpoint(where / LAST, gen.device)
-        stage.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        tensor_lr(opt)
-        gen.set_state(state["rng"].cpu())
-        start = state["epoch"]
-    history = [r for r in read_history(where / HISTORY) if r["epoch"] <= start]
-    save_json(where / KEY, key)
-    write_history(where / HISTORY, history)
-    return start
+class StageStep:
+    """One step of stage 1: the negative ELBO of a batch of inputs (eq. 2 without y), its gradient, Adam."""
 
+    def __init__(self, stage: StageRun):
+        self.stage, self.order, self.i = stage, None, 0
 
-def stage_epoch(cfg: TrainConfig, stage: nn.Module, opt, gen, x: torch.Tensor, epoch: int, where: Path | None) -> dict:
-    """One pass over `x` in batches of `batch_size`; the epoch's row, or `Diverged` when its ELBO is not finite."""
-    autocast = functools.partial(PRECISIONS[cfg.precision], x.device)
-    batch = min(cfg.batch_size, len(x))
-    steps = steps_per_epoch(len(x), batch)
-    t0 = time.perf_counter()
-    order = epoch_indices(len(x), steps, batch, gen, x.device)
-    sums = torch.zeros(2, device=x.device)
-    for i in range(steps):
-        with autocast():
-            log_px, kl = stage.elbo_terms(to_unit(x[order[i]]), gen)
+    def begin_epoch(self, order: torch.Tensor) -> None:
+        self.order, self.i = order, 0
+
+    def __call__(self) -> None:
+        s = self.stage
+        with s.autocast():
+            log_px, kl = s.model.elbo_terms(to_unit(s.x[self.order[self.i]]), s.gen)
         loss = (kl - log_px).mean()
-        opt.zero_grad(set_to_none=True)
+        s.opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
-        sums += torch.stack([log_px.mean(), kl.mean()]).detach()
-    log_px, kl = (sums / steps).tolist()
-    if not math.isfinite(log_px - kl):
-        kept = f"{where / LAST} keeps epoch {epoch}" if where is not None and epoch else "nothing was kept"
-        raise Diverged(
-            f"stage 1 ({cfg.features}) diverged: its ELBO stopped being finite in epoch {epoch + 1}; {kept}; the "
-            f"usual cause is too large a learning rate (lr {cfg.lr:g}): train again with a smaller one"
-        )
-    return {"epoch": epoch + 1, "elbo": log_px - kl, "log_px": log_px, "kl": kl, "seconds": time.perf_counter() - t0}
+        s.opt.step()
+        s.sums += torch.stack([log_px.mean(), kl.mean()]).detach()
+        self.i += 1

@@ -1,4 +1,5 @@
-"""The training loop: knows neither the models nor the math, only `loss_fn(model, batch, gen, ...)`.
+"""The training loop, one for both stages: knows neither the models nor the math, only a stage's step
+(`Run.make_step` for the classifier model, `features.StageRun.make_step` for the feature stage before it).
 
 Data stay on the device; each epoch draws its batch order with one call per stream on the device
 generator, and per-step statistics are summed on the device, so the host never waits on the GPU
@@ -11,17 +12,19 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+from torch import nn
 from tqdm import tqdm
 
+from ..data import Dataset, Split
 from . import rundir as rd
 from .budget import StoppedInStage1, TimeBudget, stop_for_time
 from .config import TrainConfig
-from .graphs import graphed_if_asked
-from .run import Run
+from .features import StagePlace, StageRun
+from .run import Run, Setup, set_up
 from .saved import save_model
 from .state import Diverged
-from .step import DeviceStep
-from .watch import Reporter, Watch
+from .watch import QUIET, Reporter, Watch
 
 
 def progress_bar(start: int, total: int, desc: str, show: bool) -> tqdm:
@@ -31,15 +34,15 @@ def progress_bar(start: int, total: int, desc: str, show: bool) -> tqdm:
 
 
 def run_epochs(
-    run: Run, progress: Watch | bool | None = None, on_epoch_end=None, budget: TimeBudget | None = None
-) -> Run:
-    """The training loop: the run's remaining epochs (or as many as `budget` allows), one minibatch step after
+    run: Run | StageRun, progress: Watch | bool | None = None, on_epoch_end=None, budget: TimeBudget | None = None
+) -> Run | StageRun:
+    """The training loop, for either stage: the remaining epochs (or as many as `budget` allows), one step after
     another; `progress` says how it reports (`ssvae.training.watch`)."""
-    cfg, watch = run.cfg, Watch.of(progress)
+    watch = Watch.of(progress)
     clock = budget.clock if budget is not None else time.perf_counter
-    bar = progress_bar(run.epoch, cfg.epochs, run.label, watch.shows_bar())
+    bar = progress_bar(run.epoch, run.epochs, run.label, watch.shows_bar())
     reporter, epochs_here, seconds_here = Reporter(run, watch), 0, 0.0
-    step = graphed_if_asked(DeviceStep(run), cfg.cuda_graphs, run.device)
+    step = run.make_step()
     try:
         for _ in bar:
             if stop_for_time([run], budget):
@@ -47,7 +50,7 @@ def run_epochs(
             t0 = clock()
             run.model.train()
             step.begin_epoch(*run.epoch_indices())
-            for i in range(run.sched.steps_per_epoch):
+            for i in range(run.steps_per_epoch):
                 step()
                 reporter.step(i)
             seconds = clock() - t0
@@ -58,16 +61,46 @@ def run_epochs(
             if row is None:
                 continue
             reporter.evaluated(row, epochs_here, seconds_here)
-            acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}"
-            bar.set_postfix(loss=f"{row['train']['loss']:.2f}", val_acc=acc, best_epoch=run.best_epoch)
+            bar.set_postfix(run.postfix(row))
             if on_epoch_end is not None:
                 on_epoch_end(row["epoch"], row)
     finally:
         reporter.close()
         bar.close()
-    if budget is not None:
-        budget.record(run)
     return run
+
+
+def feature_stage(setup: Setup, watch: Watch, budget: TimeBudget | None = None) -> nn.Module:
+    """The run's stage 1, trained (or resumed) by `run_epochs` where it belongs unless it is already there, in eval
+    mode. A `budget` that runs out first raises `StoppedInStage1` (the stage checkpointed: the same command
+    continues)."""
+    place = StagePlace.of(setup.cfg, setup.dataset, setup.split, setup.out)
+    if not place.ready():
+        with place.lock():
+            if not place.ready():  # not trained meanwhile by the run that held the lock
+                x = torch.cat([setup.data.x_lab, setup.data.x_unl])
+                stage = run_epochs(StageRun(setup.cfg, place.key, x, place.where), watch, budget=budget)
+                if stage.epoch < stage.epochs:
+                    raise StoppedInStage1(f"{place.where}: stage 1 stopped for time at epoch {stage.epoch}")
+                trained = stage.finish()
+                if place.where is None:  # in memory (the estimator)
+                    return trained
+    return place.load(setup.data.x_unl.device)
+
+
+def open_run(
+    cfg: TrainConfig,
+    out: str | Path | None,
+    data: tuple[Dataset, Split] | None = None,
+    init: dict[str, Any] | None = None,
+    watch: Watch = QUIET,
+    budget: TimeBudget | None = None,
+) -> Run:
+    """A run ready for its epochs: checked before anything trains (`set_up`), its feature stage trained through the
+    same loop (a warm start's `init` brings its stage in its weights: no second stage 1), built, resumed."""
+    setup = set_up(cfg, out, data, watch)
+    stage = feature_stage(setup, watch, budget) if setup.features and init is None else None
+    return Run(setup, stage, init)
 
 
 def train(
@@ -80,12 +113,14 @@ def train(
     """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint. A finished
     run also exports its kept and its last model as `model-best/` and `model-last/` (safetensors + JSON)."""
     try:
-        run = Run(cfg, out, watch=Watch.of(progress), budget=budget)
+        run = open_run(cfg, out, watch=Watch.of(progress), budget=budget)
     except StoppedInStage1:  # the feature stage is checkpointed; the run itself has not begun
         budget.progress[str(out)] = (0, cfg.epochs)
         return Path(out)
     try:
         run_epochs(run, progress, on_epoch_end, budget)
+        if budget is not None:
+            budget.record(run)
         if run.epoch >= cfg.epochs:
             export_models(run)
     except Diverged:

@@ -1,7 +1,8 @@
 """One run: its config, data on the device, training state, run directory and evaluation, put together.
 
-`ssvae.training.loop` drives one Run; `ssvae.training.stacked` drives several through one stacked step; the
-scikit-learn estimator drives one on in-memory data without a run directory (`out=None`). Either way the
+`set_up` checks a run and puts its data on the device, before anything trains; `ssvae.training.loop` trains its
+feature stage (if any), makes the Run and drives it; `ssvae.training.stacked` drives several through one stacked
+step; the scikit-learn estimator drives one on in-memory data without a run directory (`out=None`). Either way the
 metrics and the kept models are the same, and a run started one way can be resumed another.
 """
 
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..core.features import featurized, stage_spec
 from ..data import Dataset, DeviceData, Split, labeled_validation, load_dataset, make_split, resolve_device
@@ -21,16 +24,16 @@ from ..errors import SSVAEError, warn
 from ..evaluation.metrics import predict_log_proba
 from ..files import check_writable_folder
 from . import rundir as rd
-from .budget import TimeBudget
 from .build import build
 from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_config, effective, shown
-from .features import stage_likelihood, trained_stage
-from .graphs import graphs_wanted
+from .features import stage_likelihood
+from .graphs import graphed_if_asked, graphs_wanted
 from .hardware import PRECISIONS, compiled_if_asked, keep_freed_memory, resolve_precision
 from .memory import check_step_memory
 from .schedule import epoch_indices, kl_warmup
 from .selection import SELECTIONS, CollapseGuard, resolve_select
 from .state import TrainingState
+from .step import DeviceStep
 from .validation import split_watched, watched_numbers
 from .watch import QUIET, Watch
 
@@ -72,43 +75,58 @@ def load_data(cfg: TrainConfig, out: Path | None, resuming: bool) -> tuple[Datas
     return ds, make_split(ds.y_train, lpc, cfg.val_size, cfg.seed, val_from, ds.classes)
 
 
-class Run(TrainingState):
-    """One run's state (`TrainingState`), data on the device, schedule, objective and bookkeeping."""
+@dataclass
+class Setup:
+    """A run checked and its data on the device: everything that can refuse it, done before anything trains (stage
+    1 included) or is written."""
 
-    def __init__(
-        self,
-        cfg: TrainConfig,
-        out: str | Path | None,
-        data: tuple[Dataset, Split] | None = None,
-        init: dict[str, Any] | None = None,
-        watch: Watch = QUIET,
-        budget: TimeBudget | None = None,
-    ):
-        # Everything that can refuse the run is checked before the run directory is created or written to.
-        check_config(cfg)
-        cfg = effective(cfg)  # recorded and compared as what it trains
-        self.device = device = resolve_device(cfg.device)
-        if device.type == "cpu":
-            keep_freed_memory()  # the step's activations reuse freed heap memory instead of fresh pages
-        self.out = None if out is None else Path(out)
-        self.dir = None if out is None else rd.RunDir(self.out)
-        recorded = self.dir.recorded_config() if self.dir else {}
-        if cfg.precision == "auto" and "precision" in recorded:  # a resumed run keeps the precision it began with
-            cfg = dataclasses.replace(cfg, precision=recorded["precision"])
-        self.cfg = cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
-        graphs_wanted(cfg.cuda_graphs, device)  # --cuda-graphs on without a GPU: refused before anything is written
-        resuming = self.dir is not None and check_resumable(cfg, self.out, recorded)
-        for what, folder in folders_written(cfg, self.out, watch).items():
-            check_writable_folder(folder, what)
-        self.dataset, self.split = ds, split = data if data is not None else load_data(cfg, self.out, resuming)
-        self.select = resolve_select(cfg.select, split, ds.y_train)
-        check_step_memory(cfg, ds.dim, ds.num_classes, len(split.labeled), len(split.unlabeled), device)
-        self.data = DeviceData.from_split(ds, split, device)
-        self.features = stage_spec(cfg.features, cfg.feature_code, stage_likelihood(cfg, ds))
-        # a warm start brings its stage in its weights (`init`): no second stage 1
-        stage = None
-        if self.features and init is None:
-            stage = trained_stage(cfg, ds, split, self.data, self.out, watch, budget)
+    cfg: TrainConfig  # effective, its precision resolved
+    out: Path | None
+    dir: rd.RunDir | None
+    resuming: bool
+    dataset: Dataset
+    split: Split
+    data: DeviceData
+    select: str
+    features: dict[str, Any] | None  # the feature stage's record (`stage_spec`), None without one
+
+
+def set_up(
+    cfg: TrainConfig, out: str | Path | None, data: tuple[Dataset, Split] | None = None, watch: Watch = QUIET
+) -> Setup:
+    check_config(cfg)
+    cfg = effective(cfg)  # recorded and compared as what it trains
+    device = resolve_device(cfg.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # the step's activations reuse freed heap memory instead of fresh pages
+    out = None if out is None else Path(out)
+    run_dir = None if out is None else rd.RunDir(out)
+    recorded = run_dir.recorded_config() if run_dir else {}
+    if cfg.precision == "auto" and "precision" in recorded:  # a resumed run keeps the precision it began with
+        cfg = dataclasses.replace(cfg, precision=recorded["precision"])
+    cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
+    graphs_wanted(cfg.cuda_graphs, device)  # --cuda-graphs on without a GPU: refused before anything is written
+    resuming = run_dir is not None and check_resumable(cfg, out, recorded)
+    for what, folder in folders_written(cfg, out, watch).items():
+        check_writable_folder(folder, what)
+    ds, split = data if data is not None else load_data(cfg, out, resuming)
+    select = resolve_select(cfg.select, split, ds.y_train)
+    check_step_memory(cfg, ds.dim, ds.num_classes, len(split.labeled), len(split.unlabeled), device)
+    features = stage_spec(cfg.features, cfg.feature_code, stage_likelihood(cfg, ds))
+    return Setup(cfg, out, run_dir, resuming, ds, split, DeviceData.from_split(ds, split, device), select, features)
+
+
+class Run(TrainingState):
+    """One run's state (`TrainingState`), data on the device, schedule, objective and bookkeeping: stage 2 as the
+    training loop sees it (`ssvae.training.loop.open_run` makes one, after its stage 1)."""
+
+    def __init__(self, setup: Setup, stage: nn.Module | None = None, init: dict[str, Any] | None = None):
+        """`stage`: the trained feature stage (None: none, or the one a warm start's `init` brings in its weights)."""
+        self.cfg = cfg = setup.cfg
+        self.device = device = setup.data.x_unl.device
+        self.out, self.dir, self.select, self.features = setup.out, setup.dir, setup.select, setup.features
+        self.dataset, self.split, self.data = setup.dataset, setup.split, setup.data
+        ds, split = setup.dataset, setup.split
         parts = build(cfg, ds, split, device, self.features, stage)
         super().__init__(parts.model, parts.opt, parts.lr_sched, torch.Generator(device=device), cfg.seed)
         self.gen.manual_seed(cfg.seed)
@@ -125,7 +143,7 @@ class Run(TrainingState):
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_unsaved = False
-        if resuming and self.dir.has_checkpoint():
+        if setup.resuming and self.dir.has_checkpoint():
             self.load_state_dict(self.dir.load_last(device), str(self.out / rd.LAST))
         elif init is not None:
             self.warm_start(init)
@@ -168,6 +186,57 @@ class Run(TrainingState):
                 "classes": [c.item() if hasattr(c, "item") else c for c in ds.classes],
             },
         }
+
+    @property
+    def epochs(self) -> int:
+        return self.cfg.epochs
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.sched.steps_per_epoch
+
+    @property
+    def display_name(self) -> str:
+        """How its lines name it: the run directory, else the model (the estimator)."""
+        return str(self.out) if self.out is not None else self.label
+
+    def make_step(self):
+        """One training step as a function of device tensors (`step.DeviceStep`), captured on a GPU if asked."""
+        return graphed_if_asked(DeviceStep(self), self.cfg.cuda_graphs, self.device)
+
+    def event_dir(self, watch: Watch) -> Path | None:
+        return watch.event_dir(self.out)
+
+    def summary(self, row: dict[str, Any]) -> str:
+        """An evaluation row in a log line."""
+        acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}%"
+        return f"val acc {acc}, H(q(y|x)) {row['val_entropy']:.3f}, I(y;x) {row['val_mi']:.3f}"
+
+    def postfix(self, row: dict[str, Any]) -> dict[str, Any]:
+        """An evaluation row beside the progress bar."""
+        acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}"
+        return {"loss": f"{row['train']['loss']:.2f}", "val_acc": acc, "best_epoch": self.best_epoch}
+
+    def scalars(self, row: dict[str, Any]) -> dict[str, float]:
+        """An evaluation row as TensorBoard scalars."""
+        tags = {f"train/{k}": v for k, v in row["train"].items()}
+        for k in ("val_accuracy", "val_entropy", "val_mi", "val_marginal_entropy"):
+            if row[k] is not None:
+                tags[f"val/{k[4:]}"] = row[k]
+        return {**tags, "schedule/lr": row["lr"], "schedule/kl_weight": row["kl_weight"]}
+
+    def figures(self) -> dict[str, Any]:
+        """Reconstructions of validation images and samples ([H, W] grids), for generative models of images."""
+        from ..evaluation import grids
+
+        shape = tuple(self.dataset.image_shape)
+        if self.model.supervised_only or min(shape) < 2 or not len(self.x_watch):
+            return {}
+        was_training = self.model.training
+        recon = grids.reconstruction_grid(self.model, self.x_watch, shape)
+        samples = grids.samples_grid(self.model, shape, seed=self.cfg.seed)
+        self.model.train(was_training)
+        return {"reconstructions": recon, "samples": samples}
 
     @property
     def label(self) -> str:

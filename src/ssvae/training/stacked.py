@@ -33,7 +33,7 @@ from .budget import StoppedInStage1, TimeBudget, stop_for_time
 from .config import PER_RUN, TrainConfig
 from .graphs import graphed_if_asked
 from .hardware import adam, compiled_if_asked, follow_lr
-from .loop import export_models, progress_bar, train
+from .loop import export_models, open_run, progress_bar, train
 from .run import Run
 from .stacked_validation import StackedValidation
 from .step import StepCounters, clip_gradients, grads, optimizer_tensors
@@ -109,7 +109,7 @@ def train_stacked(
     runs: list[Run] = []
     try:
         for c, o in zip(cfgs, outs):
-            runs.append(Run(c, o, watch=Watch.of(progress), budget=budget))
+            runs.append(open_run(c, o, watch=Watch.of(progress), budget=budget))
         return _train_stacked(runs, progress, budget)
     except StoppedInStage1:  # a feature stage is checkpointed; no stacked epoch begins in this command
         for r in runs:

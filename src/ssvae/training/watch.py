@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SSVAEError
 
 if TYPE_CHECKING:
+    from .features import StageRun
     from .run import Run
 
 TENSORBOARD_HINT = "--tensorboard needs TensorBoard: pip install 'ssvae[tensorboard]'"
@@ -76,15 +77,16 @@ def duration(seconds: float) -> str:
 
 
 class Reporter:
-    """One run's lines and TensorBoard events."""
+    """One stage's lines and TensorBoard events. It knows no stage: each (`Run` for stage 2, `features.StageRun`
+    for stage 1) says how it is named, where its events go, and how a row reads (`summary`, `scalars`, `figures`)."""
 
-    def __init__(self, run: "Run", watch: Watch, clock=time.monotonic):
+    def __init__(self, run: "Run | StageRun", watch: Watch, clock=time.monotonic):
         self.run, self.watch, self.clock = run, watch, clock
         self.lines = watch.shows_lines()
-        self.name = str(run.out) if run.out is not None else run.label
+        self.name = run.display_name
         self.last_line = clock()
         self.writer = None
-        event_dir = watch.event_dir(run.out)
+        event_dir = run.event_dir(watch)
         if event_dir is not None:
             watch.check()
             from torch.utils.tensorboard import SummaryWriter
@@ -99,46 +101,20 @@ class Reporter:
         """Inside an epoch: a line when the last one is `every` seconds old (long epochs on slow machines)."""
         if self.lines and self.clock() - self.last_line >= self.watch.every:
             run = self.run
-            self.say(f"epoch {run.epoch + 1}/{run.cfg.epochs}: step {i + 1} of {run.sched.steps_per_epoch}")
+            self.say(f"epoch {run.epoch + 1}/{run.epochs}: step {i + 1} of {run.steps_per_epoch}")
 
     def evaluated(self, row: dict[str, Any], epochs_this_command: int, seconds_this_command: float) -> None:
         run = self.run
         if self.lines:
             per_epoch = seconds_this_command / max(epochs_this_command, 1)
-            acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}%"
-            eta = duration(per_epoch * (run.cfg.epochs - run.epoch))
-            self.say(
-                f"epoch {run.epoch}/{run.cfg.epochs}: val acc {acc}, H(q(y|x)) {row['val_entropy']:.3f}, "
-                f"I(y;x) {row['val_mi']:.3f}, {per_epoch:.1f} s/epoch, ETA {eta}"
-            )
+            eta = duration(per_epoch * (run.epochs - run.epoch))
+            self.say(f"epoch {run.epoch}/{run.epochs}: {run.summary(row)}, {per_epoch:.1f} s/epoch, ETA {eta}")
         if self.writer is not None:
-            self.write_events(row)
-
-    def write_events(self, row: dict[str, Any]) -> None:
-        step, w = row["epoch"], self.writer
-        for k, v in row["train"].items():
-            w.add_scalar(f"train/{k}", v, step)
-        for k in ("val_accuracy", "val_entropy", "val_mi", "val_marginal_entropy"):
-            if row[k] is not None:
-                w.add_scalar(f"val/{k[4:]}", row[k], step)
-        w.add_scalar("schedule/lr", row["lr"], step)
-        w.add_scalar("schedule/kl_weight", row["kl_weight"], step)
-        self.write_figures(step)
-        w.flush()
-
-    def write_figures(self, step: int) -> None:
-        """Reconstructions of validation images and samples, for generative models of image data."""
-        from ..evaluation import grids
-
-        run, shape = self.run, tuple(self.run.dataset.image_shape)
-        if run.model.supervised_only or min(shape) < 2 or not len(run.x_watch):
-            return
-        was_training = run.model.training
-        recon = grids.reconstruction_grid(run.model, run.x_watch, shape)
-        samples = grids.samples_grid(run.model, shape, seed=run.cfg.seed)
-        run.model.train(was_training)
-        self.writer.add_image("reconstructions", recon, step, dataformats="HW")
-        self.writer.add_image("samples", samples, step, dataformats="HW")
+            for tag, value in run.scalars(row).items():
+                self.writer.add_scalar(tag, value, row["epoch"])
+            for tag, image in run.figures().items():
+                self.writer.add_image(tag, image, row["epoch"], dataformats="HW")
+            self.writer.flush()
 
     def close(self) -> None:
         if self.writer is not None:
