@@ -254,8 +254,8 @@ def test_on_digits_at_10_labels_the_code_trails_the_pixels_at_equal_epochs(tmp_p
     """What the issue asked to find out (does M2 on M1's code beat M2 on the pixels at 10 labels per class on
     digits, at equal epochs?), measured at the paper's sizes: it does not. Digits' 1248 unlabeled 8x8 images give
     M1 only ~7 steps an epoch, and after 100 epochs its code carries ~3 nats (posterior collapse), so M2 on it
-    trails M2 on the pixels (README, "Measured so far": also at 1000 stage epochs). If this fails, the code has
-    caught up: update the README's digits finding."""
+    trails M2 on the pixels (docs/findings/m1-m2.md: also at 1000 stage epochs). If this fails, the code has
+    caught up: update that digits finding."""
     from ssvae.evaluation.evaluate import evaluate_run
 
     common = dict(dataset="digits", labels_per_class=10, epochs=30, warmup_epochs=6, device="cpu", precision="fp32")

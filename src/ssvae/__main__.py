@@ -1,5 +1,8 @@
+"""`python -m ssvae`: the command line (`ssvae.cli.main`)."""
+
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

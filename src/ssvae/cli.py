@@ -38,6 +38,7 @@ def not_negative(text: str) -> float:
 
 
 def add_jobs(p: argparse.ArgumentParser) -> None:
+    """`--jobs N`: runs trained at once in separate processes on a CPU (default one per core)."""
     from .training.parallel import default_jobs
 
     p.add_argument(
@@ -80,6 +81,7 @@ def watch_of(a: argparse.Namespace, root: Path, lines_only: bool = False):
 
 
 def add_time_limit(p: argparse.ArgumentParser) -> None:
+    """`--time-limit SECONDS` (or `$SSVAE_TIME_LIMIT`): no epoch is started that would end after it."""
     import os
 
     env = os.environ.get("SSVAE_TIME_LIMIT")
@@ -152,6 +154,7 @@ def add_settings(p: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGrou
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
+    """Every `TrainConfig` setting as a flag (from its declaration), and the options of a train command."""
     g = add_settings(p)["run"]
     g.add_argument(
         "--seeds",
@@ -185,6 +188,7 @@ def config_from_args(a: argparse.Namespace):
 
 
 def cmd_train(a: argparse.Namespace) -> None:
+    """`ssvae train`: one run (or one per seed) into `--out`, resumed when it is already there."""
     from .training import rundir as ck
     from .training.budget import TimeBudget
     from .training.stacked import seeds_configs, train_many
@@ -225,6 +229,7 @@ def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
+    """`ssvae evaluate`: a finished run's test numbers for its kept and its last model, and its figures."""
     from .evaluation.evaluate import evaluate_run
 
     m = evaluate_run(a.run_dir, iw_samples=a.iw_samples, device=a.device, data_dir=a.data_dir, figures=not a.no_figures)
@@ -319,6 +324,7 @@ def print_baselines(run_dir: Path, rows: list[dict]) -> None:
 
 
 def cmd_reproduce(a: argparse.Namespace) -> None:
+    """`ssvae reproduce`: the paper's grid through the sweep engine, its baselines, then the report."""
     from .data import resolve_device
     from .experiments import reproduce as rp
     from .experiments.engines import check_engine
@@ -363,6 +369,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
 
 
 def engine_options(a: argparse.Namespace) -> dict:
+    """The engine flags of a parsed command, as the keyword arguments the engines take."""
     return {
         "engine": a.engine,
         "address": a.address,
@@ -372,6 +379,7 @@ def engine_options(a: argparse.Namespace) -> dict:
 
 
 def add_engine(p: argparse.ArgumentParser) -> None:
+    """`--engine`, `--address`, `--cpus-per-group`, `--gpus-per-group`: where the groups of runs train."""
     from .experiments.engines import ENGINES
 
     g = p.add_argument_group("engine (where the groups of runs train)")
@@ -404,6 +412,7 @@ def add_grid_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sweep(a: argparse.Namespace) -> None:
+    """`ssvae sweep`: a grid file's runs through an engine, then `sweep.md` and `sweep.csv`."""
     from .experiments.engines import check_engine, run_points
     from .experiments.grid import SHIPPED, load_grid_arg, points_of, run_epochs_done, shipped_text
     from .experiments.report import sweep_table
@@ -456,6 +465,7 @@ def cmd_sweep(a: argparse.Namespace) -> None:
 
 
 def cmd_report(a: argparse.Namespace) -> None:
+    """`ssvae report`: tables and figures rebuilt from finished run directories, nothing trained."""
     from .experiments.report import build_report
 
     for path in build_report(a.dir, a.data_dir, draw=not a.no_figures):
@@ -463,6 +473,7 @@ def cmd_report(a: argparse.Namespace) -> None:
 
 
 def cmd_predict(a: argparse.Namespace) -> None:
+    """`ssvae predict`: class probabilities for new inputs, written to a CSV."""
     from .predict import predict_to_csv
 
     n = predict_to_csv(a.model, a.input, a.out, device=a.device)
@@ -470,6 +481,7 @@ def cmd_predict(a: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: what `ssvae --help` prints and what the manual's CLI reference is built from."""
     p = Parser(
         prog="ssvae",
         description="Semi-supervised VAEs (M2, ADGM, LVAE) with the MIER regulariser.",
@@ -496,6 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_demo_parser(sub) -> None:
+    """`ssvae demo`'s options."""
     d = sub.add_parser("demo", help="M2 vs M2+MIER vs supervised-only on bundled digits (CPU, ~1 min)")
     d.add_argument("--out", default="runs/demo", help="folder for the three run directories (default runs/demo)")
     d.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"epochs per run (default {DEMO_EPOCHS})")
@@ -507,12 +520,14 @@ def add_demo_parser(sub) -> None:
 
 
 def add_train_parser(sub) -> None:
+    """`ssvae train`'s options."""
     t = sub.add_parser("train", help="train one run into a run directory (resumable)")
     add_train_args(t)
     t.set_defaults(func=cmd_train)
 
 
 def add_evaluate_parser(sub) -> None:
+    """`ssvae evaluate`'s options."""
     e = sub.add_parser("evaluate", help="test metrics and figures for a trained run")
     e.add_argument("run_dir", help="the --out of `ssvae train`")
     e.add_argument(
@@ -525,6 +540,7 @@ def add_evaluate_parser(sub) -> None:
 
 
 def add_predict_parser(sub) -> None:
+    """`ssvae predict`'s options."""
     pr = sub.add_parser("predict", help="class probabilities for new inputs from a saved model or a run directory")
     pr.add_argument("model", help="a saved model directory (SemiSupervisedClassifier.save) or a run directory")
     pr.add_argument("input", help="an .npy array, an .npz (array x, x_test or its only array), or a folder of images")
@@ -534,6 +550,7 @@ def add_predict_parser(sub) -> None:
 
 
 def add_reproduce_parser(sub) -> None:
+    """`ssvae reproduce`'s options."""
     r = sub.add_parser("reproduce", help="the paper's Tables 1-3 and Figures 2-4: train, evaluate, report")
     r.add_argument("--table", default="all", help="1, 2, 3, a comma list, or all")
     r.add_argument(
@@ -569,6 +586,7 @@ def add_reproduce_parser(sub) -> None:
 
 
 def add_sweep_parser(sub) -> None:
+    """`ssvae sweep`'s options."""
     sw = sub.add_parser("sweep", help="train a grid of runs from a TOML file, here or on a Ray cluster")
     sw.add_argument("grid", help="a grid file (TOML), or a shipped grid: example, table1, table3")
     sw.add_argument("--out", default=None, help="folder for the run directories and sweep.md; rerun to resume")
@@ -582,6 +600,7 @@ def add_sweep_parser(sub) -> None:
 
 
 def add_report_parser(sub) -> None:
+    """`ssvae report`'s options."""
     rp = sub.add_parser("report", help="rebuild tables and figures from finished runs, without training")
     rp.add_argument("dir", help="a results directory of `ssvae reproduce`, or any folder of run directories")
     rp.add_argument("--data-dir", default=None, help="where the data sets are now (for the figures)")
@@ -590,6 +609,7 @@ def add_report_parser(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `ssvae` command: its exit status (2 and one line on stderr for input it refuses)."""
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.argv = argv  # the command as typed, recorded with results

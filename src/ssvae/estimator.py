@@ -1,8 +1,9 @@
 """`SemiSupervisedClassifier`: a scikit-learn estimator over the same training Run as `ssvae train`.
 
 Unlabeled rows are marked `y == -1`, as in `sklearn.semi_supervised`. The estimator only turns arrays into a
-data set and a split, runs `ssvae.train.run_epochs` on them in memory, and keeps the chosen model; there is no
-second training loop.
+data set and a split, opens a run on them in memory (`ssvae.training.loop.open_run`: its feature stage, if any,
+then the model), drives it with `ssvae.training.loop.run_epochs`, and keeps the chosen model; there is no second
+training loop.
 """
 
 from __future__ import annotations
@@ -53,13 +54,14 @@ NULLABLE = {"features"}  # None: the inputs themselves
 
 # epochs="auto", feature_epochs="auto": enough passes for about STEPS optimizer steps, and at least LEAST and at
 # most MOST of them, so that a large set is not trained for longer than it needs nor a small one for too few
-# updates. Measured on validation (README, "Measured so far"): Fashion-MNIST at 10 labels per class, M1 then M2 on
+# updates. Measured on validation (the manual's findings): Fashion-MNIST at 10 labels per class, M1 then M2 on
 # its code at lr 1e-3: 30 stage-1 epochs (9,000 steps of 200) and 20 stage-2 epochs came within noise of 100 + 50
 # epochs at lr 3e-4 (results/fit-defaults-n10); digits' 1,500 images: the 100 epochs its defaults were chosen with.
 AUTO_EPOCHS = {"epochs": (5_000, 20, 100), "feature_epochs": (9_000, 30, 100)}  # name -> (STEPS, LEAST, MOST)
 
 
 def auto_epochs(name: str, steps_per_epoch: int) -> int:
+    """`epochs="auto"`: enough epochs for the measured number of steps, within the measured bounds."""
     steps, least, most = AUTO_EPOCHS[name]
     return min(most, max(least, math.ceil(steps / max(steps_per_epoch, 1))))
 
@@ -87,35 +89,49 @@ def announce(cfg: TrainConfig, dim: int, k: int, n_labeled: int, n_unlabeled: in
 class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     """Semi-supervised classification with a deep generative model (M2, ADGM, Ladder-VAE) and MIER.
 
-    Parameters mirror `ssvae train`'s flags (see the README). The ones that matter most:
+    Parameters mirror `ssvae train`'s flags (the manual's CLI reference); the ones that matter most are below.
+    Rows of `y` equal to -1 are unlabeled, as in `sklearn.semi_supervised`.
 
-    model : "m2", "adgm", "lvae", or "classifier" (q(y|x) alone, trained on the labeled rows: the baseline).
-    features : "auto" (default), None, or "m1". "m1": first train Kingma et al.'s unsupervised VAE M1 (600-600,
+    Parameters
+    ----------
+    model
+        "m2", "adgm", "lvae", or "classifier" (q(y|x) alone, trained on the labeled rows: the baseline).
+    features
+        "auto" (default), None, or "m1". "m1": first train Kingma et al.'s unsupervised VAE M1 (600-600,
         z = 50) on every row of X for `feature_epochs`, then `model` on its code (`feature_code`: q(z|x)'s "mean",
         or a fresh "sample" each step); predict, transform, sample and save go through both stages. "auto": "m1"
         for at least 10000 rows of intensities (images) with at most 30 labels per class, else None (what
-        measured best: README; `features_` says which was used).
-    epochs, feature_epochs : passes of the model's and of the feature stage's training. "auto" (default): enough
+        measured best: the manual's findings; `features_` says which was used).
+    epochs, feature_epochs
+        passes of the model's and of the feature stage's training. "auto" (default): enough
         for about 5,000 (stage 1: 9,000) optimizer steps, at least 20 (30) and at most 100: 20 and 30 on a large
-        image set, 100 on digits' 1,500 images (`AUTO_EPOCHS`: what was measured, README).
-    mier : add the MIER regulariser (eq. 7/9) with weights `beta` (entropy) and `gamma` (mutual information). Off
+        image set, 100 on digits' 1,500 images (`AUTO_EPOCHS`: what was measured).
+    mier
+        add the MIER regulariser (eq. 7/9) with weights `beta` (entropy) and `gamma` (mutual information). Off
         by default: where labels are scarce, validation preferred M2 without it (Fashion-MNIST, 10 labels per class,
-        on M1's code: 72.4% against 69.3%; digits: 93.1% against 92.4%; README, "Measured so far").
-    weighting, alpha : how eq. 4/9's terms are weighted; "sum" with alpha = 0.1 N by default (README).
-    likelihood : "auto" models [0, 1] intensities and uint8 images with a Bernoulli decoder, and any other
+        on M1's code: 72.4% against 69.3%; digits: 93.1% against 92.4%; the manual's findings).
+    weighting, alpha
+        how eq. 4/9's terms are weighted; "sum" with alpha = 0.1 N by default (the manual's math page).
+    likelihood
+        "auto" models [0, 1] intensities and uint8 images with a Bernoulli decoder, and any other
         features, standardised inside the estimator, with a Gaussian one; or "bernoulli", "gaussian",
         "continuous-bernoulli".
-    early_stopping : which epoch's model to keep. False (default): the last; right when no labels can be spared
-        and training is stable (as measured for the defaults: README, "Measured so far"). True: hold out
+    early_stopping
+        which epoch's model to keep. False (default): the last; right when no labels can be spared
+        and training is stable (as measured for the defaults: the manual's findings). True: hold out
         `validation_fraction` of the labeled rows (per class) and keep the most accurate epoch, as MLPClassifier
         does; right when labels are plentiful enough that losing some costs less than picking a bad epoch. "elbo":
         hold out `validation_fraction` of the unlabeled rows and keep the epoch with the best ELBO on them; needs
         no labels, but the ELBO tracks how well x is modelled, not accuracy, so it guards against overfitting the
         data, not the labels.
-    warm_start : a second `fit` continues from the fitted model (and optimizer) instead of starting over.
-    random_state : seeds the split, the initialisation and the batch order and noise; None draws a seed.
-    verbose : report progress: a tqdm bar on a terminal, one line per epoch without one (a notebook's log, a job).
-    tensorboard_dir : write the fit's curves (losses, L, U, I, H, validation metrics, lr, KL weight) and, each
+    warm_start
+        a second `fit` continues from the fitted model (and optimizer) instead of starting over.
+    random_state
+        seeds the split, the initialisation and the batch order and noise; None draws a seed.
+    verbose
+        report progress: a tqdm bar on a terminal, one line per epoch without one (a notebook's log, a job).
+    tensorboard_dir
+        write the fit's curves (losses, L, U, I, H, validation metrics, lr, KL weight) and, each
         epoch, reconstructions and samples as TensorBoard events into this folder (needs `ssvae[tensorboard]`).
     """
 

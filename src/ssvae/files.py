@@ -72,6 +72,7 @@ def check_writable_folder(path: str | os.PathLike, what: str) -> None:
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """torch.save, atomically: the file is the old one or the new one, never half written."""
     replace_atomically(path, lambda f: torch.save(state, f))
 
 
@@ -126,10 +127,12 @@ def json_text(obj: Any, indent: int | None = None) -> str:
 
 
 def save_json(path: str | os.PathLike, obj: Any) -> None:
+    """JSON, atomically, NaN refused."""
     replace_atomically(path, lambda f: f.write((json_text(obj, indent=2) + "\n").encode()))
 
 
 def load_json(path: str | os.PathLike) -> Any:
+    """A JSON file; a damaged one is named in one line."""
     try:
         with open(path) as f:
             return json.load(f)
@@ -162,6 +165,7 @@ def write_history(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
 
 
 def append_history(path: str | os.PathLike, row: dict[str, Any]) -> None:
+    """One row appended to a metrics.jsonl, flushed to disk; a full disk is one line."""
     line = (json_text(row) + "\n").encode()
     try:
         with open(path, "ab") as f:

@@ -85,6 +85,8 @@ def open_image(p: Path, w: int, h: int, mode: str) -> np.ndarray:
 
 
 def predict_to_csv(model_path: str, input_path: str, out: str, device: str = "auto") -> int:
+    """Predictions of a saved model (or a run directory) for an .npy, an .npz or a folder of images, as CSV;
+    returns the number of rows written."""
     from .estimator import SemiSupervisedClassifier
 
     est = SemiSupervisedClassifier.load(model_path, device=device)

@@ -34,10 +34,12 @@ ALWAYS = _Always()
 
 
 def python_name(name: str) -> str:
+    """A setting's name in Python (the estimator's parameters, grid files)."""
     return name
 
 
 def flag_name(name: str) -> str:
+    """A setting's command-line flag."""
     return "--" + name.replace("_", "-")
 
 

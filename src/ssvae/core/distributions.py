@@ -44,6 +44,7 @@ class NoiseRecorder:
 
 
 def reparameterize(mu: Tensor, logvar: Tensor, gen: torch.Generator | None) -> Tensor:
+    """A draw of N(mu, exp(logvar)) as mu + sigma * eps, eps from `gen`: differentiable in mu and logvar."""
     return mu + torch.exp(0.5 * logvar) * standard_normal(mu.shape, gen, mu)
 
 
@@ -53,6 +54,7 @@ def gaussian_log_prob(v: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def std_normal_log_prob(v: Tensor) -> Tensor:
+    """log N(v; 0, I), summed over the last dimension."""
     return -0.5 * (v**2 + math.log(2 * math.pi)).sum(-1)
 
 

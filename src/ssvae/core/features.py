@@ -159,10 +159,11 @@ def build_network(
 
 
 def featurized(name: str | None) -> bool:
+    """Whether a `--features` value names a feature stage (not None or "none")."""
     return name not in (None, NO_FEATURES)
 
 
-# The estimator's features="auto", by measurement (README, "Measured so far"; chosen on validation, test agrees): on
+# The estimator's features="auto", by measurement (the manual's findings; chosen on validation, test agrees): on
 # Fashion-MNIST's 55000 images M1's code won at 10 labels per class (validation 72.4% against 71.5% for the best
 # pixel M2 at 20 epochs) and lost at 100 (81.4% against 82.7%); it lost on digits' 1.5k images (its stage collapses
 # with 7 steps an epoch) and on a 398-row table. The thresholds lie between the points measured (1.5k rows lost,

@@ -12,8 +12,8 @@ class BernoulliLogLik(torch.autograd.Function):
     The same density as torch.distributions.Bernoulli(logits=l).log_prob(x).sum(-1), but on the CPU it is a
     sixth of the M2 step's time that way: this torch's log_sigmoid and log1p kernels are not vectorised (7-8 ms
     for [200, 10, 784] logits, against 0.7 ms for exp), and autograd keeps several full-size temporaries.
-    Here softplus(l) = max(l, 0) + log(1 + exp(-|l|)) runs in place on two buffers, and the backward is one
-    sigmoid (benchmarks/RESULTS.md, 'Cutting the CPU step'). log(1 + e) for e = exp(-|l|) <= 1 is within
+    Here `softplus(l) = max(l, 0) + log(1 + exp(-|l|))` runs in place on two buffers, and the backward is one
+    sigmoid (benchmarks/RESULTS.md, 'Cutting the CPU step'). `log(1 + e)` for `e = exp(-|l|) <= 1` is within
     1e-7 of log1p(e), which is far below the float32 rounding of the 784-term sum.
     """
 

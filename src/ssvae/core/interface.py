@@ -18,10 +18,15 @@ from torch import Tensor, nn
 class Bound:
     """Per-example pieces of the variational bound.
 
-    log_qy: [B, K] log q(y|x) of the classifier (ADGM: q(y|a,x) at the very sample a used below).
-    log_px: [B] (labeled) or [B, K] (every class): one-sample estimate of E_q log p(x|y,z).
-    kl:     same shape: the continuous latents' KL to their priors (exact where closed form, else a
-            one-sample estimate of log q - log p); KL warm-up scales this term only.
+    Attributes
+    ----------
+    log_qy
+        `[B, K]` log q(y|x) of the classifier (ADGM: q(y|a,x) at the very sample a used below).
+    log_px
+        `[B]` (labeled) or `[B, K]` (every class): one-sample estimate of E_q log p(x|y,z).
+    kl
+        same shape: the continuous latents' KL to their priors (exact where closed form, else a one-sample
+        estimate of log q - log p); KL warm-up scales this term only.
     """
 
     log_qy: Tensor

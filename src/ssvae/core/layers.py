@@ -13,6 +13,7 @@ from .interface import upcast
 
 
 def mlp(sizes: list[int], final_activation: bool = True) -> nn.Sequential:
+    """Linear layers of these sizes with ReLU between them (and after the last, unless told not to)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))

@@ -80,4 +80,5 @@ LIKELIHOODS: dict[str, type[Likelihood]] = {
 
 
 def make_likelihood(name: str, dim: int) -> Likelihood:
+    """The registered likelihood of this name for inputs of `dim` features."""
     return LIKELIHOODS[name](dim)

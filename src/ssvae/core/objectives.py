@@ -82,8 +82,10 @@ def sum_weights(n_labeled: int, n_unlabeled: int, alpha: float | None = None) ->
     A labeled batch of B_L estimates sum_L f without bias as (N_L / B_L) sum_b f = N_L mean_b f, and an
     unlabeled batch sum_U f as N_U mean_b f; for MIER, sum_U M(x) = N_U (mean U + gamma I - beta mean H),
     since eq. 8's I is one number for the data set. Dividing J by the constant N = N_L + N_U keeps the loss
-    per training example, so learning rates mean what they did:
-        J / N ~ (N_L/N) mean L + (N_U/N) mean U + alpha (N_L/N) mean log q(y|x).
+    per training example, so learning rates mean what they did::
+
+        J / N ~ (N_L/N) mean L + (N_U/N) mean U + alpha (N_L/N) mean log q(y|x)
+
     Kingma et al.'s alpha = 0.1 N makes the label term 0.1 N_L: alpha N_L / N_U relative to the unlabeled
     bound (10.7 on digits with 10 labels per class, 102 on Fashion-MNIST with 100). Eq. 4 writes the label
     term as alpha E_{X_L}; a weight a_E on that mean is alpha = a_E / N_L here.
@@ -242,4 +244,5 @@ def supervised_loss(
 
 
 def loss_function(model: SemiSupervisedVAE):
+    """The loss a model trains with: eq. 4/9 for a generative model, the labels' NLL for the classifier."""
     return supervised_loss if model.supervised_only else semi_supervised_loss

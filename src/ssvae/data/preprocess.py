@@ -67,7 +67,7 @@ class Preprocessing:
         return int(np.prod(self.input_shape))
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        """[N, *input_shape] or [N, D] -> float32 [N, D]."""
+        """`[N, *input_shape]` or `[N, D]` -> float32 `[N, D]`."""
         flat = x.reshape(len(x), -1)
         if self.kind == "unit":
             return unit_intensities(flat)

@@ -177,10 +177,12 @@ def validate_arrays(
 
 
 def default_data_dir() -> Path:
+    """Where named data sets are looked for and downloaded: `$SSVAE_DATA`, else `~/.cache/ssvae`."""
     return Path(os.environ.get("SSVAE_DATA", Path.home() / ".cache" / "ssvae"))
 
 
 def load_npz(path: str | os.PathLike, name: str | None = None) -> Dataset:
+    """A user's .npz (x_train, y_train, x_test, y_test) as a `Dataset`, every array checked first."""
     path = Path(path)
     if not path.is_file():
         raise SSVAEError(f"{path}: no such file; give an existing .npz with x_train, y_train, x_test, y_test")

@@ -32,10 +32,12 @@ def _logistic():
 
 
 def logistic_labels_only(x_lab, y_lab, x_unl):
+    """scikit-learn's logistic regression on the labeled rows alone."""
     return _logistic().fit(x_lab, y_lab)
 
 
 def label_spreading(x_lab, y_lab, x_unl):
+    """scikit-learn's LabelSpreading on a k = 10 nearest-neighbour graph of labeled and unlabeled rows."""
     from sklearn.semi_supervised import LabelSpreading
 
     x = np.concatenate([x_lab, x_unl])
@@ -44,6 +46,7 @@ def label_spreading(x_lab, y_lab, x_unl):
 
 
 def self_training(x_lab, y_lab, x_unl):
+    """scikit-learn's SelfTrainingClassifier around logistic regression (threshold 0.9, 10 rounds)."""
     from sklearn.semi_supervised import SelfTrainingClassifier
 
     x = np.concatenate([x_lab, x_unl])

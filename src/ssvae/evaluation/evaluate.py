@@ -20,6 +20,7 @@ from .metrics import classification_metrics, elbo, iwae
 
 
 def load_run(run_dir: str | Path, device: torch.device) -> tuple[dict[str, Any], SemiSupervisedVAE]:
+    """A run directory's config.json and its network, built as it was trained."""
     run_dir = Path(run_dir)
     if not (run_dir / ck.CONFIG).exists():
         raise SSVAEError(f"{run_dir} is not a run directory (no {ck.CONFIG}); give the --out of `ssvae train`")

@@ -3,7 +3,7 @@ strongest published methods at a few labels per class, through Calder et al.'s o
 (`pip install "ssvae[graph]"`).
 
 Both label the nodes of a k-nearest-neighbour graph of the labeled and unlabeled examples (the graph and kernel of
-Calder et al.: k = 10, w_ij = exp(-4 |x_i - x_j|^2 / d_k(x_i)^2), symmetrised; neighbours found exactly by
+Calder et al.: k = 10, `w_ij = exp(-4 |x_i - x_j|^2 / d_k(x_i)^2)`, symmetrised; neighbours found exactly by
 scikit-learn). They are transductive: they score only the graph's nodes. To be scored on the test split like every
 other baseline, a test example takes the kernel-weighted mean of the scores of its k nearest training nodes, the
 same out-of-sample rule scikit-learn's LabelSpreading applies; Calder et al. score transductively instead, on all
@@ -21,6 +21,7 @@ METHODS = ("laplace", "poisson")
 
 
 def graphlearning():
+    """The `graphlearning` module, or one line saying how to install it."""
     try:
         import graphlearning as gl
     except ImportError:
@@ -68,8 +69,10 @@ class GraphLearning:
 
 
 def laplace_learning(x_lab, y_lab, x_unl):
+    """Laplace learning (Zhu et al. 2003) on the k-nearest-neighbour graph, scored out of sample."""
     return GraphLearning("laplace").fit(x_lab, y_lab, x_unl)
 
 
 def poisson_learning(x_lab, y_lab, x_unl):
+    """Poisson learning (Calder et al. 2020) on the k-nearest-neighbour graph, scored out of sample."""
     return GraphLearning("poisson").fit(x_lab, y_lab, x_unl)

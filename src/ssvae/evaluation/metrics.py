@@ -20,12 +20,14 @@ PREDICT_ROWS = 2000  # rows per pass of predict_log_proba (and of stacked runs' 
 
 
 def chunks(n: int, size: int):
+    """Slices of `size` rows covering `n` rows: evaluation in pieces that fit in memory."""
     for i in range(0, n, size):
         yield slice(i, min(i + size, n))
 
 
 @torch.no_grad()
 def predict_log_proba(model: SemiSupervisedVAE, x: Tensor, seed: int = 0, batch: int = PREDICT_ROWS) -> Tensor:
+    """log q(y|x) for every row of `x` (device tensors), in eval mode, its noise seeded."""
     model.eval()
     gen = torch.Generator(device=x.device).manual_seed(seed)
     return torch.cat([model.predict_log_proba(to_unit(x[s]), gen) for s in chunks(len(x), batch)])

@@ -22,6 +22,7 @@ from .grids import reconstruction_grid, samples_grid  # noqa: E402
 
 
 def show_grid(ax, grid: np.ndarray, title: str) -> None:
+    """An image grid in [0, 1] on a matplotlib axis, titled, without ticks."""
     ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_title(title, fontsize=10)
     ax.axis("off")
@@ -31,6 +32,7 @@ def show_grid(ax, grid: np.ndarray, title: str) -> None:
 def tsne_embedding(
     model: SemiSupervisedVAE, x_test: Tensor, y_test: Tensor, n: int = 2000, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-d t-SNE of the model's latent means of `n` test images, with their labels (Fig. 4)."""
     from sklearn.manifold import TSNE
 
     model.eval()
@@ -54,6 +56,7 @@ def scatter_classes(ax, emb: np.ndarray, labels: np.ndarray, title: str, names=N
 
 
 def save_figure(fig, path: str | Path) -> None:
+    """Write a figure as PNG and close it."""
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)

@@ -236,6 +236,7 @@ READY: dict[str, Callable[..., None]] = {"local": lambda out, **_: None, "ray": 
 
 
 def check_engine(engine: str, out: Path, **options: Any) -> None:
+    """Refuse, before anything is written, an engine that cannot run here (Ray missing, an OUT a node cannot see)."""
     if engine not in ENGINES:
         raise SSVAEError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
     READY[engine](Path(out), **options)

@@ -98,6 +98,7 @@ FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
 def config_key(cfg: TrainConfig) -> str:
+    """A config as a string that two equal configs share: the identity a grid merges points by."""
     return json.dumps(cfg.to_json(), sort_keys=True)
 
 
@@ -156,6 +157,7 @@ def parse_grid(data: dict[str, Any], source: str = "grid") -> Grid:
 
 
 def read_grid(path: str | Path) -> Grid:
+    """A grid file (TOML), every key, type and value checked: one line naming what is wrong."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
@@ -172,6 +174,7 @@ SHIPPED = ("example", "table1", "table3")
 
 
 def shipped_text(name: str) -> str:
+    """The text of a grid shipped with the package (`example`, `table1`, `table3`)."""
     return resources.files("ssvae.experiments.grids").joinpath(f"{name}.toml").read_text()
 
 
@@ -245,6 +248,7 @@ def groups_of(points: list[Point]) -> list[list[Point]]:
 
 
 def is_finished(p: Point, out: Path) -> bool:
+    """Whether a point's run directory holds its test numbers for all its epochs."""
     run = p.run(out)
     if not (run / rd.METRICS).exists():
         return False

@@ -39,6 +39,7 @@ def label(model: str) -> str:
 
 
 def variant(model: str, mier: bool) -> str:
+    """A model's name in tables, with "+MIER" when MIER is on."""
     return label(model) + ("+MIER" if mier else "")
 
 
@@ -56,6 +57,7 @@ class Record:
 
 
 def collect(root: Path) -> list[Record]:
+    """Every evaluated run directory under `root`, as the report's records."""
     recs = []
     for mpath in sorted(root.rglob(ck.METRICS)):
         run = mpath.parent
@@ -82,6 +84,7 @@ def collect(root: Path) -> list[Record]:
 
 # ---------------------------------------------------------------------------------------------------- stats
 def summarize(values: list[float]) -> dict[str, float]:
+    """Mean, standard deviation and the 95% t-interval of the mean over seeds."""
     from scipy.stats import t
 
     v = np.asarray([x for x in values if x is not None], dtype=float)
@@ -97,6 +100,7 @@ def summarize(values: list[float]) -> dict[str, float]:
 
 
 def fmt(s: dict[str, float], digits: int = 2) -> str:
+    """A summary as a table cell: mean ± SD [95% CI] n=seeds."""
     if s["n"] == 0:
         return "–"
     if s["n"] == 1:
@@ -105,6 +109,7 @@ def fmt(s: dict[str, float], digits: int = 2) -> str:
 
 
 def verdict(s: dict[str, float], better: str, worse: str) -> str:
+    """What a paired difference says: better, worse, or no significant difference (its interval against 0)."""
     if s["n"] < 2:
         return "one seed: no interval"
     if s["std"] == 0:  # e.g. two seeds with the same difference (accuracies step by 0.01): a zero-width interval
@@ -137,12 +142,14 @@ class Index:
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
     return "\n".join(
         ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
     )
 
 
 def paper_cell(v: float | None, digits: int = 2) -> str:
+    """A number of the paper's, or a dash where the paper gives none."""
     return "–" if v is None else f"{v:.{digits}f}"
 
 
@@ -163,6 +170,7 @@ def csv_row(table: int, ckpt: str, d: str, model: str, mier, labels: int, metric
 
 
 def paper_table1(model: str, mier: bool, d: str, labels: int) -> float | None:
+    """The paper's Table 1 value for a row and data set, at its label count only."""
     return paper.TABLE1.get((model, mier), {}).get(d) if labels == paper.LABELS else None
 
 
@@ -234,6 +242,7 @@ def baseline_rows(ix: Index, datasets, labels, ckpt, findings) -> list[list[str]
 
 
 def table1(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) -> tuple[str, list[str]]:
+    """Table 1 (test accuracy, paired differences and verdicts) as Markdown, and its findings in sentences."""
     out, findings = (
         [
             f"# Table 1: semi-supervised test accuracy (%), {labels} labels per class\n",
@@ -257,6 +266,7 @@ def table1(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) ->
 
 
 def table2(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) -> str:
+    """Table 2 (test entropy, ELBO and IWAE bounds) as Markdown."""
     out = [
         f"# Table 2: test entropy of q(y|x) and bounds on log p(x) (nats), {labels} labels per class\n",
         "Entropy: mean H(q(y|x)) over the test set. ELBO: eq. 2 with one z per class. "
@@ -293,6 +303,7 @@ def table2(ix: Index, datasets: list[str], labels: int, csv_rows: list[dict]) ->
 
 
 def table3(ix: Index, datasets: list[str], ablation: list[int], csv_rows: list[dict]) -> str:
+    """Table 3 (M2 over the label counts) as Markdown."""
     out = ["# Table 3: M2 test accuracy (%) by labels per class\n"]
     for ckpt in CHECKPOINTS:
         out.append(f"\n## {ckpt} checkpoint\n")
@@ -424,6 +435,7 @@ def pair_figures(ix: Index, d0: str, labels: int, out: Path, data_dir: str | Non
 
 # ---------------------------------------------------------------------------------------------------- report
 def build_report(root: str | Path, data_dir: str | None = None, draw: bool = True) -> list[Path]:
+    """Tables, figures and a README from the run directories under `root`; the paths written."""
     root = Path(root)
     recs = collect(root)
     ix = Index(recs)
@@ -462,6 +474,7 @@ def build_report(root: str | Path, data_dir: str | None = None, draw: bool = Tru
 
 
 def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> str:
+    """The report's README: what was run, on what, for how long, and what agrees with the paper."""
     fit = defaultdict(list)
     for r in recs:
         if r.model in BASELINES:

@@ -120,6 +120,7 @@ GRID_RECORD = "grid.json"  # what `ssvae report` says of the grid beside the run
 
 
 def device_name(device) -> str:
+    """The machine's name in a report: the GPU's, else the CPU's."""
     import platform
 
     import torch
@@ -140,6 +141,7 @@ def grid_record(out: Path, device, unavailable: dict[str, str], **facts) -> dict
 
 
 def parse_models(text: str) -> tuple[str, ...]:
+    """`--models`: a comma list of registered models."""
     models = tuple(m.strip() for m in text.split(",") if m.strip())
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
@@ -148,6 +150,7 @@ def parse_models(text: str) -> tuple[str, ...]:
 
 
 def parse_ablation(text: str) -> list[int]:
+    """`--labels-ablation`: a comma list of label counts."""
     try:
         return [int(n) for n in text.split(",")]
     except ValueError:
@@ -179,6 +182,7 @@ def loadable(datasets: list[str], data_dir: str | None) -> tuple[list[str], dict
 
 
 def parse_tables(text: str) -> set[int]:
+    """`--table`: 1, 2, 3, a comma list of them, or all."""
     if text == "all":
         return {1, 2, 3}
     parts = text.split(",")

@@ -73,7 +73,7 @@ class RunSettings:
     grad_clip: float = setting(
         0.0,
         help="scale each step's gradient down to at most this L2 norm over all of a run's parameters, as "
-        "torch.nn.utils.clip_grad_norm_ (0: off, the paper's; the ADGM authors' code clips)",
+        "torch.nn.utils.clip_grad_norm_() (0: off, the paper's; the ADGM authors' code clips)",
         at_least=0.0,
         before_it_existed=0.0,
     )
@@ -190,6 +190,7 @@ def shown(cfg: TrainConfig, name: str) -> bool:
 
 
 def default_of(name: str) -> Any:
+    """A setting's declared default."""
     f = FIELDS[name]
     return f.default_factory() if f.default is MISSING else f.default
 

@@ -37,6 +37,7 @@ class StagePlan:
 
 
 def timed_steps(step: Callable[[], None]) -> float:
+    """Seconds per call of `step`, after one call to warm up."""
     step()
     t0 = time.perf_counter()
     for _ in range(PROBE_STEPS):

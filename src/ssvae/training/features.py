@@ -79,6 +79,7 @@ def stage_key(cfg: TrainConfig, ds: Dataset, split: Split) -> dict[str, Any]:
 
 
 def digest(key: dict[str, Any]) -> str:
+    """A short hash of a stage's key: the name of a shared stage's folder."""
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 

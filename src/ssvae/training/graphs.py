@@ -28,6 +28,8 @@ Capture = Callable[[Callable[[], None], list[torch.Generator]], Replay]
 
 
 class Step(Protocol):
+    """What a capturable training step provides (`step.DeviceStep`, `stacked.StackedStep`)."""
+
     def begin_epoch(self, *indices) -> None: ...
     def zero_grad(self, set_to_none: bool = True) -> None: ...
     def device_part(self) -> None: ...
@@ -168,4 +170,5 @@ class GraphedStep:
 
 
 def graphed_if_asked(step: Step, mode: str, device: torch.device) -> Step:
+    """The step captured as a CUDA graph where `--cuda-graphs` and the device say so, else the step itself."""
     return GraphedStep(step, device=device) if graphs_wanted(mode, device) else step

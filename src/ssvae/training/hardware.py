@@ -7,7 +7,7 @@ back to the kernel on free, and trims the heap's free top. A training step alloc
 megabyte-sized activations hundreds of times a second, so every one of them comes back as fresh pages that the
 kernel zeroes on first touch: on the 2-core EPYC, with two threads, that was 4 to 20% of a bf16 M2 step in
 repeated measurements (benchmarks/RESULTS.md, 'Cutting the CPU step'). Raising the mmap and trim thresholds
-keeps those blocks in the heap. This is what MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in the environment
+keeps those blocks in the heap. This is what `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` in the environment
 do, set from inside the process since a library cannot set its user's environment before start-up. The cost is
 that memory freed by the process stays mapped (its resident size stays at its peak), which a training process
 reaches anyway.
@@ -181,4 +181,5 @@ class CompiledStep:
 
 
 def compiled_if_asked(fn: Callable, mode: str, device: torch.device) -> Callable:
+    """The function under torch.compile where `--compile` and the device say so, else itself."""
     return CompiledStep(fn) if mode == "on" or (mode == "auto" and device.type == "cuda") else fn

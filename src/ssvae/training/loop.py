@@ -28,6 +28,7 @@ from .watch import QUIET, Reporter, Watch
 
 
 def progress_bar(start: int, total: int, desc: str, show: bool) -> tqdm:
+    """A tqdm bar over epochs, silent unless asked for."""
     return tqdm(
         range(start, total), initial=start, total=total, disable=not show, desc=desc, unit="epoch", dynamic_ncols=True
     )
@@ -133,6 +134,7 @@ def train(
 
 
 def export_models(run: Run) -> None:
+    """A finished run's kept and last models as `model-best/` and `model-last/` (safetensors + JSON)."""
     meta = run.describe()
     info = {"config": run.cfg.to_json(), "best_epoch": run.best_epoch, "epochs": run.epoch}
     save_model(run.out / rd.MODEL_LAST, run.model.state_dict(), run.cfg.model, meta, unit_preprocessing(run), info)

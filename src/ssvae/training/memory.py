@@ -70,6 +70,7 @@ def available_bytes(device: torch.device) -> int | None:
 
 
 def rss_bytes() -> int:
+    """This process's resident memory in bytes (0 where /proc is not there)."""
     try:
         return int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError):

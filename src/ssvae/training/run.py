@@ -94,6 +94,7 @@ class Setup:
 def set_up(
     cfg: TrainConfig, out: str | Path | None, data: tuple[Dataset, Split] | None = None, watch: Watch = QUIET
 ) -> Setup:
+    """Everything that can refuse a run, checked before anything trains or is written; its data on the device."""
     check_config(cfg)
     cfg = effective(cfg)  # recorded and compared as what it trains
     device = resolve_device(cfg.device)

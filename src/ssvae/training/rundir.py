@@ -46,6 +46,7 @@ def check_run_dir_path(out: Path) -> None:
 
 
 def make_run_dir(out: Path) -> None:
+    """Create a run directory (and its parents), or say in one line why it cannot be."""
     check_run_dir_path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ CONFIG, WEIGHTS = "config.json", "model.safetensors"
 
 
 def json_classes(classes: np.ndarray) -> list[Any]:
+    """Class labels as JSON values (numpy scalars made Python ones)."""
     return [c.item() if isinstance(c, np.generic) else c for c in classes]
 
 

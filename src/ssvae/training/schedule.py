@@ -29,6 +29,7 @@ def steps_per_epoch(rows: int, batch: int) -> int:
 
 
 def make_schedule(cfg: TrainConfig, n_unlabeled: int, n_labeled: int) -> Schedule:
+    """The run's sizes: batches, steps per epoch and the objective's term weights."""
     bu = min(cfg.batch_size, n_unlabeled)
     bl = min(cfg.labeled_batch_size, n_labeled)
     steps = steps_per_epoch(n_unlabeled, cfg.batch_size)

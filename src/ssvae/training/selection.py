@@ -39,10 +39,12 @@ class CollapseGuard:
 
 
 def val_accuracy(run: "Run", watched: dict[str, float]) -> float:
+    """`--select accuracy`: the epoch's validation accuracy."""
     return watched["val_accuracy"]
 
 
 def val_elbo(run: "Run", watched: dict[str, float]) -> float:
+    """`--select val-elbo`: the mean ELBO of the held-out unlabeled rows."""
     return float(elbo(run.model, run.data.x_val, seed=run.cfg.seed).mean())
 
 

@@ -61,7 +61,7 @@ class StackedLoss:
     """The loss of R models of one architecture, vmapped over their stacked parameters.
 
     `params` are leaf tensors [R, ...] to hand to one optimizer; calling returns per-run losses [R] and
-    per-run statistics, from batches [R, B, ...] and noise [R, *shape] for each of `noise_shapes`.
+    per-run statistics, from batches `[R, B, ...]` and noise `[R, *shape]` for each of `noise_shapes`.
     """
 
     def __init__(self, models: list[nn.Module], loss_fn, obj_cfgs: list[ObjectiveConfig]):
@@ -106,6 +106,7 @@ def train_stacked(
     progress: Watch | bool | None = None,
     budget: TimeBudget | None = None,
 ) -> list[Path]:
+    """Several runs that differ only in seed or MIER, trained through one vmapped step."""
     runs: list[Run] = []
     try:
         for c, o in zip(cfgs, outs):

@@ -38,6 +38,8 @@ class _Predict(nn.Module):
 
 
 class StackedValidation:
+    """A stacked group's validation in one vmapped no-grad pass, each run on its own rows and noise."""
+
     def __init__(self, runs: list["Run"], stacked: "StackedLoss"):
         self.runs, self.stacked = runs, stacked
         self.x = torch.stack([r.x_watch for r in runs])

@@ -28,7 +28,7 @@ def device_kl_weight(count: Tensor, warmup_steps: int, one: Tensor) -> Tensor:
 
 def clip_gradients(params, max_norm: float, stacked: bool = False) -> None:
     """--grad-clip: each run's gradient scaled by min(1, max_norm / (||g|| + 1e-6)), ||g|| the L2 norm over all
-    of that run's parameters, as torch.nn.utils.clip_grad_norm_ does for one model (tested against it). Computed on
+    of that run's parameters, as `torch.nn.utils.clip_grad_norm_` does for one model (tested against it). Computed on
     the device (no host sync, so a captured step holds it); `stacked`: parameters [runs, ...], one norm per run,
     so that stacked runs clip as they would alone."""
     if max_norm <= 0:
@@ -129,6 +129,7 @@ class DeviceStep(StepCounters):
 
 
 def grads(params) -> list[Tensor]:
+    """The gradients the parameters have."""
     return [p.grad for p in params if p.grad is not None]
 
 

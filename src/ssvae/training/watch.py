@@ -69,6 +69,7 @@ QUIET = Watch(bar=False, lines=False)
 
 
 def duration(seconds: float) -> str:
+    """Seconds as 1h02m, 3m05s or 7s."""
     if not math.isfinite(seconds):
         return "–"
     m, s = divmod(int(round(seconds)), 60)

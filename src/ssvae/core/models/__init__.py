@@ -37,6 +37,7 @@ MODELS: dict[str, ModelEntry] = {}
 
 
 def register(name: str, cls: type[SemiSupervisedVAE], config: type, label: str, color: str) -> ModelEntry:
+    """Add a model to the registry: `--model NAME`, sweeps, reports and figures then know it."""
     MODELS[name] = entry = ModelEntry(cls, config, label, color)
     return entry
 

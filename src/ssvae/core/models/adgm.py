@@ -32,6 +32,8 @@ class ADGMConfig(ModelConfig):
 
 
 class ADGM(SemiSupervisedVAE):
+    """The Auxiliary Deep Generative Model (Maaloe et al. 2016): an auxiliary a beside z, q(y|a,x)."""
+
     def __init__(self, input_dim: int, num_classes: int, cfg: ADGMConfig):
         super().__init__()
         self.cfg, self.num_classes = cfg, num_classes

@@ -20,6 +20,8 @@ class ClassifierConfig(ModelConfig):
 
 
 class Classifier(SemiSupervisedVAE):
+    """q(y|x) of M2 alone, trained on the labeled rows only: the supervised-only baseline."""
+
     supervised_only = True
 
     def __init__(self, input_dim: int, num_classes: int, cfg: ClassifierConfig):

@@ -44,6 +44,8 @@ def precision_weighted(mu_hat: Tensor, lv_hat: Tensor, mu_p: Tensor, lv_p: Tenso
 
 
 class LVAE(SemiSupervisedVAE):
+    """The Ladder-VAE based model: a hierarchy of latents, y joining at the top (Sonderby et al. 2016)."""
+
     def __init__(self, input_dim: int, num_classes: int, cfg: LVAEConfig):
         super().__init__()
         self.cfg, self.num_classes = cfg, num_classes
