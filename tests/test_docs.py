@@ -88,3 +88,12 @@ def test_getting_started_first_run_commands_run_as_written(tmp_path, monkeypatch
     for command in commands:
         assert main(command[1:]) == 0, command
     assert (tmp_path / "runs" / "m2" / "metrics.json").is_file()
+
+
+def test_every_relative_link_in_the_readme_and_the_results_index_points_at_a_file():
+    for page in (README, ROOT / "results" / "README.md"):
+        links = re.findall(r"\]\(([^)#\s]+)\)", page.read_text())
+        local = [link for link in links if "://" not in link]
+        assert local, page
+        missing = [link for link in local if not (page.parent / link).exists()]
+        assert not missing, f"{page.name}: {missing}"

@@ -199,12 +199,36 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
     # fitting
 
     def fit(self, X, y) -> "SemiSupervisedClassifier":
-        """Train on X with labels y; rows with y == -1 are unlabeled. Returns self."""
+        """Train on `X` with labels `y`: both stages when there is a feature stage, then keep the chosen epoch's model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, H, W, C)
+            Every row, labeled or not: images as uint8 or intensities in [0, 1], or any real-valued features.
+        y : array-like of shape (n_samples,)
+            The labels, integers or strings; -1 (or "-1") marks a row without one.
+
+        Returns
+        -------
+        self : SemiSupervisedClassifier
+            Fitted: `model_`, `classes_`, `features_`, `history_`, `best_epoch_`.
+        """
         return self._fit(X, y, None, warm=self.warm_start and hasattr(self, "model_"))
 
     def partial_fit(self, X, y, classes=None) -> "SemiSupervisedClassifier":
-        """One more epoch on (X, y), continuing from the fitted model; `classes` fixes the classes on the first
-        call (as sklearn's partial_fit does) when the first batch does not show them all."""
+        """One more epoch on (`X`, `y`), continuing from the fitted model and its optimizer.
+
+        Parameters
+        ----------
+        X, y
+            As for `fit`.
+        classes : array-like, optional
+            All the classes, on the first call, when its `y` does not show them all (as scikit-learn's `partial_fit`).
+
+        Returns
+        -------
+        self : SemiSupervisedClassifier
+        """
         if not hasattr(self, "model_") and classes is not None:
             self._fixed_classes = np.unique(np.asarray(classes))
         return self._fit(X, y, 1, warm=hasattr(self, "model_"))
@@ -361,7 +385,17 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         return torch.from_numpy(x).to(next(self.model_.parameters()).device)
 
     def predict_log_proba(self, X) -> np.ndarray:
-        """log q(y|x), [N, K] in the order of `classes_` (ADGM: averaged over draws of a, seeded)."""
+        """log q(y|x) of each row, in the order of `classes_` (ADGM: averaged over draws of a, seeded).
+
+        Parameters
+        ----------
+        X : array-like
+            Rows in the units and shape the estimator was fitted on.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         x = self._tensor(X)
         out = predict_log_proba(self.model_, x, seed=self.seed_).double().cpu().numpy()
         if not np.isfinite(out).all():  # NaN probabilities would pass for predictions (class 0) downstream
@@ -369,14 +403,50 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         return out
 
     def predict_proba(self, X) -> np.ndarray:
+        """q(y|x) of each row, in the order of `classes_`: the classifier of the generative model.
+
+        Parameters
+        ----------
+        X : array-like
+            Rows in the units and shape the estimator was fitted on.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Each row sums to 1.
+        """
         return np.exp(self.predict_log_proba(X))
 
     def predict(self, X) -> np.ndarray:
+        """The most probable class of each row under q(y|x).
+
+        Parameters
+        ----------
+        X : array-like
+            Rows in the units and shape the estimator was fitted on.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from `classes_` (the labels `fit` saw, strings included).
+        """
         check_is_fitted(self, "model_")
         return self.classes_[self.predict_log_proba(X).argmax(1)]
 
     def score(self, X, y, sample_weight=None) -> float:
-        """Accuracy on the labeled rows of y (rows marked -1 are left out)."""
+        """Accuracy on the labeled rows of `y`: rows marked -1 are left out, so that a semi-labeled `y` can be scored.
+
+        Parameters
+        ----------
+        X : array-like
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like, optional
+
+        Returns
+        -------
+        float
+            The fraction of labeled rows predicted correctly.
+        """
         y = column_or_1d(y)
         keep = ~is_unlabeled(y)
         w = None if sample_weight is None else np.asarray(sample_weight)[keep]
@@ -384,14 +454,36 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
 
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
-        """The inference network's latent means, mixed over q(y|x) (for plots and downstream models)."""
+        """The inference network's latent means, mixed over q(y|x): features for plots and downstream models.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples, z_dim)
+        """
         x = self._tensor(X)
         return torch.cat([self.model_.latent_mean(x[i : i + 2000]) for i in range(0, len(x), 2000)]).cpu().numpy()
 
     @torch.no_grad()
     def sample(self, n: int, y=None, random_state: int | None = None) -> np.ndarray:
-        """n draws of the mean of p(x|y,z), z from the prior, in X's units and shape; y: one class for all, n
-        classes, or None for classes drawn uniformly."""
+        """Draws of the mean of p(x|y,z), z from the prior, in the units and shape of `X`.
+
+        Parameters
+        ----------
+        n : int
+            How many.
+        y : label, array-like of n labels, or None
+            One class for all draws, a class per draw, or None for classes drawn uniformly.
+        random_state : int, optional
+            Seeds the draws of z (and of y).
+
+        Returns
+        -------
+        ndarray of shape (n, *input_shape)
+        """
         check_is_fitted(self, "model_")
         if self.model_.supervised_only:
             raise ValueError("model='classifier' has no generative part to sample from")
@@ -412,7 +504,18 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
     # saving
 
     def save(self, directory: str | Path) -> Path:
-        """DIR/config.json + DIR/model.safetensors: no pickle; `SemiSupervisedClassifier.load(DIR)` reads it."""
+        """Write the fitted estimator as `directory/config.json` and `directory/model.safetensors`: no pickle.
+
+        Parameters
+        ----------
+        directory : str or Path
+            Created if needed; `SemiSupervisedClassifier.load(directory)` and `ssvae predict directory ...` read it.
+
+        Returns
+        -------
+        Path
+            The directory.
+        """
         check_is_fitted(self, "model_")
         meta = {k: self.config_.get(k) for k in ("model_config", "features", "derived")}
         meta["derived"] = {**meta["derived"], "classes": json_classes(self.classes_)}
@@ -431,7 +534,19 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "auto") -> "SemiSupervisedClassifier":
-        """A fitted estimator from `save`'s directory (or a run directory's exported model), ready to predict."""
+        """A fitted estimator from `save`'s directory, or from a run directory's exported model, ready to predict. Every
+        field and tensor is checked before use; a damaged file is named in one line.
+
+        Parameters
+        ----------
+        directory : str or Path
+        device : str
+            "auto", "cpu" or "cuda".
+
+        Returns
+        -------
+        SemiSupervisedClassifier
+        """
         model, config, pre = load_model(directory, resolve_device(device))
         info = config.get("info", {})
         params = info.get("params", {})

@@ -23,6 +23,21 @@ NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 @dataclass(frozen=True)
 class Dataset:
+    """A data set's arrays as ssvae trains on them, and what it knows of them.
+
+    Attributes
+    ----------
+    name : str
+    x_train, y_train : ndarray
+        `[N, D]` uint8 in 0..255 or float32 in [0, 1]; labels int64 in 0..K-1 (-1: unlabeled, for user data).
+    x_test, y_test : ndarray
+    image_shape : tuple of int
+        (H, W) for images, H * W == D.
+    num_classes : int
+    classes : ndarray, optional
+        Class names by code (default: the codes themselves).
+    """
+
     name: str
     x_train: np.ndarray  # [N, D] uint8 in 0..255, or float32 in [0, 1]
     y_train: np.ndarray  # [N] int64 in 0..K-1
@@ -290,7 +305,22 @@ def with_class_names(ds: Dataset, name: str) -> Dataset:
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Dataset:
-    """Resolve a data set: DIR/<name>.npz first, then a path to an .npz, then torchvision's download."""
+    """A data set by name or path: `data_dir/<name>.npz` first, then a path to an .npz, then torchvision's download.
+
+    Parameters
+    ----------
+    name : str
+        "digits" (bundled), "mnist", "fashion-mnist", "kmnist", "cifar10", "svhn", or a path to an .npz holding
+        `x_train, y_train, x_test, y_test`.
+    data_dir : str or PathLike, optional
+        Default `$SSVAE_DATA`, else `~/.cache/ssvae`.
+    download : bool
+        Let torchvision download a named set that is not there.
+
+    Returns
+    -------
+    Dataset
+    """
     if name.endswith(".npz") or Path(name).is_file():
         return load_npz(name)
     if name not in SOURCES:

@@ -43,9 +43,27 @@ def make_split(
     val_from: str = "labeled",
     classes: np.ndarray | None = None,
 ) -> Split:
-    """Validation held out at random, then exactly N labeled per class; the rest is unlabeled.
+    """The split a seed draws: validation held out at random, then exactly `labels_per_class` labeled per class; the
+    rest of the training split is unlabeled.
 
-    Data with its own -1 marks keeps them (`own_marks_split`); `labels_per_class` must then be None."""
+    Data with its own -1 marks keeps them (`own_marks_split`); `labels_per_class` must then be None.
+
+    Parameters
+    ----------
+    y_train : ndarray of shape (n_samples,)
+    labels_per_class : int or None
+    val_size : int or None
+        Validation rows (default: min(5000, a tenth of the training split)).
+    seed : int
+    val_from : str
+        "labeled" (validation has labels) or "unlabeled" (for `--select val-elbo`).
+    classes : ndarray, optional
+
+    Returns
+    -------
+    Split
+        Index arrays into the training split: `labeled`, `unlabeled`, `validation`.
+    """
     if (y_train == UNLABELED).any():
         if labels_per_class is not None:
             raise SSVAEError(

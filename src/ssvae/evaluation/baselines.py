@@ -116,18 +116,26 @@ def run_baselines(
 
 
 def write_baseline_runs(
-    root: Path, dataset: str, labels: int, seed: int, split_path: Path, data_dir, stage: Path | None = None
+    root: Path,
+    dataset: str,
+    labels: int,
+    seed: int,
+    split_path: Path,
+    data_dir,
+    stage: Path | None = None,
+    only: list[str] | None = None,
 ) -> list[Path]:
     """One small run directory per baseline beside the generative runs of this split (ROOT/<dataset>/<slug>/
     n<labels>/seed<seed>), with config.json and metrics.json as `ssvae report` reads them; skipped when done.
-    `stage`: a run's finished feature stage (its `features/` folder): the baselines on its code too."""
+    `stage`: a run's finished feature stage (its `features/` folder): the baselines on its code too. `only`: these
+    baselines (slugs) of those, for a campaign that adds rows beside baselines already fit."""
     from ..training.features import stage_encoder
 
     slugs = list(BASELINES)
     if stage is not None:
         name = ck.load_json(stage / ck.CONFIG)["features"]
         slugs += [s for s in CODE_BASELINES if s.startswith(f"{name}-")]
-    slugs = usable(slugs)
+    slugs = usable([s for s in slugs if only is None or s in only])
     dirs = {slug: root / Path(dataset).stem / slug / f"n{labels}" / f"seed{seed}" for slug in slugs}
     todo = [slug for slug, d in dirs.items() if not (d / ck.METRICS).exists()]
     if not todo:

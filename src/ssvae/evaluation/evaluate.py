@@ -58,7 +58,31 @@ def evaluate_run(
     figures: bool = True,
     progress: bool | None = None,
 ) -> dict[str, Any]:
-    """Test metrics for the best-by-validation and the last checkpoint; writes metrics.json and figures."""
+    """Test metrics of a trained run's kept (best-by-validation) and last models, as `ssvae evaluate`.
+
+    The test split is read here and nowhere during training. Writes `metrics.json` (and, with `figures`, the
+    reconstruction, sample and t-SNE figures) into the run directory.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The `out` of `train`.
+    iw_samples : int
+        Importance samples per class for the IWAE bound (0: skip it).
+    device : str
+        "auto", "cpu" or "cuda".
+    data_dir : str, optional
+        Where the data set is now, if it moved since training.
+    figures : bool
+        Also draw the run's figures.
+    progress : bool, optional
+        A progress bar (None: when stderr is a terminal).
+
+    Returns
+    -------
+    dict
+        `{"best": {...}, "last": {...}}`: accuracy, entropy, ELBO (and IWAE) of each, with its epoch.
+    """
     run_dir = Path(run_dir)
     if iw_samples < 0:
         raise SSVAEError(f"--iw-samples must be 0 (skip the IWAE bound) or more, got {iw_samples}")

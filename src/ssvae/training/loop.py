@@ -111,8 +111,30 @@ def train(
     progress: Watch | bool | None = None,
     budget: TimeBudget | None = None,
 ) -> Path:
-    """Train one run into `out`; rerunning on the same directory resumes from its last checkpoint. A finished
-    run also exports its kept and its last model as `model-best/` and `model-last/` (safetensors + JSON)."""
+    """Train one run into a run directory, the same as `ssvae train`.
+
+    Rerunning on the same directory resumes from its last checkpoint (bit-identical on a CPU); settings that would
+    change what it trains are refused. A finished run also exports its kept and its last model as `model-best/` and
+    `model-last/` (safetensors + JSON), which `ssvae predict` and `SemiSupervisedClassifier.load` read.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Every setting of the run.
+    out : str or Path
+        The run directory.
+    on_epoch_end : callable, optional
+        Called as `on_epoch_end(epoch, row)` after each evaluation, `row` being what metrics.jsonl logs.
+    progress : Watch or bool, optional
+        How the run reports: None decides by the terminal, True a bar, False nothing, or a `Watch`.
+    budget : TimeBudget, optional
+        `--time-limit`: no epoch is started that would end after it.
+
+    Returns
+    -------
+    Path
+        The run directory.
+    """
     try:
         run = open_run(cfg, out, watch=Watch.of(progress), budget=budget)
     except StoppedInStage1:  # the feature stage is checkpointed; the run itself has not begun

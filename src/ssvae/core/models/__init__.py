@@ -37,7 +37,25 @@ MODELS: dict[str, ModelEntry] = {}
 
 
 def register(name: str, cls: type[SemiSupervisedVAE], config: type, label: str, color: str) -> ModelEntry:
-    """Add a model to the registry: `--model NAME`, sweeps, reports and figures then know it."""
+    """Add a model to the registry: `--model NAME`, sweeps, `reproduce --models`, reports and figures then know it.
+
+    Parameters
+    ----------
+    name : str
+        Its name on the command line and in grid files.
+    cls : type
+        A `SemiSupervisedVAE` taking `(input_dim, num_classes, cfg)`.
+    config : type
+        Its config dataclass.
+    label : str
+        Its name in tables and legends.
+    color : str
+        Its colour in figures.
+
+    Returns
+    -------
+    ModelEntry
+    """
     MODELS[name] = entry = ModelEntry(cls, config, label, color)
     return entry
 
@@ -85,8 +103,23 @@ MODEL_OPTIONS: dict[str, Setting] = {
 
 
 def model_config(name: str, spell=python_name, **overrides: Any) -> Any:
-    """The model's config dataclass with the paper's defaults and the given options; an option the model does
-    not have is refused in one line (never silently dropped)."""
+    """A model's config dataclass with the paper's defaults (section 5.2) and the given options.
+
+    An option the model does not have is refused in one line naming the model's options (never silently dropped).
+
+    Parameters
+    ----------
+    name : str
+        A key of `MODELS`.
+    spell : callable
+        How option names are spelled in that message (Python names, or flags for the command line).
+    **overrides
+        Options of that model: `hidden`, `z_dim`, `classifier_hidden`, ...
+
+    Returns
+    -------
+    dataclass
+    """
     if name not in MODELS:
         raise SSVAEError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
     cfg_cls = MODELS[name].config
@@ -110,8 +143,26 @@ def model_config(name: str, spell=python_name, **overrides: Any) -> Any:
 
 
 def build_model(name: str, input_dim: int, num_classes: int, cfg: Any, seed: int) -> SemiSupervisedVAE:
-    """Construct and initialise on the CPU from a generator seeded with `seed`: identical on CPU and GPU, also
-    under torch.set_default_device("cuda") (the caller moves the model where it trains)."""
+    """A registered model, initialised on the CPU from a generator seeded with `seed`.
+
+    Identical on CPU and GPU, also under `torch.set_default_device("cuda")`; the caller moves it where it trains.
+
+    Parameters
+    ----------
+    name : str
+        A key of `MODELS`: "m2", "adgm", "lvae" or "classifier".
+    input_dim : int
+        Features per input (pixels of an image).
+    num_classes : int
+    cfg : dataclass
+        The model's config (`model_config(name, ...)`).
+    seed : int
+
+    Returns
+    -------
+    SemiSupervisedVAE
+        A plain `nn.Module` whose `bound(x, y_or_None, generator)` returns the pieces of eq. 1-3.
+    """
     with torch.device("cpu"):
         model = MODELS[name].cls(input_dim, num_classes, cfg)
         init_parameters(model, torch.Generator(device="cpu").manual_seed(seed), cfg.init)
