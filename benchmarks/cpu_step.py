@@ -83,7 +83,8 @@ def worker(models: list[str], precisions: list[str], steps: int, take_back: str,
 
 
 def run_step_bench(model: str, precision: str, steps: int) -> dict:
-    """The training run's own step, as `ssvae train` takes it on the CPU (both trees have Run and DeviceStep)."""
+    """The training run's own step, as `ssvae train` takes it on the CPU (both trees have DeviceStep; a run is made
+    by `open_run` since the stages share one loop, by `Run` itself before)."""
     import time
 
     import numpy as np
@@ -91,14 +92,18 @@ def run_step_bench(model: str, precision: str, steps: int) -> dict:
 
     from ssvae.data import Dataset, make_split
     from ssvae.training.config import TrainConfig
-    from ssvae.training.run import Run
     from ssvae.training.step import DeviceStep
+
+    try:
+        from ssvae.training.loop import open_run
+    except ImportError:  # a tree from before open_run
+        from ssvae.training.run import Run as open_run
 
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, (60000, 784), dtype=np.uint8), rng.integers(0, 10, 60000)
     data = (Dataset("synthetic", x, y, x[:100], y[:100], (28, 28), 10), make_split(y, 100, 5000, 0))
     cfg = TrainConfig(model=model, precision=precision, device="cpu", compile="off", epochs=1, mier=True)
-    run = Run(cfg, None, data=data)
+    run = open_run(cfg, None, data=data)
     step = DeviceStep(run)
     step.begin_epoch(*run.epoch_indices())
     flops = FlopCounterMode(display=False)

@@ -32,8 +32,7 @@ from ssvae.data import Dataset, make_split
 from ssvae.training import graphs
 from ssvae.training.config import TrainConfig
 from ssvae.training.graphs import GraphedStep
-from ssvae.training.loop import run_epochs
-from ssvae.training.run import Run
+from ssvae.training.loop import open_run, run_epochs
 from ssvae.training.stacked import StackedStep, _stacked_parts, _unstack_into, train_stacked
 from ssvae.training.step import DeviceStep
 
@@ -57,7 +56,7 @@ def trained(tmp: Path, name: str, runs: int, graphs_mode: str, device: str, epoc
 
 
 def run_and_close(cfg: TrainConfig, out: Path) -> Path:
-    run = Run(cfg, out)
+    run = open_run(cfg, out)
     try:
         run_epochs(run, progress=False)
     finally:
@@ -163,7 +162,7 @@ def launches(step, device: torch.device) -> int | None:
 def speed_row(model: str, runs_n: int, precision: str, graphed: bool, device: str, chunk: int) -> dict:
     data = fashion_shaped()
     cfg = TrainConfig(model=model, precision=precision, device=device, compile="off", cuda_graphs="off", epochs=2)
-    runs = [Run(dataclasses.replace(cfg, seed=s), None, data=data) for s in range(runs_n)]
+    runs = [open_run(dataclasses.replace(cfg, seed=s), None, data=data) for s in range(runs_n)]
     r0 = runs[0]
     inner = DeviceStep(r0) if runs_n == 1 else StackedStep(runs, _stacked_parts(runs))
     step = GraphedStep(inner, device=r0.device) if graphed else inner
