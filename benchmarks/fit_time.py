@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import time
 
 import numpy as np
@@ -102,6 +103,13 @@ def main() -> None:
         figure(rows, a.figure)
 
 
+def short_name(slug: str) -> str:
+    """A baseline's name in `BASELINES`, without its settings and library: short enough to label a point."""
+    return re.sub(r" \((graphlearning, )?knn, k=10\)| \(logistic regression\)", "", BASELINES[slug][0]).removeprefix(
+        "scikit-learn "
+    )
+
+
 def figure(rows: list[dict], path: str) -> None:
     """Test accuracy against wall time (log scale), a labeled point per method: what each costs and buys."""
     import matplotlib
@@ -112,14 +120,6 @@ def figure(rows: list[dict], path: str) -> None:
     from ssvae.evaluation.plots import save_figure
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    short = {
-        "ssvae": "ssvae (defaults)",
-        "sklearn-logreg": "logistic regression (labels)",
-        "sklearn-labelspreading": "label spreading",
-        "sklearn-selftraining": "self-training",
-        "graph-laplace": "Laplace learning",
-        "graph-poisson": "Poisson learning",
-    }
     # points that fall together (the baselines near 70% and 100 s) get their labels above, below and to the left
     offsets = {
         "sklearn-labelspreading": (6, 7),
@@ -130,7 +130,7 @@ def figure(rows: list[dict], path: str) -> None:
     for r in rows:
         ours = r["method"] == "ssvae"
         ax.scatter(r["seconds"], r["accuracy"], s=60 if ours else 40, color="tab:blue" if ours else "tab:grey")
-        label = short.get(r["method"], r["name"])
+        label = "ssvae (defaults)" if ours else short_name(r["method"])
         where = offsets.get(r["method"], (6, 4))
         ax.annotate(label, (r["seconds"], r["accuracy"]), textcoords="offset points", xytext=where, fontsize=8)
     ax.set_xscale("log")

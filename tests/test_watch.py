@@ -19,6 +19,9 @@ from ssvae.training.watch import Watch
 
 RUN = ["--dataset", "digits", "--labels-per-class", "5", "--batch-size", "100", "--labeled-batch-size", "100"]
 RUN += ["--warmup-epochs", "1", "--device", "cpu", "--precision", "fp32"]
+DIGITS = dict(
+    dataset="digits", labels_per_class=5, batch_size=100, labeled_batch_size=100, warmup_epochs=1, device="cpu"
+)
 LINE = re.compile(
     r"^ssvae: \S+ epoch (\d+)/(\d+): val acc [\d.]+%, H\(q\(y\|x\)\) [\d.]+, I\(y;x\) [\d.]+, "
     r"[\d.]+ s/epoch, ETA \S+$"
@@ -46,17 +49,7 @@ def test_quiet_says_nothing_while_training(tmp_path):
 
 
 def test_long_epochs_get_a_line_in_between_and_a_fast_run_none(tmp_path, capsys):
-    cfg = TrainConfig(
-        model="m2",
-        epochs=2,
-        dataset="digits",
-        labels_per_class=5,
-        batch_size=100,
-        labeled_batch_size=100,
-        warmup_epochs=1,
-        device="cpu",
-        eval_every=2,
-    )
+    cfg = TrainConfig(model="m2", epochs=2, eval_every=2, **DIGITS)
     train(cfg, tmp_path / "a", progress=Watch(bar=False, lines=True, every=0.0))  # every step is "a minute"
     err = capsys.readouterr().err.splitlines()
     steps = [line for line in err if ": step " in line]
@@ -73,12 +66,7 @@ def test_stage_1_runs_through_the_same_loop_and_says_how_it_goes_inside_its_epoc
     cfg = TrainConfig(
         model="m2",
         epochs=1,
-        dataset="digits",
-        labels_per_class=5,
-        batch_size=100,
-        labeled_batch_size=100,
-        warmup_epochs=1,
-        device="cpu",
+        **DIGITS,
         features="m1",
         feature_epochs=2,
         model_options={"hidden": 16, "z_dim": 4, "classifier_hidden": 16},
