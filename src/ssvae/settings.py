@@ -56,6 +56,7 @@ class Setting:
     choices: Callable[[], Iterable[str]] | tuple[str, ...] | None = None  # a callable reads a registry lazily
     at_least: float | None = None
     above: float | None = None  # strictly
+    below: float | None = None  # strictly
     group: str = "optimisation"  # where the command line lists it
     cli: bool = True  # a flag of `ssvae train` (False: settable from Python and grid files only)
     flag_choices: bool = True  # argparse checks the choices (False: the run does, with its own message)
@@ -114,6 +115,8 @@ def check_value(name: str, value: Any, s: Setting, spell: Spelling = python_name
         raise SSVAEError(f"{spell(name)} must be {at_least}, got {value}")
     if s.above is not None and not value > s.above:
         raise SSVAEError(f"{spell(name)} must be {'positive' if s.above == 0 else f'above {s.above:g}'}, got {value}")
+    if s.below is not None and not value < s.below:
+        raise SSVAEError(f"{spell(name)} must be below {s.below:g}, got {value}")
 
 
 def all_finite(value: Any) -> bool:

@@ -77,6 +77,15 @@ class RunSettings:
         at_least=0.0,
         before_it_existed=0.0,
     )
+    ema: float = setting(
+        0.0,
+        help="keep an exponential moving average of the weights, each step avg <- ema * avg + (1 - ema) * weights, "
+        "and evaluate, select, export and predict with it instead of the last step's weights (0: off, the "
+        "paper's; 0.999 averages over about the last 1,000 steps); training itself is unchanged",
+        at_least=0.0,
+        below=1.0,
+        before_it_existed=0.0,
+    )
     eval_every: int = setting(1, help="validate and checkpoint every N epochs", at_least=1, resumable=True)
     checkpoint_seconds: float = setting(
         0.0,

@@ -159,7 +159,7 @@ def export_models(run: Run) -> None:
     """A finished run's kept and last models as `model-best/` and `model-last/` (safetensors + JSON)."""
     meta = run.describe()
     info = {"config": run.cfg.to_json(), "best_epoch": run.best_epoch, "epochs": run.epoch}
-    save_model(run.out / rd.MODEL_LAST, run.model.state_dict(), run.cfg.model, meta, unit_preprocessing(run), info)
+    save_model(run.out / rd.MODEL_LAST, run.evaluated_state(), run.cfg.model, meta, unit_preprocessing(run), info)
     best = run.best_state or rd.load_checkpoint(run.out / rd.BEST, "cpu")["model"]
     save_model(run.out / rd.MODEL_BEST, best, run.cfg.model, meta, unit_preprocessing(run), info)
 

@@ -24,6 +24,7 @@ from ..errors import SSVAEError, warn
 from ..evaluation.metrics import predict_log_proba
 from ..files import check_writable_folder
 from . import rundir as rd
+from .averaging import evaluated_weights
 from .build import build
 from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_config, effective, shown
 from .features import stage_likelihood
@@ -129,7 +130,7 @@ class Run(TrainingState):
         self.dataset, self.split, self.data = setup.dataset, setup.split, setup.data
         ds, split = setup.dataset, setup.split
         parts = build(cfg, ds, split, device, self.features, stage)
-        super().__init__(parts.model, parts.opt, parts.lr_sched, torch.Generator(device=device), cfg.seed)
+        super().__init__(parts.model, parts.opt, parts.lr_sched, torch.Generator(device=device), cfg.seed, cfg.ema)
         self.gen.manual_seed(cfg.seed)
         self.mcfg, self.sched, self.obj_cfg = parts.model_config, parts.sched, parts.objective
         self.loss_fn = parts.loss_fn
@@ -234,8 +235,9 @@ class Run(TrainingState):
         if self.model.supervised_only or min(shape) < 2 or not len(self.x_watch):
             return {}
         was_training = self.model.training
-        recon = grids.reconstruction_grid(self.model, self.x_watch, shape)
-        samples = grids.samples_grid(self.model, shape, seed=self.cfg.seed)
+        with evaluated_weights(self.average):
+            recon = grids.reconstruction_grid(self.model, self.x_watch, shape)
+            samples = grids.samples_grid(self.model, shape, seed=self.cfg.seed)
         self.model.train(was_training)
         return {"reconstructions": recon, "samples": samples}
 
@@ -277,18 +279,24 @@ class Run(TrainingState):
 
     def log_evaluation(self, values: list[float] | None = None) -> dict[str, Any]:
         """Validate (or take `values`, this run's `watched()` read back with a stacked group's), log, keep the best
-        model and checkpoint."""
-        row = self.evaluation_row(self.watched().tolist() if values is None else values)
-        self.history.append(row)
-        if row["score"] > self.best_score:
-            self.best_score, self.best_epoch = row["score"], self.epoch
-            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            self.best_unsaved = True  # written with the next resume point (`save_last`), never before it
+        model and checkpoint; with `--ema` the weights validated and kept are the average."""
+        with evaluated_weights(self.average):
+            row = self.evaluation_row(self.watched().tolist() if values is None else values)
+            self.history.append(row)
+            if row["score"] > self.best_score:
+                self.best_score, self.best_epoch = row["score"], self.epoch
+                self.best_state = self.evaluated_state()
+                self.best_unsaved = True  # written with the next resume point (`save_last`), never before it
         if self.dir is not None:
             self.dir.append(row)
             if self.epoch == self.cfg.epochs or self.seconds - self.saved_at >= self.cfg.checkpoint_seconds:
                 self.save_last()
         return row
+
+    def evaluated_state(self) -> dict[str, torch.Tensor]:
+        """A copy of the weights this run evaluates now (the average with `--ema`): what it keeps and exports."""
+        with evaluated_weights(self.average):
+            return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def watched(self, log_q: torch.Tensor | None = None) -> torch.Tensor:
         """This evaluation's numbers on the device (`validation.WATCHED`, then the step statistics' sums); `log_q`:

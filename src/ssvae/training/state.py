@@ -8,6 +8,7 @@ from typing import Any, Callable
 import torch
 
 from ..errors import SSVAEError, warn
+from .averaging import WeightAverage
 from .hardware import tensor_lr
 
 # checkpoint key -> TrainingState attribute, for the counters and sums (the modules and the RNG are below)
@@ -22,6 +23,8 @@ COUNTERS = {
 }
 # a sum kept beside the statistics, never logged: how many steps since the last evaluation had a non-finite loss
 NONFINITE = "nonfinite_steps"
+# the checkpoint key of the weights' moving average (`--ema`), present only in the checkpoints of runs that keep one
+AVERAGED = "averaged"
 # keys that older checkpoints lacked or named otherwise -> how to read them there
 OLDER = {"best_score": lambda s: s.get("best_val_accuracy"), "sums": lambda s: {}, "steps_in_sums": lambda s: 0}
 
@@ -34,8 +37,9 @@ class TrainingState:
     """A run's model, optimizer, lr schedule and noise generator, and its counters: everything the next epoch
     needs, and the step statistics not yet logged."""
 
-    def __init__(self, model: torch.nn.Module, opt, lr_sched, gen: torch.Generator, seed: int):
+    def __init__(self, model: torch.nn.Module, opt, lr_sched, gen: torch.Generator, seed: int, ema: float = 0.0):
         self.model, self.opt, self.lr_sched, self.gen, self.seed = model, opt, lr_sched, gen, seed
+        self.average = WeightAverage(model, ema) if ema else None
         self.epoch, self.step, self.best_score, self.best_epoch, self.seconds = 0, 0, -math.inf, 0, 0.0
         self.sums: dict[str, torch.Tensor] = {}
         self.steps_in_sums = 0
@@ -47,6 +51,7 @@ class TrainingState:
             "scheduler": self.lr_sched.state_dict(),
             "rng": self.gen.get_state(),
             **{key: getattr(self, attr) for key, attr in COUNTERS.items()},
+            **({AVERAGED: self.average.state_dict()} if self.average is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any], where: str = "the checkpoint") -> None:
@@ -56,6 +61,8 @@ class TrainingState:
             tensor_lr(self.opt)
             self.lr_sched.load_state_dict(state["scheduler"])
             self._load_rng(state, where)
+            if self.average is not None:
+                self.average.load_state_dict(state[AVERAGED])
             for key, attr in COUNTERS.items():
                 setattr(self, attr, state[key] if key in state else OLDER[key](state))
         except (KeyError, RuntimeError, ValueError, TypeError) as e:
@@ -81,6 +88,8 @@ class TrainingState:
             self.opt.load_state_dict(init["optimizer"])
             tensor_lr(self.opt)
         self.step = init["step"]
+        if self.average is not None:
+            self.average.restart()
 
     def record(self, stats: dict[str, torch.Tensor]) -> None:
         """One step's statistics summed on the device, and the host's step counter moved."""

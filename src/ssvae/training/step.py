@@ -113,6 +113,8 @@ class DeviceStep(StepCounters):
         loss.backward()
         clip_gradients(run.model.parameters(), run.cfg.grad_clip)
         run.opt.step()
+        if run.average is not None:
+            run.average.update()  # in place on the device (`--ema`)
         run.add_stats(stats)  # in place on the device
         self.advance()
 
@@ -125,7 +127,9 @@ class DeviceStep(StepCounters):
     def trained(self) -> list[Tensor]:
         run = self.run
         params = list(run.model.parameters())
-        return [*params, *grads(params), *run.model.buffers(), *optimizer_tensors(run.opt), *run.sums.values()]
+        average = run.average.tensors if run.average is not None else []
+        opt = optimizer_tensors(run.opt)
+        return [*params, *grads(params), *run.model.buffers(), *opt, *average, *run.sums.values()]
 
 
 def grads(params) -> list[Tensor]:
