@@ -27,6 +27,7 @@ def main() -> None:
     p.add_argument("--series", nargs=2, action="append", metavar=("NAME", "PATTERN"), required=True)
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.add_argument("--title", default="")
+    p.add_argument("--legend", default="best", help="where the legend goes: matplotlib's loc, or 'outside' (right)")
     a = p.parse_args()
     import matplotlib
 
@@ -57,7 +58,12 @@ def main() -> None:
     ax.set_ylabel(f"test accuracy, % ({'best by validation' if a.checkpoint == 'best' else 'last epoch'})")
     ax.set_title(a.title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if a.legend == "outside":  # many series: beside the axes, where it hides no point
+        fig.set_size_inches(9.6, 4.2)
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        fig.tight_layout()
+    else:
+        ax.legend(fontsize=8, loc=a.legend)
     plots.save_figure(fig, a.out)
 
 

@@ -8,6 +8,7 @@ from conftest import DEVICE, SMALL_ESTIMATOR, semi_labeled
 from ssvae import SemiSupervisedClassifier
 from ssvae.cli import main
 from ssvae.errors import SSVAEError
+from ssvae.evaluation.evaluate import evaluate_run
 from ssvae.evaluation.metrics import predict_log_proba
 from ssvae.training import rundir as ck
 from ssvae.training.config import TrainConfig
@@ -72,6 +73,11 @@ def test_average_changes_nothing_in_training_and_is_what_is_validated_and_kept(t
     assert acc == pytest.approx(row["val_accuracy"], abs=1e-4)
     plain = ck.read_history(off / "metrics.jsonl")[-1]
     assert row["train"] == plain["train"]  # the training statistics are the same steps'
+    # `ssvae evaluate`'s last row reads the average too: its validation accuracy is the logged one, not the
+    # trained weights' (which the run without --ema logged)
+    last = evaluate_run(on, iw_samples=0, device="cpu", figures=False)["last"]
+    assert last["val_accuracy"] == pytest.approx(row["val_accuracy"], abs=1e-4)
+    assert plain["val_accuracy"] != pytest.approx(row["val_accuracy"], abs=1e-4)  # which the check tells apart
 
 
 def _named_params(run_dir):

@@ -16,6 +16,7 @@ from ..core.models import SemiSupervisedVAE, model_config
 from ..data import Split, labeled_validation, load_dataset, resolve_device
 from ..errors import SSVAEError
 from ..training import rundir as ck
+from ..training.state import evaluated_weights_of
 from .metrics import classification_metrics, elbo, iwae
 
 
@@ -113,7 +114,7 @@ def evaluate_run(
     }
     for which, path in (("last", ck.LAST), ("best", ck.BEST)):
         state = ck.load_checkpoint(run_dir / path, dev)
-        model.load_state_dict(state["model"])
+        model.load_state_dict(evaluated_weights_of(model, state))  # with --ema, last.pt's average
         results[which] = {
             "epoch": state["epoch"],
             **checkpoint_metrics(model, (x_test, y_test), (x_val, y_val), cfg["seed"], iw_samples, progress),

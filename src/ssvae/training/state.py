@@ -29,6 +29,16 @@ AVERAGED = "averaged"
 OLDER = {"best_score": lambda s: s.get("best_val_accuracy"), "sums": lambda s: {}, "steps_in_sums": lambda s: 0}
 
 
+def evaluated_weights_of(model: torch.nn.Module, state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The weights a checkpoint's run evaluates (`state`: a last.pt): its model's, with `--ema` the parameters
+    replaced by their moving average (kept in the order of `model.parameters()`)."""
+    weights = dict(state["model"])
+    if AVERAGED in state:
+        names = [name for name, _ in model.named_parameters()]
+        weights.update(zip(names, state[AVERAGED]))
+    return weights
+
+
 class Diverged(SSVAEError):
     """The loss or the network's outputs stopped being finite: the run stops, its last good checkpoint kept."""
 

@@ -1,0 +1,51 @@
+"""What the width of M2's generative half costs on M1's code (issue 31): q(z|x,y) and p(x|y,z) `--hidden` wide, the
+classifier q(y|x) kept at 600. The 10 enumerated classes go through the generative half only, so its width sets
+most of stage 2's FLOPs.
+
+    python benchmarks/code_width.py [--widths 600 400 300] [--threads 2] [--steps 10]
+
+Fashion-MNIST's shapes (batches of 200 labeled + 200 unlabeled, 10 classes); fp32; median of 3 timings of
+`--steps` steps; FLOPs forward + backward (torch.utils.flop_counter). Run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from features_speed import CPU, STEPS_PER_EPOCH, B, D, K, timed
+from fit_time import cpu_name
+from step_profile import flops_of
+
+from ssvae.core.features import build_network
+from ssvae.core.models import model_config
+from ssvae.core.objectives import ObjectiveConfig, sum_weights
+from ssvae.training import estimate
+from ssvae.training.hardware import keep_freed_memory
+
+CODE = {"name": "m1", "code": "mean", "likelihood": "bernoulli"}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--widths", type=int, nargs="+", default=[600, 400, 300])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=10)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    keep_freed_memory()
+    print(f"{cpu_name()}, fp32, {a.threads} thread(s), median of 3 x {a.steps} steps")
+    print("| generative width | ms/step | GFLOP/step | s/epoch (274 steps) | time / the first width's |")
+    print("|---|---|---|---|---|")
+    first = None
+    for h in a.widths:
+        net = build_network("m2", D, K, model_config("m2", hidden=h), 0, CODE)
+        obj = ObjectiveConfig(weights=sum_weights(100, 54900))
+        step = estimate.model_step(net, D, obj, (B, B), 3e-4, "fp32", CPU, torch.Generator().manual_seed(0))
+        t = timed(step, a.steps)
+        first = first or t
+        print(f"| {h} | {1e3 * t:.1f} | {flops_of(step) / 1e9:.2f} | {STEPS_PER_EPOCH * t:.1f} | {t / first:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
