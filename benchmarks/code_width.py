@@ -13,17 +13,11 @@ from __future__ import annotations
 import argparse
 
 import torch
-from features_speed import CPU, STEPS_PER_EPOCH, B, D, K, timed
+from features_speed import STEPS_PER_EPOCH, model_step, timed
 from fit_time import cpu_name
-from step_profile import flops_of
+from step_profile import CODE, flops_of
 
-from ssvae.core.features import build_network
-from ssvae.core.models import model_config
-from ssvae.core.objectives import ObjectiveConfig, sum_weights
-from ssvae.training import estimate
 from ssvae.training.hardware import keep_freed_memory
-
-CODE = {"name": "m1", "code": "mean", "likelihood": "bernoulli"}
 
 
 def main() -> None:
@@ -39,9 +33,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     first = None
     for h in a.widths:
-        net = build_network("m2", D, K, model_config("m2", hidden=h), 0, CODE)
-        obj = ObjectiveConfig(weights=sum_weights(100, 54900))
-        step = estimate.model_step(net, D, obj, (B, B), 3e-4, "fp32", CPU, torch.Generator().manual_seed(0))
+        step = model_step("m2", CODE, "fp32", hidden=h)
         t = timed(step, a.steps)
         first = first or t
         print(f"| {h} | {1e3 * t:.1f} | {flops_of(step) / 1e9:.2f} | {STEPS_PER_EPOCH * t:.1f} | {t / first:.2f} |")

@@ -38,9 +38,10 @@ def timed(step, steps: int) -> float:
 CPU = torch.device("cpu")
 
 
-def model_step(name: str, spec, precision: str):
-    """The model's step (`ssvae.training.estimate.model_step`, what a verbose fit times) at Fashion-MNIST's shapes."""
-    net = build_network(name, D, K, model_config(name), 0, spec)
+def model_step(name: str, spec, precision: str, **options):
+    """The model's step (`ssvae.training.estimate.model_step`, what a verbose fit times) at Fashion-MNIST's shapes;
+    `options`: the model's own (e.g. hidden=300)."""
+    net = build_network(name, D, K, model_config(name, **options), 0, spec)
     obj = ObjectiveConfig(weights=sum_weights(100, 54900))
     return estimate.model_step(net, D, obj, (B, B), 3e-4, precision, CPU, torch.Generator().manual_seed(0))
 

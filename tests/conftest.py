@@ -37,6 +37,17 @@ def tiny_npz(tmp_path):
     return path
 
 
+# a run on digits that trains in seconds: `TrainConfig(**DIGITS_RUN, ...)`
+DIGITS_RUN = dict(
+    dataset="digits",
+    labels_per_class=10,
+    batch_size=100,
+    labeled_batch_size=100,
+    warmup_epochs=1,
+    device=DEVICE,
+    precision="fp32",  # pinned: "auto" would pick bf16 on some CI machines and fp32 on others
+)
+
 # the estimator on tiny networks, for tests of what it does rather than how well
 SMALL_ESTIMATOR = dict(hidden=16, z_dim=4, classifier_hidden=16, device="cpu", precision="fp32", random_state=0)
 

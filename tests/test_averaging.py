@@ -1,9 +1,9 @@
 """`--ema`: the moving average of the weights against its closed form, training unchanged by it, the average
-being what a run validates, keeps, exports and resumes with."""
+being what a run validates, keeps and exports (that it resumes exactly: test_train's resume test)."""
 
 import pytest
 import torch
-from conftest import DEVICE, SMALL_ESTIMATOR, semi_labeled
+from conftest import DIGITS_RUN, SMALL_ESTIMATOR, semi_labeled
 
 from ssvae import SemiSupervisedClassifier
 from ssvae.cli import main
@@ -16,23 +16,13 @@ from ssvae.training.loop import open_run, train
 from ssvae.training.saved import load_model
 from ssvae.training.stacked import stackable
 
-FAST = dict(
-    dataset="digits",
-    labels_per_class=10,
-    batch_size=100,
-    labeled_batch_size=100,
-    warmup_epochs=1,
-    device=DEVICE,
-    precision="fp32",
-)
-
 
 def test_average_is_its_closed_form_over_the_steps_taken(tmp_path):
     """avg_n = d^n w_0 + sum_k (1 - d) d^(n-k) w_k over the weights after each step, computed here in float64 from
     the weights recorded step by step: a wrong decay, a missed or doubled update, or an average that started
     elsewhere than at the initial weights all fail it."""
     decay, n = 0.7, 6
-    run = open_run(TrainConfig(model="m2", epochs=1, ema=decay, **FAST), tmp_path / "r")
+    run = open_run(TrainConfig(model="m2", epochs=1, ema=decay, **DIGITS_RUN), tmp_path / "r")
     params = list(run.model.parameters())
     weights = [[p.detach().double().clone() for p in params]]
     step = run.make_step()
@@ -51,21 +41,21 @@ def test_average_is_its_closed_form_over_the_steps_taken(tmp_path):
 
 def test_average_changes_nothing_in_training_and_is_what_is_validated_and_kept(tmp_path):
     on, off = tmp_path / "ema", tmp_path / "plain"
-    train(TrainConfig(model="m2", epochs=3, ema=0.9, **FAST), on, progress=False)
-    train(TrainConfig(model="m2", epochs=3, **FAST), off, progress=False)
+    train(TrainConfig(model="m2", epochs=3, ema=0.9, **DIGITS_RUN), on, progress=False)
+    train(TrainConfig(model="m2", epochs=3, **DIGITS_RUN), off, progress=False)
     last_on, last_off = ck.load_checkpoint(on / "last.pt"), ck.load_checkpoint(off / "last.pt")
     for k, v in last_off["model"].items():  # the same trained weights, bit for bit
         assert torch.equal(v, last_on["model"][k]), k
     assert "averaged" in last_on and "averaged" not in last_off
     # the exported last model is the average, not the trained weights
-    averaged = dict(zip([n for n, _ in _named_params(on)], last_on["averaged"]))
     exported, _, _ = load_model(on / "model-last", "cpu")
+    averaged = dict(zip([n for n, _ in exported.named_parameters()], last_on["averaged"]))
     state = exported.state_dict()
     for name, avg in averaged.items():
         assert torch.equal(state[name], avg), name
     # and the logged validation accuracy is the average's
     row = ck.read_history(on / "metrics.jsonl")[-1]
-    run = open_run(TrainConfig(model="m2", epochs=3, ema=0.9, **FAST), on)
+    run = open_run(TrainConfig(model="m2", epochs=3, ema=0.9, **DIGITS_RUN), on)
     with torch.no_grad():
         log_q = predict_log_proba(exported, run.data.x_val, seed=0)
     run.close()
@@ -80,35 +70,6 @@ def test_average_changes_nothing_in_training_and_is_what_is_validated_and_kept(t
     assert plain["val_accuracy"] != pytest.approx(row["val_accuracy"], abs=1e-4)  # which the check tells apart
 
 
-def _named_params(run_dir):
-    run = open_run(TrainConfig(model="m2", epochs=3, ema=0.9, **FAST), run_dir)
-    run.close()
-    return list(run.model.named_parameters())
-
-
-def test_resume_with_an_average_equals_uninterrupted(tmp_path):
-    cfg = TrainConfig(model="m2", epochs=3, ema=0.9, **FAST)
-    train(cfg, tmp_path / "a", progress=False)
-
-    class Stop(Exception):
-        pass
-
-    def stop(epoch, row):
-        if epoch == 1:
-            raise Stop
-
-    with pytest.raises(Stop):
-        train(cfg, tmp_path / "b", on_epoch_end=stop, progress=False)
-    train(cfg, tmp_path / "b", progress=False)
-    sa, sb = ck.load_checkpoint(tmp_path / "a" / "last.pt"), ck.load_checkpoint(tmp_path / "b" / "last.pt")
-    for x, y in zip(sa["averaged"], sb["averaged"]):
-        assert torch.equal(x, y)
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "train_seconds"} for r in rows]  # noqa: E731
-    assert strip(ck.read_history(tmp_path / "a" / "metrics.jsonl")) == strip(
-        ck.read_history(tmp_path / "b" / "metrics.jsonl")
-    )
-
-
 def test_ema_out_of_range_is_one_line(tmp_path, capsys):
     for bad in ("1", "-0.1"):
         args = ["train", "--dataset", "digits", "--epochs", "1", "--ema", bad, "--out", str(tmp_path / "r")]
@@ -116,7 +77,7 @@ def test_ema_out_of_range_is_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "--ema must be" in err and "Traceback" not in err
     with pytest.raises(SSVAEError, match="ema must be below 1"):
-        open_run(TrainConfig(model="m2", epochs=1, ema=1.0, **FAST), None)
+        open_run(TrainConfig(model="m2", epochs=1, ema=1.0, **DIGITS_RUN), None)
 
 
 def test_runs_with_an_average_train_one_by_one():

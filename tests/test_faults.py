@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SMALL_ESTIMATOR, semi_labeled, tiny_arrays
+from conftest import DIGITS_RUN, SMALL_ESTIMATOR, semi_labeled, tiny_arrays
 
 from ssvae import files
 from ssvae.cli import main
@@ -34,16 +34,7 @@ from ssvae.training.loop import open_run, train
 from ssvae.training.run import Run
 
 SMALL = {"hidden": 32, "z_dim": 4, "classifier_hidden": 32}  # tiny networks: these tests are about files
-FAST = dict(
-    dataset="digits",
-    labels_per_class=10,
-    batch_size=100,
-    labeled_batch_size=100,
-    warmup_epochs=1,
-    device="cpu",
-    precision="fp32",
-    model_options=SMALL,
-)
+FAST = dict(DIGITS_RUN, device="cpu", model_options=SMALL)  # the CPU, whatever SSVAE_TEST_DEVICE says
 CLI = ["--dataset", "digits", "--labels-per-class", "10", "--batch-size", "100", "--labeled-batch-size", "100"]
 CLI += ["--warmup-epochs", "1", "--device", "cpu", "--precision", "fp32"]
 

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import DEVICE
+from conftest import DEVICE, DIGITS_RUN
 from safetensors.torch import load_file
 from test_step import host_reads
 
@@ -10,17 +10,7 @@ from ssvae.training import rundir as ck
 from ssvae.training.config import TrainConfig
 from ssvae.training.stacked import stackable, train_many
 
-SMALL = dict(
-    dataset="digits",
-    labels_per_class=10,
-    batch_size=100,
-    labeled_batch_size=100,
-    warmup_epochs=1,
-    device=DEVICE,
-    precision="fp32",
-    alpha=5.0,
-    mier=True,
-)
+SMALL = dict(DIGITS_RUN, alpha=5.0, mier=True)
 OPTS = {
     "m2": dict(hidden=32, classifier_hidden=32, z_dim=8),
     "adgm": dict(hidden=32, classifier_hidden=32, z_dim=8, a_dim=8),

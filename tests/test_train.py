@@ -79,8 +79,9 @@ def _state(run):
     return ck.load_checkpoint(run / "last.pt")
 
 
-def test_resume_equals_uninterrupted(tmp_path):
-    cfg = TrainConfig(model="m2", mier=True, epochs=4, **FAST)
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_resume_equals_uninterrupted(tmp_path, ema):
+    cfg = TrainConfig(model="m2", mier=True, epochs=4, ema=ema, **FAST)
     train(cfg, tmp_path / "a", progress=False)
 
     class Stop(Exception):
@@ -102,6 +103,9 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert sa["best_epoch"] == sb["best_epoch"] and sa["step"] == sb["step"]
     for k, v in sa["model"].items():
         assert torch.equal(v, sb["model"][k]), k
+    assert ("averaged" in sa) == ("averaged" in sb) == bool(ema)  # --ema: its moving average resumes exactly too
+    for x, y in zip(sa.get("averaged", []), sb.get("averaged", [])):
+        assert torch.equal(x, y)
 
 
 @pytest.mark.slow

@@ -285,7 +285,7 @@ class Run(TrainingState):
             self.history.append(row)
             if row["score"] > self.best_score:
                 self.best_score, self.best_epoch = row["score"], self.epoch
-                self.best_state = self.evaluated_state()
+                self.best_state = self.weights_copy()  # the average's, inside the block
                 self.best_unsaved = True  # written with the next resume point (`save_last`), never before it
         if self.dir is not None:
             self.dir.append(row)
@@ -296,7 +296,11 @@ class Run(TrainingState):
     def evaluated_state(self) -> dict[str, torch.Tensor]:
         """A copy of the weights this run evaluates now (the average with `--ema`): what it keeps and exports."""
         with evaluated_weights(self.average):
-            return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            return self.weights_copy()
+
+    def weights_copy(self) -> dict[str, torch.Tensor]:
+        """A copy of the weights the model holds now."""
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def watched(self, log_q: torch.Tensor | None = None) -> torch.Tensor:
         """This evaluation's numbers on the device (`validation.WATCHED`, then the step statistics' sums); `log_q`:
