@@ -7,7 +7,9 @@ labeled + 200 unlabeled, 10 classes).
 For each step: ms per step (median of 3 timings of `--steps` steps), its FLOPs (forward + backward, counted by
 torch.utils.flop_counter), the achieved FLOP rate as a fraction of the matrix-product rate measured in the same
 run and precision (2000 x 784 x 600: the shape of one enumerated batch), the share of self CPU time spent in matrix
-products, and the operators that take the most of it (torch.profiler). `auto` is the precision a run picks here
+products, the rate of the products alone (the step's FLOPs over the step's time in them: the ceiling the step would
+reach if nothing else took time, set by how far its own product shapes run from the measured rate), and the
+operators that take the most of it (torch.profiler). `auto` is the precision a run picks here
 (`ssvae.training.hardware.resolve_precision`). Run it on a quiet machine.
 """
 
@@ -63,8 +65,11 @@ def main() -> None:
     rate = matmul_rate(cpu, DTYPES[precision])
     print(f"{cpu_name()}, torch {torch.__version__}, {a.threads} thread(s), {precision}")
     print(f"measured {precision} matmul 2000x784x600: {rate / 1e12:.3f} TFLOP/s\n")
-    print("| step | ms/step | GFLOP/step | TFLOP/s | of matmul rate | in matrix products | top operators (self CPU) |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| step | ms/step | GFLOP/step | TFLOP/s | of matmul rate | in matrix products "
+        "| products alone, of matmul rate | top operators (self CPU) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     steps = [(f"{m} on pixels", lambda m=m: model_step(m, None, precision)) for m in generative_models()]
     steps += [(f"{m} on M1's code", lambda m=m: model_step(m, CODE, precision)) for m in generative_models()]
     steps += [("m1 (stage 1, 200 inputs)", lambda: stage_step(precision))]
@@ -75,7 +80,7 @@ def main() -> None:
         achieved = flops / seconds
         print(
             f"| {name} | {1e3 * seconds:.1f} | {flops / 1e9:.2f} | {achieved / 1e12:.3f} | {achieved / rate:.0%} | "
-            f"{products:.0%} | {top} |"
+            f"{products:.0%} | {achieved / products / rate:.0%} | {top} |"
         )
 
 

@@ -86,7 +86,7 @@ def test_label_curve_plots_means_over_seeds_per_label_count(tmp_path, capsys, mo
 
 def test_fit_time_benchmark_prints_each_method_with_its_ratio_to_label_spreading(tmp_path):
     """benchmarks/fit_time.py end to end on digits with a one-epoch estimator: one row per method, accuracies in
-    range, label spreading's ratio 1.0, the JSON beside."""
+    range, label spreading's ratio 1.0, the JSON beside with the machine it ran on."""
     import json
     import subprocess
 
@@ -107,5 +107,6 @@ def test_fit_time_benchmark_prints_each_method_with_its_ratio_to_label_spreading
     assert len(rows) == 1 + sum(installed(b) for b in BASELINES) and "epochs=1" in rows[0], out
     spreading = next(r for r in rows if "label spreading" in r)
     assert spreading.endswith("| 1.0 |")
-    saved = json.loads((tmp_path / "t.json").read_text())["rows"]
-    assert all(0 <= r["accuracy"] <= 100 and r["seconds"] > 0 for r in saved)
+    saved = json.loads((tmp_path / "t.json").read_text())
+    assert all(0 <= r["accuracy"] <= 100 and r["seconds"] > 0 for r in saved["rows"])
+    assert saved["machine"].endswith(" threads") and saved["machine"] in out  # every time in it is that machine's
