@@ -46,8 +46,8 @@ def model_step(name: str, spec, precision: str, **options):
     return estimate.model_step(net, D, obj, (B, B), 3e-4, precision, CPU, torch.Generator().manual_seed(0))
 
 
-def stage_step(precision: str):
-    return estimate.stage_step("m1", D, B, 3e-4, precision, CPU, torch.Generator().manual_seed(0))
+def stage_step(precision: str, batch: int = B):
+    return estimate.stage_step("m1", D, batch, 3e-4, precision, CPU, torch.Generator().manual_seed(0))
 
 
 def main() -> None:
