@@ -59,7 +59,7 @@ if [ "$LEFT" -ge 30 ] || [ "$MODE" = cpu ]; then
   [ "$STATUS" -eq 0 ] && STATUS=$rc
   echo "== each run evaluated at the epoch it reached, then the report, $(elapsed) s" >> "$LOG"
   for run in $(find "$W/paper/runs" -name config.json -printf '%h\n' 2>/dev/null | sort); do
-    [ -f "$run/metrics.json" ] || timeout 60 python -m ssvae evaluate "$run" --no-figures --device "$MODE" >> "$LOG" 2>&1
+    [ -f "$run/metrics.json" ] || timeout 60 python -m ssvae evaluate "$run" --no-figures --device auto >> "$LOG" 2>&1
   done
   python -m ssvae report "$W/paper" --no-figures >> "$LOG" 2>&1
   rc=$?
