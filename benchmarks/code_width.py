@@ -14,10 +14,9 @@ import argparse
 
 import torch
 from features_speed import STEPS_PER_EPOCH, model_step, timed
-from fit_time import cpu_name
 from step_profile import CODE, flops_of
 
-from ssvae.training.hardware import keep_freed_memory
+from ssvae.training.hardware import cpu_name, keep_freed_memory
 
 
 def main() -> None:

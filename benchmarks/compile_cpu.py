@@ -14,12 +14,11 @@ import statistics
 import time
 
 import torch
-from fit_time import cpu_name
 
 from ssvae.core.features import build_network
 from ssvae.core.models import model_config
 from ssvae.core.objectives import ObjectiveConfig, loss_function, sum_weights
-from ssvae.training.hardware import PRECISIONS, adam, compiled_if_asked, keep_freed_memory, resolve_precision
+from ssvae.training.hardware import PRECISIONS, adam, compiled_if_asked, cpu_name, keep_freed_memory, resolve_precision
 
 D, K, B = 784, 10, 200
 CODE = {"name": "m1", "code": "mean", "likelihood": "bernoulli"}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import re
 import time
 
@@ -24,20 +23,13 @@ import torch
 from ssvae import SemiSupervisedClassifier, load_dataset
 from ssvae.data.preprocess import unit_intensities
 from ssvae.evaluation.baselines import BASELINES, usable
-from ssvae.training.hardware import cpu_capabilities
+from ssvae.training.hardware import cpu_name
 
 
 def labeled_rows(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
     """`per_class` rows of each class, drawn without replacement from a seeded generator."""
     rng = np.random.default_rng(seed)
     return np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)])
-
-
-def cpu_name() -> str:
-    """The CPU as torch sees it, with the instruction set that decides bf16: what a speed claim must name."""
-    caps = cpu_capabilities()
-    kind = next((f for f in ("amx_bf16", "avx512_bf16", "avx2") if caps.get(f)), platform.machine())
-    return f"{caps.get('cpu_name') or platform.processor() or 'CPU'} ({kind})"
 
 
 def main() -> None:

@@ -20,13 +20,12 @@ from functools import partial
 
 import torch
 from features_speed import model_step, stage_step, timed
-from fit_time import cpu_name
 from speed import DTYPES, matmul_rate
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from ssvae.core.models import generative_models
-from ssvae.training.hardware import keep_freed_memory, resolve_precision
+from ssvae.training.hardware import cpu_name, keep_freed_memory, resolve_precision
 
 CODE = {"name": "m1", "code": "mean", "likelihood": "bernoulli"}
 PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear")

@@ -454,6 +454,25 @@ def test_precision_auto_follows_what_the_cpu_reports(tmp_path, monkeypatch, caps
     assert ck.load_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == expected
 
 
+@pytest.mark.parametrize(
+    "caps, kind",
+    [
+        ({"amx_bf16": True, "avx512_bf16": True, "avx2": True}, "amx_bf16"),
+        ({"avx512_bf16": True, "avx2": True}, "avx512_bf16"),
+        ({"avx2": True}, "avx2"),
+    ],
+)
+def test_a_cpu_is_named_with_the_fastest_instruction_set_it_has(monkeypatch, caps, kind):
+    """Machines of one model name differ in what sets their speed (AMX before AVX-512 BF16 before AVX2): the
+    benchmarks' and `ssvae reproduce`'s reports name the CPU with it (faked here)."""
+    from ssvae.experiments.reproduce import device_name
+
+    hw = importlib.import_module("ssvae.training.hardware")
+    monkeypatch.setattr(hw, "cpu_capabilities", lambda: dict(caps, cpu_name="Some CPU"))
+    assert hw.cpu_name() == f"Some CPU ({kind})"
+    assert device_name(torch.device("cpu")).startswith(f"CPU: Some CPU ({kind}), ")
+
+
 def test_precision_auto_on_cuda_is_fp32_as_measured(monkeypatch):
     """On one H200 bf16 was slower than fp32 (benchmarks/RESULTS.md): auto picks fp32 on CUDA even where bf16 is
     native, and bf16 on a CPU that has it (the table is per device kind, not one rule for all)."""

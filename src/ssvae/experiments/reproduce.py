@@ -120,14 +120,14 @@ GRID_RECORD = "grid.json"  # what `ssvae report` says of the grid beside the run
 
 
 def device_name(device) -> str:
-    """The machine's name in a report: the GPU's, else the CPU's."""
-    import platform
-
+    """The machine's name in a report: the GPU's, else the CPU's with the instruction set that sets its speed."""
     import torch
+
+    from ..training.hardware import cpu_name
 
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"CPU: {cpu_name()}, {torch.get_num_threads()} threads"
 
 
 def grid_record(out: Path, device, unavailable: dict[str, str], **facts) -> dict:

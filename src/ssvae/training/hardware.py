@@ -20,6 +20,7 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import platform
 import sys
 from typing import Any, Callable
 
@@ -81,6 +82,18 @@ def cpu_capabilities() -> dict[str, Any]:
         return dict(torch.cpu.get_capabilities())
     except Exception:  # older torch, or a platform it does not inspect
         return {}
+
+
+# the instruction sets that decide how fast bf16 and fp32 products are, fastest first: what a speed claim must name
+CPU_KINDS = ("amx_bf16", "avx512_bf16", "avx2")
+
+
+def cpu_name() -> str:
+    """The CPU as torch sees it, with the first of `CPU_KINDS` it has ("AMD EPYC (avx512_bf16)"): machines of one
+    model name differ in these, and a timing means little without them."""
+    caps = cpu_capabilities()
+    kind = next((f for f in CPU_KINDS if caps.get(f)), platform.machine() or "unknown")
+    return f"{caps.get('cpu_name') or platform.processor() or 'CPU'} ({kind})"
 
 
 def native_bf16(device: torch.device) -> bool:
