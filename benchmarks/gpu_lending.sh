@@ -13,9 +13,9 @@
 #
 #   benchmarks/gpu_lending.sh OUTDIR [DATADIR] [SECONDS]   # DATADIR: $SSVAE_DATA; SECONDS: the call's budget (540)
 #
-# With the device tool: copy fashion_mnist.npz into a git-ignored folder (say lending-data/), then `run` with
-# carry ["lending-data"], timeout_s 600 and the command
-#   pip install -q --no-deps -e . && benchmarks/gpu_lending.sh "$OUT" lending-data 540
+# With the device tool: copy fashion_mnist.npz into data/ (git-ignored: /data/ in .gitignore), then `run` with
+# carry ["data"], timeout_s 600 and the command
+#   pip install -q --no-deps -e . && benchmarks/gpu_lending.sh "$OUT" data 540
 # Without CUDA it runs the check's CPU mode and ten seconds of the protocol on digits (CI runs it, so that it
 # cannot rot). The exit status is that of the first part that failed: the check, the protocol, the report, packing.
 set -uo pipefail
