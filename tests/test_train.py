@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import DEVICE, tiny_arrays
+from conftest import DEVICE, DIGITS_RUN, tiny_arrays
 
 from ssvae.cli import main
 from ssvae.errors import SSVAEError
@@ -18,15 +18,7 @@ from ssvae.training import rundir as ck
 from ssvae.training.config import TrainConfig
 from ssvae.training.loop import open_run, train
 
-FAST = dict(
-    dataset="digits",
-    labels_per_class=10,
-    batch_size=100,
-    labeled_batch_size=100,
-    warmup_epochs=2,
-    device=DEVICE,
-    precision="fp32",  # pinned: "auto" would pick bf16 on some CI machines and fp32 on others
-)
+FAST = dict(DIGITS_RUN, warmup_epochs=2)  # the digits run of conftest, warmed up over two epochs
 
 
 def test_train_then_evaluate_on_digits(tmp_path):
