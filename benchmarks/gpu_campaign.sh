@@ -47,8 +47,7 @@ slice paper-m2 --table 1 --seeds 1 --epochs 1000 --warmup-epochs 200 --labels-pe
 wait
 
 # 3. the small files back
-(cd "$W" && find . \( -name config.json -o -name metrics.json -o -name metrics.jsonl -o -name grid.json \
-   -o -name split.npz -o -name '*.md' -o -name '*.csv' \) -print | tar czf "$OUT/small.tgz" -T -)
+python benchmarks/pack_small.py "$OUT/small.tgz" "$W"
 tar czf "$OUT/logs.tgz" -C "$LOGS" .
 cp "$LOGS/rc.txt" "$OUT/rc.txt"
 cat "$OUT/rc.txt"

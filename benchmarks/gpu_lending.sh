@@ -69,26 +69,8 @@ else
 fi
 
 echo "== packing, $(elapsed) s" >> "$LOG"
-python - "$W" "$OUT" >> "$LOG" 2>&1 <<'EOF'
-"""The check's files and the runs' small files as two archives: the device tool brings back 8 files at most."""
-import sys
-import tarfile
-from pathlib import Path
-
-from ssvae.training import rundir as rd
-
-work, out = Path(sys.argv[1]), Path(sys.argv[2])
-SMALL = {rd.CONFIG, rd.SPLIT, rd.HISTORY, rd.METRICS, "grid.json"}
-with tarfile.open(out / "check.tgz", "w:gz") as tar:
-    for f in sorted((work / "check").glob("*")):
-        if f.is_file():
-            tar.add(f, f"check/{f.name}")
-with tarfile.open(out / "paper.tgz", "w:gz") as tar:
-    for f in sorted((work / "paper").rglob("*")) if (work / "paper").exists() else []:
-        if f.is_file() and (f.name in SMALL or f.suffix in (".md", ".csv")):
-            tar.add(f, str(f.relative_to(work)))
-print(f"packed {out / 'check.tgz'} and {out / 'paper.tgz'}")
-EOF
+{ tar czf "$OUT/check.tgz" -C "$W" --exclude=check/reproduce check \
+  && python benchmarks/pack_small.py "$OUT/paper.tgz" "$W" paper; } >> "$LOG" 2>&1
 rc=$?
 [ "$STATUS" -eq 0 ] && STATUS=$rc
 

@@ -110,3 +110,27 @@ def test_fit_time_benchmark_prints_each_method_with_its_ratio_to_label_spreading
     saved = json.loads((tmp_path / "t.json").read_text())
     assert all(0 <= r["accuracy"] <= 100 and r["seconds"] > 0 for r in saved["rows"])
     assert saved["machine"].endswith(" threads") and saved["machine"] in out  # every time in it is that machine's
+
+
+def test_pack_small_keeps_what_a_report_needs_and_no_checkpoint(tmp_path):
+    """benchmarks/pack_small.py (what comes back from a borrowed GPU): each run's config, split, history and
+    metrics, the grid's record and the report's tables, relative to the root; never a checkpoint or an exported
+    model; only the folders asked for."""
+    import tarfile
+
+    import pack_small
+
+    run = tmp_path / "paper" / "runs" / "fashion-mnist" / "m2" / "n100" / "seed0"
+    (run / "model-best").mkdir(parents=True)
+    for name in ("config.json", "split.npz", "metrics.jsonl", "metrics.json", "last.pt", "best.pt"):
+        (run / name).write_bytes(b"x")
+    (run / "model-best" / "model.safetensors").write_bytes(b"x")
+    for name in ("grid.json", "table1.md", "table1.csv", "README.md", "mi_entropy.png"):
+        (tmp_path / "paper" / name).write_bytes(b"x")
+    (tmp_path / "check").mkdir()
+    (tmp_path / "check" / "summary.md").write_bytes(b"x")
+    assert pack_small.pack(tmp_path / "p.tgz", tmp_path, ["paper"]) == 8
+    with tarfile.open(tmp_path / "p.tgz") as tar:
+        names = set(tar.getnames())
+    kept = {f"{run.relative_to(tmp_path)}/{n}" for n in ("config.json", "split.npz", "metrics.jsonl", "metrics.json")}
+    assert names == kept | {f"paper/{n}" for n in ("grid.json", "table1.md", "table1.csv", "README.md")}
