@@ -20,9 +20,11 @@
 # cannot rot). The exit status is that of the first part that failed: the check, the protocol, the report, packing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?OUTDIR}
+[ $# -ge 1 ] || { echo "usage: benchmarks/gpu_lending.sh OUTDIR [DATADIR] [SECONDS]" >&2; exit 2; }
+OUT=$1
 DATA=${2:-${SSVAE_DATA:-}}
 BUDGET=${3:-540}
+[[ "$BUDGET" =~ ^[0-9]+$ ]] || { echo "SECONDS must be a whole number of seconds, got $BUDGET" >&2; exit 2; }
 START=$(date +%s)
 W=$(mktemp -d)
 mkdir -p "$OUT"

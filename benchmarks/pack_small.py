@@ -36,6 +36,9 @@ def pack(archive: Path, root: Path, folders: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        print("usage: python benchmarks/pack_small.py ARCHIVE.tgz ROOT [FOLDER ...]", file=sys.stderr)
+        sys.exit(2)
     archive, root, *folders = sys.argv[1:]
     n = pack(Path(archive), Path(root), folders or ["."])
     print(f"packed {n} small files into {archive}")
