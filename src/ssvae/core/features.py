@@ -31,6 +31,7 @@ CODES = ("mean", "sample")  # how the code is handed on: q(z|x)'s mean, or a fre
 class M1Config:
     z_dim: int = 50
     hidden: int = 600
+    hidden_layers: int = 2  # of `hidden` units each way (Calder et al.'s VAE for graphs: one of 400, z = 30)
     likelihood: str = "bernoulli"
 
 
@@ -39,10 +40,10 @@ class M1(nn.Module):
 
     def __init__(self, input_dim: int, cfg: M1Config):
         super().__init__()
-        self.cfg, h = cfg, cfg.hidden
-        self.enc = mlp([input_dim, h, h])
-        self.q_z = Gaussian(h, cfg.z_dim)
-        self.dec = nn.Sequential(mlp([cfg.z_dim, h, h]), nn.Linear(h, input_dim))
+        self.cfg, h = cfg, [cfg.hidden] * cfg.hidden_layers
+        self.enc = mlp([input_dim, *h])
+        self.q_z = Gaussian(cfg.hidden, cfg.z_dim)
+        self.dec = nn.Sequential(mlp([cfg.z_dim, *h]), nn.Linear(cfg.hidden, input_dim))
         self.lik = make_likelihood(cfg.likelihood, input_dim)
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
