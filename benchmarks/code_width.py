@@ -16,7 +16,7 @@ import torch
 from features_speed import STEPS_PER_EPOCH, model_step, timed
 from step_profile import CODE, flops_of
 
-from ssvae.training.hardware import cpu_name, keep_freed_memory
+from ssvae.machine.hardware import cpu_name, keep_freed_memory
 
 
 def main() -> None:

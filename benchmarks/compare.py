@@ -26,12 +26,12 @@ import numpy as np
 import torch
 
 from ssvae import SemiSupervisedClassifier
-from ssvae.cli import format_table
 from ssvae.data import Split, load_dataset, make_split
 from ssvae.data.preprocess import unit_intensities as unit
 from ssvae.evaluation.baselines import BASELINES, CODE_BASELINES, run_baselines, usable
-from ssvae.training import rundir as ck
-from ssvae.training.features import FINAL, code_function, stage_encoder
+from ssvae.experiments.tables import format_table
+from ssvae.records import rundir as ck
+from ssvae.training.stage1 import FINAL, code_function, stage_encoder
 
 ESTIMATORS = {
     "ssvae M2 (estimator defaults)": dict(),
@@ -62,8 +62,8 @@ def estimator_rows(ds, split: Split, epochs: int, seed: int, features: str | Non
 def run_rows(runs: list[Path]) -> tuple[list[dict], Split]:
     rows, splits = [], []
     for r in runs:
-        m = ck.load_json(r / ck.METRICS)
-        stage = ck.load_json(r / ck.CONFIG).get("features")
+        m = ck.read_json(r / ck.METRICS)
+        stage = ck.read_json(r / ck.CONFIG).get("features")
         head = f"{stage['name']}+" if stage else ""
         label = f"ssvae {head}{m['model']}{'+MIER' if m['mier'] else ''} (ssvae train), {m['epochs']} epochs"
         rows.append({"model": label, "test_accuracy": m["last"]["test_accuracy"], "fit_seconds": m["train_seconds"]})
@@ -83,7 +83,7 @@ def baseline_rows(ds, split: Split, runs: list[Path] | None, code=None) -> list[
         beside = runs and len(runs[0].resolve().parents) > 2  # a run directory at RUNS/<dataset>/<variant>/n<L>/seed<S>
         done = runs[0].parents[2] / slug / runs[0].parent.name / runs[0].name / ck.METRICS if beside else None
         if done is not None and done.exists():
-            m = ck.load_json(done)
+            m = ck.read_json(done)
             acc, seconds = m["best"]["test_accuracy"], m["train_seconds"]
             rows.append({"baseline": name, "test_accuracy": acc, "fit_seconds": seconds})
         else:

@@ -1,7 +1,7 @@
 """torch.compile of the training step on this CPU, side by side with the eager step (issue 31, item 2: a lever
 measured, not a recipe): M2 and the Ladder VAE, on the pixels and on M1's code, at Fashion-MNIST's shapes (batches
 of 200 labeled + 200 unlabeled, 10 classes), in `--precision` (default fp32; `auto` is what a run picks on this
-CPU: bf16 where it has bf16 products), through `ssvae.training.hardware.compiled_if_asked` (what `--compile on`
+CPU: bf16 where it has bf16 products), through `ssvae.machine.hardware.compiled_if_asked` (what `--compile on`
 does). Median of 3 timings of 10 steps, after 3 warm-up steps (the compilation).
 
     python benchmarks/compile_cpu.py [--threads 1] [--models lvae m2] [--precision fp32]
@@ -18,7 +18,7 @@ import torch
 from ssvae.core.features import build_network
 from ssvae.core.models import model_config
 from ssvae.core.objectives import ObjectiveConfig, loss_function, sum_weights
-from ssvae.training.hardware import PRECISIONS, adam, compiled_if_asked, cpu_name, keep_freed_memory, resolve_precision
+from ssvae.machine.hardware import PRECISIONS, adam, compiled_if_asked, cpu_name, keep_freed_memory, resolve_precision
 
 D, K, B = 784, 10, 200
 CODE = {"name": "m1", "code": "mean", "likelihood": "bernoulli"}

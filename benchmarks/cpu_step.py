@@ -2,9 +2,9 @@
 
 'before' is the library at an earlier commit (checked out into a temporary git worktree), 'after' the working
 tree; three more variants of 'after' take one change back each, to show what each buys: glibc's own malloc
-thresholds (SSVAE_KEEP_FREED_MEMORY=0, see ssvae.training.hardware), the Bernoulli log-likelihood through
+thresholds (SSVAE_KEEP_FREED_MEMORY=0, see ssvae.machine.hardware), the Bernoulli log-likelihood through
 torch.distributions instead of the fused ssvae.core.fused.BernoulliLogLik, and torch's default (unfused) Adam
-instead of ssvae.training.hardware.adam (the bf16 activations of JointInput are not taken back on their own).
+instead of ssvae.machine.hardware.adam (the bf16 activations of JointInput are not taken back on their own).
 The allocator
 is process-wide, so every variant is its own process; rounds alternate the order of the variants, and each
 ratio is taken against 'before' of the same round, so a host whose speed drifts between rounds still compares
@@ -56,7 +56,7 @@ def worker(models: list[str], precisions: list[str], steps: int, take_back: str,
 
     torch.set_num_threads(threads)
     try:
-        from ssvae.training.hardware import keep_freed_memory
+        from ssvae.machine.hardware import keep_freed_memory
     except ImportError:  # a tree before the layered package (issue 21), or before it existed
         try:
             from ssvae.allocator import keep_freed_memory

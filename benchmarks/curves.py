@@ -19,7 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ssvae.training import rundir as rd  # noqa: E402
+from ssvae.records import rundir as rd  # noqa: E402
 
 PANELS = {
     "val_accuracy": "validation accuracy (%)",

@@ -18,8 +18,8 @@ import torch
 from ssvae.core.features import build_network
 from ssvae.core.models import generative_models, model_config
 from ssvae.core.objectives import ObjectiveConfig, sum_weights
-from ssvae.training import estimate
-from ssvae.training.hardware import keep_freed_memory
+from ssvae.machine.hardware import keep_freed_memory
+from ssvae.training import time_estimate as estimate
 
 STEPS_PER_EPOCH, D, K, B = 274, 784, 10, 200
 
@@ -39,7 +39,7 @@ CPU = torch.device("cpu")
 
 
 def model_step(name: str, spec, precision: str, **options):
-    """The model's step (`ssvae.training.estimate.model_step`, what a verbose fit times) at Fashion-MNIST's shapes;
+    """The model's step (`ssvae.training.time_estimate.model_step`, what a verbose fit times) at Fashion-MNIST's shapes;
     `options`: the model's own (e.g. hidden=300)."""
     net = build_network(name, D, K, model_config(name, **options), 0, spec)
     obj = ObjectiveConfig(weights=sum_weights(100, 54900))

@@ -23,7 +23,7 @@ import torch
 from ssvae import SemiSupervisedClassifier, load_dataset
 from ssvae.data.preprocess import unit_intensities
 from ssvae.evaluation.baselines import BASELINES, usable
-from ssvae.training.hardware import cpu_name
+from ssvae.machine.hardware import cpu_name
 
 
 def labeled_rows(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ssvae.training import rundir as rd  # noqa: E402
+from ssvae.records import rundir as rd  # noqa: E402
 
 VARIANTS = {
     "model_options=default": ("plain M2 (unconstrained log-variance)", "C0"),

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 
 from ssvae.data import Dataset, make_split
-from ssvae.training import graphs
+from ssvae.machine import cuda_graphs as graphs
+from ssvae.machine.cuda_graphs import GraphedStep
 from ssvae.training.config import TrainConfig
-from ssvae.training.graphs import GraphedStep
-from ssvae.training.loop import open_run, run_epochs
-from ssvae.training.stacked import StackedStep, _stacked_parts, _unstack_into, train_stacked
+from ssvae.training.loop import open_run, run_epochs, train_stacked
+from ssvae.training.stacked import StackedStep, _stacked_parts, _unstack_into
 from ssvae.training.step import DeviceStep
 
 EQUAL = dict(dataset="digits", labels_per_class=5, batch_size=100, labeled_batch_size=100, warmup_epochs=1)

@@ -34,8 +34,8 @@ from ssvae.data import load_dataset, make_split
 from ssvae.evaluation.graph import K, graphlearning, kernel_weights
 from ssvae.files import append_history, read_history, replace_atomically
 from ssvae.training.config import TrainConfig
-from ssvae.training.features import StageRun
 from ssvae.training.loop import run_epochs
+from ssvae.training.stage1 import StageRun
 
 LABEL_COUNTS = (1, 5, 10)
 
@@ -75,8 +75,11 @@ def train_variant(name: str, seed: int, x: torch.Tensor, work: Path) -> None:
     register(name, v)
     out = work / f"{name}-s{seed}"
     out.mkdir(parents=True, exist_ok=True)
-    cfg = TrainConfig(features=name, feature_epochs=v.epochs, lr=v.lr, batch_size=v.batch, seed=seed, precision="fp32", device="cpu")
-    key = {"variant": name, **v.__dict__, "kept": list(v.kept), "seed": seed, "n_inputs": len(x), "likelihood": "bernoulli"}
+    cfg = TrainConfig(
+        features=name, feature_epochs=v.epochs, lr=v.lr, batch_size=v.batch, seed=seed, precision="fp32", device="cpu"
+    )
+    key = {"variant": name, **v.__dict__, "kept": list(v.kept), "seed": seed, "n_inputs": len(x)}
+    key["likelihood"] = "bernoulli"
 
     def keep(epoch: int, stage: StageRun) -> None:
         path = out / f"code-e{epoch}.npz"
@@ -154,11 +157,40 @@ def measure(features: np.ndarray, y: np.ndarray, seed: int, tag: dict, rows_path
         unl_acc = float((scores[unl].argmax(1) == y[split.unlabeled]).mean())
         val_scores = np.einsum("nk,nkc->nc", vw, scores[vind]) / vw.sum(1, keepdims=True)
         val_acc = float((val_scores.argmax(1) == y[val]).mean())
-        row = {**row_key, "val": round(100 * val_acc, 2), "unl": round(100 * unl_acc, 2),
-               "graph_seconds": round(graph_seconds, 1), "solve_seconds": round(solve_seconds, 1)}
+        row = {
+            **row_key,
+            "val": round(100 * val_acc, 2),
+            "unl": round(100 * unl_acc, 2),
+            "graph_seconds": round(graph_seconds, 1),
+            "solve_seconds": round(solve_seconds, 1),
+        }
         append_history(rows_path, row)
         done.add(json.dumps(row_key, sort_keys=True))
         print(json.dumps(row), flush=True)
+
+
+def table(rows_path: Path) -> str:
+    """The rows as a markdown table: per code, the mean validation (and unlabeled-node) accuracy over its seeds at
+    each label count, best first by the mean over label counts."""
+    groups: dict[tuple, dict[int, list[tuple[float, float]]]] = {}
+    for r in read_history(rows_path):
+        key = (r["variant"], r["epoch"], r["code"])
+        groups.setdefault(key, {}).setdefault(r["labels_per_class"], []).append((r["val"], r["unl"], r["seed"]))
+    lines = [
+        "| code | epochs | handed on as | seeds | " + " | ".join(f"{n}/class val (unl)" for n in LABEL_COUNTS) + " |",
+        "|---|---|---|---|" + "---|" * len(LABEL_COUNTS),
+    ]
+    scored = []
+    for (variant, epoch, code), by_n in groups.items():
+        if not all(n in by_n for n in LABEL_COUNTS):
+            continue
+        cells = [(np.mean([v for v, _, _ in by_n[n]]), np.mean([u for _, u, _ in by_n[n]])) for n in LABEL_COUNTS]
+        seeds = sorted({s for n in LABEL_COUNTS for _, _, s in by_n[n]})
+        scored.append((np.mean([v for v, _ in cells]), variant, epoch, code, seeds, cells))
+    for _, variant, epoch, code, seeds, cells in sorted(scored, key=lambda t: -t[0]):
+        shown = " | ".join(f"{v:.2f} ({u:.2f})" for v, u in cells)
+        lines.append(f"| {variant} | {epoch or '-'} | {code} | {','.join(map(str, seeds))} | {shown} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -166,16 +198,29 @@ def main() -> None:
     p.add_argument("--data-dir", default="../shared/data")
     p.add_argument("--work", type=Path, default=Path("runs/graph-codes"))
     p.add_argument("--rows", type=Path, default=Path("results/graph-codes/rows.jsonl"))
-    p.add_argument("--jobs", nargs="+", required=True, help="VARIANT:SEED (pixels:SEED for the pixels)")
+    p.add_argument("--jobs", nargs="+", default=[], help="VARIANT:SEED (pixels:SEED for the pixels)")
+    p.add_argument("--table", type=Path, help="write the rows' table here (markdown) and stop")
     p.add_argument("--codes", nargs="+", default=["mean", "unit", "standard", "sample"])
     args = p.parse_args()
+    if args.table is not None:
+        replace_atomically(args.table, lambda f: f.write(table(args.rows).encode()))
+        return
     torch.set_num_threads(1)
     ds = load_dataset("fashion-mnist", args.data_dir, download=False)
     args.work.mkdir(parents=True, exist_ok=True)
     if not (args.work / "x_all.npy").exists():
         replace_atomically(args.work / "x_all.npy", lambda f: np.save(f, ds.x_train))
-    done = {json.dumps({k: v for k, v in r.items() if k not in ("val", "unl", "graph_seconds", "solve_seconds")},
-                       sort_keys=True) for r in read_history(args.rows)} if args.rows.exists() else set()
+    done = (
+        {
+            json.dumps(
+                {k: v for k, v in r.items() if k not in ("val", "unl", "graph_seconds", "solve_seconds")},
+                sort_keys=True,
+            )
+            for r in read_history(args.rows)
+        }
+        if args.rows.exists()
+        else set()
+    )
     for job in args.jobs:
         name, seed = job.split(":")
         seed = int(seed)

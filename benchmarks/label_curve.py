@@ -6,7 +6,7 @@
 
 `{n}` in a pattern is replaced by each label count, and `|` joins patterns (runs of one method kept in several
 campaigns' folders; by seed, a later pattern's seed wins); each point is the mean over the seeds found, with its 95%
-Student-t interval as an error bar (`ssvae.experiments.report.summarize`, as the reports use); a label count
+Student-t interval as an error bar (`ssvae.experiments.tables.summarize`, as the reports use); a label count
 without runs for a series breaks that line there. Prints the numbers as a markdown table too.
 """
 
@@ -17,7 +17,7 @@ import argparse
 from paired import accuracies
 
 from ssvae.evaluation import plots
-from ssvae.experiments.report import fmt, summarize
+from ssvae.experiments.tables import fmt, summarize
 
 
 def main() -> None:

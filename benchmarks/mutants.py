@@ -38,7 +38,7 @@ MUTANTS = [
     ),
     (
         "eval ELBO kl 0.5",
-        "evaluation/metrics.py",
+        "measures/metrics.py",
         "unlabeled_bound_kl(model.bound(to_unit(x[s]), None, gen))",
         "unlabeled_bound_kl(model.bound(to_unit(x[s]), None, gen), 0.5)",
     ),

@@ -15,7 +15,7 @@ import tarfile
 from pathlib import Path
 
 from ssvae.experiments.reproduce import GRID_RECORD
-from ssvae.training import rundir as rd
+from ssvae.records import rundir as rd
 
 SMALL = {rd.CONFIG, rd.SPLIT, rd.HISTORY, rd.METRICS, GRID_RECORD}
 REPORT = (".md", ".csv")

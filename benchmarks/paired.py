@@ -4,7 +4,7 @@
 
 e.g. `python benchmarks/paired.py 'OUT/runs/fashion-mnist/m2/n10/model_options=min_logvar-0.0/seed*'
 'results/gpu/runs/fashion-mnist/sklearn-selftraining/n10/seed*'`. Prints each seed's accuracies and A - B with
-its mean ± SD and 95% Student-t interval (`ssvae.experiments.report.summarize`, as the reports use); a seed that
+its mean ± SD and 95% Student-t interval (`ssvae.experiments.tables.summarize`, as the reports use); a seed that
 only one side has is left out and named.
 """
 
@@ -14,8 +14,8 @@ import argparse
 import glob
 from pathlib import Path
 
-from ssvae.experiments.report import fmt, summarize, verdict
-from ssvae.training import rundir as rd
+from ssvae.experiments.tables import fmt, summarize, verdict
+from ssvae.records import rundir as rd
 
 
 def accuracies(pattern: str, checkpoint: str) -> dict[int, float]:
@@ -23,7 +23,7 @@ def accuracies(pattern: str, checkpoint: str) -> dict[int, float]:
     for run in sorted(glob.glob(pattern)):
         m = Path(run) / rd.METRICS
         if m.exists():
-            metrics = rd.load_json(m)
+            metrics = rd.read_json(m)
             out[metrics["seed"]] = metrics[checkpoint]["test_accuracy"]
     return out
 

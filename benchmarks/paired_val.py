@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ssvae.experiments.report import fmt, summarize, verdict
+from ssvae.experiments.tables import fmt, summarize, verdict
 
 SEEDS = (0, 1, 2)
 AT = (5, 10, 15, 20)

@@ -20,7 +20,7 @@ import sys
 STEP = """
 import sys, time, torch
 from ssvae.core.features import build_stage
-from ssvae.training.hardware import adam, keep_freed_memory
+from ssvae.machine.hardware import adam, keep_freed_memory
 keep_freed_memory()
 torch.set_num_threads({threads})
 stage = build_stage("m1", 784, "bernoulli", 0)

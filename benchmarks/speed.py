@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ssvae.core.models import build_model, generative_models, model_config
 from ssvae.core.objectives import ObjectiveConfig, loss_function, sum_weights
-from ssvae.training.hardware import PRECISIONS, adam, keep_freed_memory
+from ssvae.machine.hardware import PRECISIONS, adam, keep_freed_memory
 from ssvae.training.stacked import StackedLoss, noise_shapes
 
 # Fashion-MNIST with 100 labels per class: 1000 labeled, 54000 unlabeled examples

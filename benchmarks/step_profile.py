@@ -10,7 +10,7 @@ and after the step's timing, in the same precision (2000 x 784 x 600: the shape 
 of self CPU time spent in matrix products, the rate of the products alone (the step's FLOPs over the step's time
 in them: the ceiling the step would reach if nothing else took time, set by how far its own product shapes run
 from the measured rate), and the operators that take the most of it (torch.profiler). `auto` is the precision a
-run picks here (`ssvae.training.hardware.resolve_precision`). Run it on a quiet machine.
+run picks here (`ssvae.machine.hardware.resolve_precision`). Run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from ssvae.core.models import generative_models
-from ssvae.training.hardware import cpu_name, keep_freed_memory, resolve_precision
+from ssvae.machine.hardware import cpu_name, keep_freed_memory, resolve_precision
 
 CODE = {"name": "m1", "code": "mean", "likelihood": "bernoulli"}
 PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear")

@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ssvae import SemiSupervisedClassifier
 from ssvae.evaluation.baselines import BASELINES, usable
-from ssvae.experiments.report import fmt, summarize, verdict
+from ssvae.experiments.tables import fmt, summarize, verdict
 
 SSVAE = {
     "ssvae M2+MIER": dict(mier=True),

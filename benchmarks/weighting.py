@@ -15,7 +15,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from ssvae.training import rundir as ck
+from ssvae.records import rundir as ck
 from ssvae.training.config import TrainConfig
 from ssvae.training.loop import train
 

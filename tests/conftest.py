@@ -62,11 +62,11 @@ def semi_labeled(n_labeled: int = 30) -> tuple[np.ndarray, np.ndarray]:
 
 def metrics_of(out: Path, points) -> dict[str, dict]:
     """A sweep's results without their timings: what two engines (or two runs of one) must agree on."""
-    from ssvae.training import rundir as ck
+    from ssvae.records import rundir as ck
 
     res = {}
     for p in points:
-        m = ck.load_json(p.run(out) / ck.METRICS)
+        m = ck.read_json(p.run(out) / ck.METRICS)
         untimed = {c: {k: v for k, v in m[c].items() if not k.endswith("seconds")} for c in ("best", "last")}
         res[p.path] = {**untimed, "best_epoch": m["best_epoch"]}
         res[p.path]["losses"] = [r["train"]["loss"] for r in ck.read_history(p.run(out) / ck.HISTORY)]

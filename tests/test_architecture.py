@@ -1,9 +1,12 @@
 """One place for each fact: settings declared once and derived everywhere, the objective's own declarations, the
 registry driving experiments, one list of a checkpoint's contents, one naming of run directories."""
 
+import ast
 import dataclasses
+import graphlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,9 +19,10 @@ from ssvae.core.objectives import ObjectiveSettings, run_weights
 from ssvae.errors import SSVAEError
 from ssvae.experiments.engines import run_points
 from ssvae.experiments.grid import parse_grid, points_of
-from ssvae.experiments.report import build_report, sweep_table
+from ssvae.experiments.report import build_report
+from ssvae.experiments.sweep import sweep_table
+from ssvae.records import rundir as rd
 from ssvae.settings import declared, flag_name
-from ssvae.training import rundir as rd
 from ssvae.training.config import PER_RUN, SETTINGS, TrainConfig, check_config
 from ssvae.training.loop import open_run
 from ssvae.training.stacked import stackable
@@ -160,38 +164,104 @@ def test_a_registered_model_appears_in_a_sweep_and_its_report_without_other_edit
     assert cfg["model"] == "toy"
 
 
-LAYERS = [  # each module may import only from its own layer and the ones before it
-    {"ssvae.settings", "ssvae.errors", "ssvae.files"},
-    {"ssvae.core"},
-    {"ssvae.data"},
-    {"ssvae.evaluation.metrics", "ssvae.evaluation.grids"},
-    {"ssvae.training"},
-    {"ssvae.evaluation"},
-    {"ssvae.experiments"},
-    {"ssvae.estimator", "ssvae.predict", "ssvae.cli", "ssvae.__main__", "ssvae"},
+FLOORS = [  # docs/architecture.md draws these; a module imports only from its own floor and the floors below it
+    {"ssvae.settings", "ssvae.errors", "ssvae.files"},  # how a setting is declared, the error, atomic files
+    {"ssvae.core"},  # the math: models, bounds, objectives
+    {"ssvae.data"},  # data sets, splits, arrays on the device
+    {"ssvae.measures", "ssvae.machine", "ssvae.records"},  # metrics and image grids; the hardware; files of a run
+    {"ssvae.training"},  # settings of a run, the run, its step and the one epoch loop, stacking
+    {"ssvae.evaluation"},  # a finished run's test numbers, baselines, plots
+    {"ssvae.experiments"},  # sweeps, reproduce, reports
+    {"ssvae.estimator", "ssvae.fit_inputs", "ssvae.saved_estimator", "ssvae.predict", "ssvae.cli", "ssvae.flags"}
+    | {"ssvae.__main__", "ssvae"},  # the doors
 ]
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 50  # a function's lines after its docstring
+SRC = Path(__file__).resolve().parent.parent / "src"
 
 
-def layer_of(module: str) -> int:
-    best = max((p for layer in LAYERS for p in layer if module == p or module.startswith(p + ".")), key=len)
-    return next(i for i, layer in enumerate(LAYERS) if best in layer)
+def floor_of(module: str) -> int:
+    best = max((p for floor in FLOORS for p in floor if module == p or module.startswith(p + ".")), key=len)
+    return next(i for i, floor in enumerate(FLOORS) if best in floor)
 
 
-def test_no_module_imports_from_a_later_layer():
-    import ast
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent / "src"
-    upward = []
+def import_graph(root: Path = SRC) -> dict[str, set[str]]:
+    """Module -> the ssvae modules it imports, every import counted (module level, inside functions, and under
+    TYPE_CHECKING: a type named is a dependency too)."""
+    paths = {}
     for path in sorted((root / "ssvae").rglob("*.py")):
         parts = path.relative_to(root).with_suffix("").parts
-        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {m: set() for m in paths}
+    for module, path in paths.items():
         package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level:
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("ssvae")):
                 base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                target = f"{base}.{node.module}" if node.module else base
-                folder = root.joinpath(*target.split("."))  # `from pkg import module` imports pkg.module
-                targets = [f"{target}.{a.name}" if (folder / f"{a.name}.py").exists() else target for a in node.names]
-                upward += [(module, t) for t in targets if layer_of(t) > layer_of(module)]
-    assert upward == []
+                target = (f"{base}.{node.module}" if node.module else base) if node.level else node.module
+                for a in node.names:  # `from pkg import module` imports pkg.module
+                    graph[module].add(f"{target}.{a.name}" if f"{target}.{a.name}" in paths else target)
+            elif isinstance(node, ast.Import):
+                graph[module] |= {a.name for a in node.names if a.name.startswith("ssvae")}
+        graph[module].discard(module)
+    return graph
+
+
+def upward(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    return sorted((m, t) for m, ts in graph.items() for t in ts if floor_of(t) > floor_of(m))
+
+
+def circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle (its modules in order), or None."""
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as e:
+        return e.args[1]
+    return None
+
+
+def test_imports_run_only_down_the_floors():
+    assert upward(import_graph()) == []
+
+
+def test_no_import_circles():
+    assert circle(import_graph()) is None
+
+
+def test_the_floor_checks_catch_an_upward_import_and_a_circle():
+    graph = import_graph()
+    graph["ssvae.core.objectives"].add("ssvae.training.loop")
+    assert upward(graph) == [("ssvae.core.objectives", "ssvae.training.loop")]
+    graph = import_graph()
+    graph["ssvae.training.config"].add("ssvae.training.run")  # run imports config
+    found = circle(graph)
+    assert found is not None and {"ssvae.training.config", "ssvae.training.run"} <= set(found)
+
+
+def lengths(root: Path = SRC) -> dict[str, int]:
+    """Each module's lines, and each function's lines after its docstring ("path:name")."""
+    out = {}
+    for path in sorted((root / "ssvae").rglob("*.py")):
+        name, text = path.relative_to(root).as_posix(), path.read_text()
+        out[name] = len(text.splitlines())
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body
+                documented = len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                start = body[1 if documented else 0].lineno
+                out[f"{name}:{node.name}"] = max(out.get(f"{name}:{node.name}", 0), node.end_lineno - start + 1)
+    return out
+
+
+def too_long(found: dict[str, int]) -> dict[str, int]:
+    return {k: n for k, n in found.items() if n > (MAX_FUNCTION_LINES if ":" in k else MAX_MODULE_LINES)}
+
+
+def test_modules_and_functions_read_in_one_sitting():
+    assert too_long(lengths()) == {}
+
+
+def test_the_length_check_catches_a_long_module_and_a_long_function():
+    assert too_long({"ssvae/x.py": 401, "ssvae/x.py:f": 51, "ssvae/y.py": 400, "ssvae/y.py:g": 50}) == {
+        "ssvae/x.py": 401,
+        "ssvae/x.py:f": 51,
+    }

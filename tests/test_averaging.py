@@ -9,11 +9,11 @@ from ssvae import SemiSupervisedClassifier
 from ssvae.cli import main
 from ssvae.errors import SSVAEError
 from ssvae.evaluation.evaluate import evaluate_run
-from ssvae.evaluation.metrics import predict_log_proba
-from ssvae.training import rundir as ck
+from ssvae.measures.metrics import predict_log_proba
+from ssvae.records import rundir as ck
+from ssvae.records.saved import load_model
 from ssvae.training.config import TrainConfig
 from ssvae.training.loop import open_run, train
-from ssvae.training.saved import load_model
 from ssvae.training.stacked import stackable
 
 

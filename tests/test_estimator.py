@@ -320,7 +320,7 @@ def test_features_auto_is_the_stage_for_many_images_and_few_labels_only():
 def test_auto_epochs_follow_the_number_of_steps_an_epoch_takes():
     """epochs="auto" (the default): passes for about 5,000 optimizer steps (the feature stage: 9,000), at least 20
     (30) and at most 100: 20 and 30 on Fashion-MNIST's 55,000 training images, 100 on digits' 1,500."""
-    from ssvae.estimator import auto_epochs
+    from ssvae.training.auto import auto_epochs
 
     assert SemiSupervisedClassifier().epochs == SemiSupervisedClassifier().feature_epochs == "auto"
     assert auto_epochs("epochs", 549) == 20  # Fashion-MNIST in batches of 100: 10 would give 5,490 steps

@@ -28,7 +28,7 @@ from conftest import DIGITS_RUN, SMALL_ESTIMATOR, semi_labeled, tiny_arrays
 from ssvae import files
 from ssvae.cli import main
 from ssvae.errors import SSVAEError
-from ssvae.training import rundir as ck
+from ssvae.records import rundir as ck
 from ssvae.training.config import TrainConfig
 from ssvae.training.loop import open_run, train
 from ssvae.training.run import Run
@@ -688,6 +688,67 @@ def test_a_damaged_shared_stage_is_named_where_it_lives_never_copied_and_deletin
 
     shutil.rmtree(stage)  # what the message says to do
     assert main([*cmd, "--mier", "--out", str(second)]) == 0
+
+
+@pytest.mark.parametrize(
+    "shape, words",
+    [
+        ("[1, 2]", "it holds a list where an object belongs"),
+        ('{"features": "m1", "likelihood": "bernoulli"}', "it has no 'seed'"),
+        ('{"features": 7, "likelihood": "bernoulli", "seed": 0}', "features must be a string, got a whole number"),
+        ('{"features": "m1", "likelihood": "bernoulli", "seed": true}', "seed must be a whole number, got a bool"),
+    ],
+)
+def test_a_stage_record_of_the_wrong_shape_is_named_in_one_line(tmp_path, capsys, shape, words):
+    """Valid JSON of the wrong shape in a shared stage's config.json: one line naming the file and the field (it
+    once ended in a traceback from deep inside the stage's code), and deleting the stage, as it says, works."""
+    shared = tmp_path / "stages"
+    cmd = [*TRAIN, *DIGITS, *SMALL_CLI, "--features", "m1", "--feature-epochs", "1", "--features-dir", str(shared)]
+    assert main([*cmd, "--out", str(tmp_path / "first")]) == 0
+    (stage,) = shared.iterdir()
+    (stage / "config.json").write_text(shape)
+    assert main([*cmd, "--mier", "--out", str(tmp_path / "second")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(stage / "config.json") in err[0] and words in err[0] and f"delete {stage}" in err[0]
+
+
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        ("config.json", '{"config": [1]}', "config must be an object, got a list"),
+        ("config.json", '"a run"', "it holds a string where an object belongs"),
+        ("metrics.jsonl", '{"epoch": 1}\n[2]\n{"epoch": 3}\n', "metrics.jsonl line 2 is damaged"),
+        ("metrics.jsonl", '{"epoch": "one"}\n{"epoch": 2}\n', "epoch must be a whole number, got a string"),
+    ],
+)
+def test_a_run_record_of_the_wrong_shape_is_named_in_one_line(tmp_path, trained, capsys, name, text, words):
+    run = _copy(trained, tmp_path / "run")
+    (run / name).write_text(text)
+    assert main(["train", "--model", "m2", "--epochs", "3", *CLI, "--out", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(run / name) in err[0] and words in err[0] and "--restart" in err[0], err
+
+
+def test_the_json_reader_checks_each_field_of_a_declared_shape(tmp_path):
+    from ssvae.files import read_json
+
+    path = tmp_path / "x.json"
+    for text, words in [
+        ('{"a": 1, "b": 2.5}', None),
+        ('{"a": 1, "b": 2}', None),  # a whole number is a number
+        ('{"a": 1.5, "b": 2}', "a must be a whole number, got a number"),
+        ('{"a": false, "b": 2}', "a must be a whole number, got a bool"),
+        ('{"a": 1, "b": null}', "b must be a number, got null"),
+        ('{"b": 1}', "it has no 'a'"),
+        ("{", "is damaged (JSONDecodeError"),
+    ]:
+        path.write_text(text)
+        if words is None:
+            assert read_json(path, {"a": int, "b": float}) == json.loads(text)
+            continue
+        with pytest.raises(SSVAEError) as e:
+            read_json(path, {"a": int, "b": float}, fix="mend it")
+        assert str(path) in str(e.value) and words in str(e.value) and str(e.value).endswith("mend it")
 
 
 def test_warm_start_refuses_a_change_that_reshapes_the_network():

@@ -21,8 +21,8 @@ from ssvae.core.distributions import kl_std_normal
 from ssvae.core.features import Featurized, build_network, build_stage
 from ssvae.core.models import model_config
 from ssvae.core.objectives import ObjectiveConfig, semi_supervised_loss
-from ssvae.training import features as stage1
-from ssvae.training import rundir as ck
+from ssvae.records import rundir as ck
+from ssvae.training import stage1
 from ssvae.training.config import TrainConfig
 from ssvae.training.loop import train
 

@@ -15,14 +15,14 @@ import pytest
 import torch
 from test_step import CFG, host_reads  # CFG: 3 epochs of 12 steps across a warm-up end and two lr decays
 
-from ssvae.training import graphs
-from ssvae.training import rundir as rd
+from ssvae.machine import cuda_graphs as graphs
+from ssvae.machine.cuda_graphs import EAGER_STEPS, GraphedStep, Snapshot
+from ssvae.records import rundir as rd
+from ssvae.records.rundir import load_checkpoint
 from ssvae.training.config import TrainConfig
-from ssvae.training.graphs import EAGER_STEPS, GraphedStep, Snapshot
-from ssvae.training.loop import open_run, run_epochs
+from ssvae.training.loop import open_run, run_epochs, train_stacked
 from ssvae.training.run import Run
-from ssvae.training.rundir import load_checkpoint
-from ssvae.training.stacked import StackedStep, _stacked_parts, train_stacked
+from ssvae.training.stacked import StackedStep, _stacked_parts
 from ssvae.training.step import DeviceStep
 
 

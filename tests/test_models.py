@@ -13,7 +13,7 @@ from ssvae.core.fused import BernoulliLogLik
 from ssvae.core.models import MODELS, build_model, generative_models, model_config
 from ssvae.core.objectives import ObjectiveConfig, labeled_bound, loss_function, unlabeled_bound
 from ssvae.errors import SSVAEError
-from ssvae.evaluation.metrics import elbo, iwae
+from ssvae.measures.metrics import elbo, iwae
 
 GENERATIVE = generative_models()
 TINY = {"z_dim": 2, "hidden": 16, "classifier_hidden": 16, "a_dim": 2, "latent_dims": (4, 3, 2)}

@@ -6,9 +6,10 @@ from conftest import DEVICE, DIGITS_RUN
 from safetensors.torch import load_file
 from test_step import host_reads
 
-from ssvae.training import rundir as ck
+from ssvae.records import rundir as ck
 from ssvae.training.config import TrainConfig
-from ssvae.training.stacked import stackable, train_many
+from ssvae.training.loop import train_many
+from ssvae.training.stacked import stackable
 
 SMALL = dict(DIGITS_RUN, alpha=5.0, mier=True)
 OPTS = {
@@ -124,7 +125,7 @@ def test_cli_seeds_writes_one_run_directory_per_seed(tmp_path):
     ]
     assert main(args) == 0
     for s in (3, 4):
-        assert ck.load_json(tmp_path / f"seed{s}" / "config.json")["config"]["seed"] == s
+        assert ck.read_json(tmp_path / f"seed{s}" / "config.json")["config"]["seed"] == s
         assert (tmp_path / f"seed{s}" / "last.pt").exists()
 
 
@@ -179,14 +180,14 @@ def _runs(model, seeds=(0, 1, 2)):
 def test_stacked_validation_equals_each_runs_own_pass(model, monkeypatch):
     """One vmapped pass over the stacked runs gives each run's own q(y|x) on its own validation images, the noise
     (ADGM's draws of a) in the order a run's own pass draws it, over several chunks of rows."""
-    from ssvae.evaluation.metrics import predict_log_proba
+    from ssvae.measures.metrics import predict_log_proba
     from ssvae.training import stacked_validation
     from ssvae.training.stacked import StackedLoss
 
     monkeypatch.setattr(stacked_validation, "PREDICT_ROWS", 40)  # 149 validation images: 4 chunks
     runs = _runs(model)
     stacked = StackedLoss([r.model for r in runs], runs[0].loss_fn, [r.obj_cfg for r in runs])
-    log_q = stacked_validation.StackedValidation(runs, stacked).log_proba()
+    log_q = stacked_validation.StackedValidation(runs, stacked.params, stacked.buffers).log_proba()
     assert log_q.shape == (3, len(runs[0].x_watch), 10)
     for j, r in enumerate(runs):
         own = predict_log_proba(r.model, r.x_watch, seed=r.cfg.seed, batch=40)
@@ -205,7 +206,7 @@ def test_stacked_evaluation_reads_the_host_once_and_logs_what_each_run_would(mon
         r.count_step()
         assert r.close_epoch(1.0)
     stacked = StackedLoss([r.model for r in runs], runs[0].loss_fn, [r.obj_cfg for r in runs])
-    validation, rows = StackedValidation(runs, stacked), []
+    validation, rows = StackedValidation(runs, stacked.params, stacked.buffers), []
     reads = host_reads(monkeypatch, lambda: rows.extend(validation.rows()), forbid=False)
     assert reads == ["tolist"]
     for row, r in zip(rows, alone):

@@ -16,7 +16,7 @@ from ssvae.errors import SSVAEError
 from ssvae.experiments import engines
 from ssvae.experiments.engines import TRIALS, run_points
 from ssvae.experiments.grid import groups_of, parse_grid, points_of
-from ssvae.training import rundir as ck
+from ssvae.records import rundir as ck
 
 EPOCHS = 4
 # The grid of issue 36 (MIER on and off at two entropy weights) at two label counts: two groups of three runs
@@ -72,7 +72,7 @@ def test_two_nodes_train_the_grid_as_the_local_engine_does_even_through_a_killed
     local = local_reference(points, tmp_path / "local")
     run_points(points, tmp_path / "ray", "ray", cpus_per_group=1)
     assert metrics_of(tmp_path / "ray", points) == local  # bit-identical
-    trials = ck.load_json(tmp_path / "ray" / TRIALS)
+    trials = ck.read_json(tmp_path / "ray" / TRIALS)
     assert len(trials) == 2 and all(t["error"] is None and t["runs_finished"] == 3 for t in trials)
     alive = {n["NodeID"] for n in __import__("ray").nodes() if n["Alive"]}
     assert {t["node_id"] for t in trials} == alive and len(alive) == 2  # one group on each node (one CPU each)

@@ -9,9 +9,9 @@ from conftest import DEVICE
 
 from ssvae.cli import main
 from ssvae.evaluation.baselines import ALL_BASELINES
-from ssvae.experiments.report import summarize
 from ssvae.experiments.reproduce import RunSpec, grid
-from ssvae.training import rundir as ck
+from ssvae.experiments.tables import summarize
+from ssvae.records import rundir as ck
 
 
 def test_grid_shares_splits_and_dedupes():
@@ -97,7 +97,7 @@ def test_reproduce_then_report(tmp_path, capsys):
     rows = list(csv.DictReader(open(out / "table1.csv")))
     m2 = [r for r in rows if r["model"] == "m2" and r["mier"] == "False" and r["checkpoint"] == "best"]
     accs = [
-        ck.load_json(out / "runs" / f"digits/m2/n10/seed{s}" / "metrics.json")["best"]["test_accuracy"] for s in (0, 1)
+        ck.read_json(out / "runs" / f"digits/m2/n10/seed{s}" / "metrics.json")["best"]["test_accuracy"] for s in (0, 1)
     ]
     assert float(m2[0]["mean"]) == pytest.approx(np.mean(accs)) and m2[0]["n"] == "2"
     # same seed -> same split for baseline and MIER (the pairing); different seeds -> different labeled sets
@@ -113,11 +113,11 @@ def test_reproduce_then_report(tmp_path, capsys):
         for s in (0, 1):
             b = out / "runs" / f"digits/{slug}/n10/seed{s}"
             assert np.array_equal(np.load(b / "split.npz")["labeled"], split["m2", s])
-            assert 10 < ck.load_json(b / "metrics.json")["best"]["test_accuracy"] <= 100
+            assert 10 < ck.read_json(b / "metrics.json")["best"]["test_accuracy"] <= 100
     assert "| scikit-learn label spreading (knn, k=10) |" in t1 and "best baseline" in t1
     assert "on M1's code" not in t1  # no feature stage in this grid: no empty rows for its baselines
     logreg = [r for r in rows if r["model"] == "sklearn-logreg" and r["checkpoint"] == "best"][0]
-    direct = [ck.load_json(out / "runs" / f"digits/sklearn-logreg/n10/seed{s}/metrics.json") for s in (0, 1)]
+    direct = [ck.read_json(out / "runs" / f"digits/sklearn-logreg/n10/seed{s}/metrics.json") for s in (0, 1)]
     assert float(logreg["mean"]) == pytest.approx(np.mean([m["best"]["test_accuracy"] for m in direct]))
     # rerunning resumes: nothing is trained again
     stamp = {r: (r / "last.pt").stat().st_mtime_ns for r in runs}
@@ -171,7 +171,7 @@ def test_reproduce_in_time_limited_chunks_equals_one_go(tmp_path, capsys):
     ]
     assert lines == expected
     for run in ("m2/n10/seed0", "m2-mier/n10/seed0"):
-        a, b = (ck.load_json(tmp_path / d / "runs" / "digits" / run / ck.METRICS) for d in ("whole", "chunks"))
+        a, b = (ck.read_json(tmp_path / d / "runs" / "digits" / run / ck.METRICS) for d in ("whole", "chunks"))
         assert a["best"]["test_accuracy"] == b["best"]["test_accuracy"]
         assert a["last"]["test_elbo"] == b["last"]["test_elbo"]
 
@@ -179,7 +179,8 @@ def test_reproduce_in_time_limited_chunks_equals_one_go(tmp_path, capsys):
 def test_paper_column_only_at_the_papers_label_count():
     """Tables 1-2 of the paper are at 100 labels per class: a grid at 10 shows no paper number beside its own."""
     from ssvae.experiments import paper
-    from ssvae.experiments.report import Index, Record, table1
+    from ssvae.experiments.collect import Index, Record
+    from ssvae.experiments.report import table1
 
     def rec(mier, seed, acc):
         m = {c: {"test_accuracy": acc} for c in ("best", "last")}
@@ -195,7 +196,7 @@ def test_paper_column_only_at_the_papers_label_count():
 
 def test_verdict_needs_a_spread():
     """Two seeds with the same difference give a zero-width interval; that is no evidence of a difference."""
-    from ssvae.experiments.report import verdict
+    from ssvae.experiments.tables import verdict
 
     assert verdict(summarize([0.08, 0.08]), "better", "worse") == "the same difference on every seed: no interval"
     assert verdict(summarize([0.5, 0.6, 0.7]), "better", "worse") == "better"

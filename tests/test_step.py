@@ -4,7 +4,7 @@ step it replaced, no host synchronisation inside it, and a learning rate the sch
 import pytest
 import torch
 
-from ssvae.training import rundir as rd
+from ssvae.records import rundir as rd
 from ssvae.training.config import TrainConfig
 from ssvae.training.loop import open_run, run_epochs
 from ssvae.training.run import Run
@@ -163,7 +163,7 @@ def test_clip_gradients_of_stacked_runs_clips_each_run_as_alone():
 
 
 def test_grad_clip_trains_stacked_runs_as_one_by_one_and_changes_the_trajectory(tmp_path):
-    from ssvae.training.stacked import train_many
+    from ssvae.training.loop import train_many
 
     small = dict(CFG, epochs=1, model_options=dict(hidden=32, classifier_hidden=32, z_dim=8))
     cfgs = [TrainConfig(seed=s, grad_clip=1.0, **small) for s in (0, 1)]  # the norm is about 4 here

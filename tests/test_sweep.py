@@ -18,7 +18,7 @@ from ssvae.experiments.engines import run_points
 from ssvae.experiments.grid import groups_of, parse_grid, points_of, read_grid, shipped_grid
 from ssvae.experiments.report import build_report
 from ssvae.experiments.reproduce import grid
-from ssvae.training import rundir as ck
+from ssvae.records import rundir as ck
 from ssvae.training.config import TrainConfig, effective, idle_settings
 
 TINY = """

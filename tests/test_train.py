@@ -14,7 +14,7 @@ from conftest import DEVICE, DIGITS_RUN, tiny_arrays
 from ssvae.cli import main
 from ssvae.errors import SSVAEError
 from ssvae.evaluation.evaluate import evaluate_run
-from ssvae.training import rundir as ck
+from ssvae.records import rundir as ck
 from ssvae.training.config import TrainConfig
 from ssvae.training.loop import open_run, train
 
@@ -150,7 +150,7 @@ def test_a_setting_with_no_effect_is_recorded_at_its_default_and_never_blocks_a_
     differs from it only there resumes it; a run recorded by an older version with the idle value resumes too."""
     cfg = TrainConfig(model="m2", epochs=1, beta=1.0, gamma=3.0, **FAST)
     train(cfg, tmp_path / "r", progress=False)
-    recorded = ck.load_json(tmp_path / "r" / "config.json")
+    recorded = ck.read_json(tmp_path / "r" / "config.json")
     assert (recorded["config"]["beta"], recorded["config"]["gamma"]) == (5.0, 1.0)
     stamp = (tmp_path / "r" / "last.pt").stat().st_mtime_ns
     train(dataclasses.replace(cfg, beta=2.0), tmp_path / "r", progress=False)  # finished: nothing to train
@@ -433,17 +433,17 @@ def test_compile_failure_falls_back_to_eager_with_one_warning(tmp_path, capsys, 
 def test_precision_auto_follows_what_the_cpu_reports(tmp_path, monkeypatch, capsys, caps, expected):
     """auto never picks an emulated precision: bf16 only where PyTorch reports AVX-512 BF16 or AMX (faked here
     both ways); the choice is what config.json records, and a resumed run keeps it on any machine."""
-    tr = importlib.import_module("ssvae.training.hardware")
+    tr = importlib.import_module("ssvae.machine.hardware")
 
     monkeypatch.setattr(tr, "cpu_capabilities", lambda: dict(caps, avx2=True))
     cfg = TrainConfig(model="m2", epochs=1, **{**FAST, "device": "cpu", "precision": "auto"})
     train(cfg, tmp_path / "r", progress=False)
-    assert ck.load_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == expected
+    assert ck.read_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == expected
     assert "emulated" not in capsys.readouterr().err
     other = {} if caps else {"avx512_bf16": True}  # the same run directory resumed on the other kind of CPU
     monkeypatch.setattr(tr, "cpu_capabilities", lambda: other)
     train(TrainConfig(model="m2", epochs=2, **{**FAST, "device": "cpu", "precision": "auto"}), tmp_path / "r")
-    assert ck.load_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == expected
+    assert ck.read_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == expected
 
 
 @pytest.mark.parametrize(
@@ -459,7 +459,7 @@ def test_a_cpu_is_named_with_the_fastest_instruction_set_it_has(monkeypatch, cap
     benchmarks' and `ssvae reproduce`'s reports name the CPU with it (faked here)."""
     from ssvae.experiments.reproduce import device_name
 
-    hw = importlib.import_module("ssvae.training.hardware")
+    hw = importlib.import_module("ssvae.machine.hardware")
     monkeypatch.setattr(hw, "cpu_capabilities", lambda: dict(caps, cpu_name="Some CPU"))
     assert hw.cpu_name() == f"Some CPU ({kind})"
     assert device_name(torch.device("cpu")).startswith(f"CPU: Some CPU ({kind}), ")
@@ -468,9 +468,9 @@ def test_a_cpu_is_named_with_the_fastest_instruction_set_it_has(monkeypatch, cap
 def test_precision_auto_on_cuda_is_fp32_as_measured(monkeypatch):
     """On one H200 bf16 was slower than fp32 (benchmarks/RESULTS.md): auto picks fp32 on CUDA even where bf16 is
     native, and bf16 on a CPU that has it (the table is per device kind, not one rule for all)."""
-    from ssvae.training.hardware import resolve_precision
+    from ssvae.machine.hardware import resolve_precision
 
-    tr = importlib.import_module("ssvae.training.hardware")
+    tr = importlib.import_module("ssvae.machine.hardware")
     monkeypatch.setattr(tr, "native_bf16", lambda device: True)
     assert resolve_precision("auto", torch.device("cuda")) == "fp32"
     assert resolve_precision("auto", torch.device("cpu")) == "bf16"
@@ -478,14 +478,14 @@ def test_precision_auto_on_cuda_is_fp32_as_measured(monkeypatch):
 
 
 def test_explicit_bf16_where_it_is_emulated_warns_once(tmp_path, monkeypatch, capsys):
-    tr = importlib.import_module("ssvae.training.hardware")
+    tr = importlib.import_module("ssvae.machine.hardware")
 
     monkeypatch.setattr(tr, "cpu_capabilities", lambda: {"avx2": True})
     cfg = TrainConfig(model="m2", epochs=1, **{**FAST, "device": "cpu", "precision": "bf16"})
     train(cfg, tmp_path / "r", progress=False)
     lines = [line for line in capsys.readouterr().err.splitlines() if "emulated" in line]
     assert len(lines) == 1 and "18x slower" in lines[0] and "--precision auto or fp32" in lines[0]
-    assert ck.load_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == "bf16"  # the user's choice stands
+    assert ck.read_json(tmp_path / "r" / ck.CONFIG)["config"]["precision"] == "bf16"  # the user's choice stands
 
 
 @pytest.mark.slow
@@ -527,7 +527,7 @@ def test_keep_freed_memory_stops_reused_tensors_from_page_faulting(opt_out):
     keep_freed_memory() the blocks are reused (next to none). SSVAE_KEEP_FREED_MEMORY=0 leaves malloc alone."""
     code = (
         "import resource, torch\n"
-        "from ssvae.training.hardware import keep_freed_memory\n"
+        "from ssvae.machine.hardware import keep_freed_memory\n"
         "def faults():\n"
         "    r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
         "    for _ in range(20):\n"

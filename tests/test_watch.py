@@ -12,7 +12,7 @@ from conftest import SMALL_ESTIMATOR, semi_labeled, tiny_arrays
 from ssvae import SemiSupervisedClassifier
 from ssvae.cli import main
 from ssvae.data import load_dataset
-from ssvae.training import rundir as rd
+from ssvae.records import rundir as rd
 from ssvae.training.config import TrainConfig
 from ssvae.training.loop import train
 from ssvae.training.watch import Watch
@@ -53,7 +53,7 @@ def test_long_epochs_get_a_line_in_between_and_a_fast_run_none(tmp_path, capsys)
     train(cfg, tmp_path / "a", progress=Watch(bar=False, lines=True, every=0.0))  # every step is "a minute"
     err = capsys.readouterr().err.splitlines()
     steps = [line for line in err if ": step " in line]
-    n = rd.load_json(tmp_path / "a" / rd.CONFIG)["derived"]["steps_per_epoch"]
+    n = rd.read_json(tmp_path / "a" / rd.CONFIG)["derived"]["steps_per_epoch"]
     assert len(steps) == 2 * n and steps[0].endswith(f"epoch 1/2: step 1 of {n}") and steps[-1].endswith(f"{n} of {n}")
     assert len([line for line in err if "val acc" in line]) == 1  # one evaluation (eval_every 2)
     train(cfg, tmp_path / "b", progress=Watch(bar=False, lines=True))  # the default minute: never reached here
@@ -73,7 +73,7 @@ def test_stage_1_runs_through_the_same_loop_and_says_how_it_goes_inside_its_epoc
     )
     train(cfg, tmp_path / "a", progress=Watch(bar=False, lines=True, every=0.0))
     err = capsys.readouterr().err.splitlines()
-    n = rd.load_json(tmp_path / "a" / rd.CONFIG)["derived"]
+    n = rd.read_json(tmp_path / "a" / rd.CONFIG)["derived"]
     stage_steps = (n["n_labeled"] + n["n_unlabeled"]) // 100  # every training input, whole batches of 100
     stage1 = [line for line in err if line.startswith("ssvae: stage 1 (m1) epoch ")]
     expected = [f"epoch {e}/2: step {i} of {stage_steps}" for e in (1, 2) for i in range(1, stage_steps + 1)]
@@ -213,7 +213,7 @@ def test_estimator_reports_stage_1_like_stage_2_after_saying_what_it_will_train(
 
 
 def test_the_fit_time_estimate_times_each_stage_at_the_runs_sizes():
-    from ssvae.training.estimate import plan
+    from ssvae.training.time_estimate import plan
 
     cfg = TrainConfig(
         model="m2",

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ssvae.evaluation.baselines import ALL_BASELINES
-from ssvae.experiments.report import fmt, summarize
+from ssvae.experiments.tables import fmt, summarize
 
 RUNS = Path(__file__).parent / "runs" / "fashion-mnist"
 LABELS = (1, 5)

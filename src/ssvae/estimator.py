@@ -10,80 +10,26 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from .core.features import NO_FEATURES, auto_features
-from .core.models import MODEL_OPTIONS, MODELS
-from .data import UNLABELED, Dataset, encode_labels, is_unlabeled, own_marks_split, resolve_device
+from .core.features import auto_features
+from .data import is_unlabeled, resolve_device
 from .data.preprocess import Preprocessing, choose_likelihood
 from .errors import SSVAEError
-from .evaluation.metrics import predict_log_proba
 from .files import check_writable_folder
-from .settings import KIND_WORDS, fits_kind, kinds, optional
-from .training.config import SETTINGS, TrainConfig
-from .training.estimate import plan
-from .training.loop import open_run, run_epochs
-from .training.saved import json_classes, load_model, save_model
-from .training.schedule import steps_per_epoch
-from .training.watch import QUIET, Watch, duration
-
-# Parameters that decide the network's shape or its feature stage: a warm start cannot change them (it continues
-# the fitted network), so a changed one is refused rather than silently ignored.
-NETWORK_PARAMS = (
-    "model",
-    "features",
-    "feature_epochs",
-    "feature_code",
-    "likelihood",
-    "hidden",
-    "z_dim",
-    "classifier_hidden",
-)
-# Parameters whose kind the run's settings do not declare (the estimator's own), and those that may be None.
-OWN_KINDS = {"validation_fraction": "float"}
-NULLABLE = {"features"}  # None: the inputs themselves
-
-# epochs="auto", feature_epochs="auto": enough passes for about STEPS optimizer steps, and at least LEAST and at
-# most MOST of them, so that a large set is not trained for longer than it needs nor a small one for too few
-# updates. Measured on validation (the manual's findings): Fashion-MNIST at 10 labels per class, M1 then M2 on
-# its code at lr 1e-3: 30 stage-1 epochs (9,000 steps of 200) and 20 stage-2 epochs came within noise of 100 + 50
-# epochs at lr 3e-4 (results/fit-defaults-n10); digits' 1,500 images: the 100 epochs its defaults were chosen with.
-AUTO_EPOCHS = {"epochs": (5_000, 20, 100), "feature_epochs": (9_000, 30, 100)}  # name -> (STEPS, LEAST, MOST)
-
-
-def auto_epochs(name: str, steps_per_epoch: int) -> int:
-    """`epochs="auto"`: enough epochs for the measured number of steps, within the measured bounds."""
-    steps, least, most = AUTO_EPOCHS[name]
-    return min(most, max(least, math.ceil(steps / max(steps_per_epoch, 1))))
-
-
-# early_stopping value -> (TrainConfig.select, where the held-out rows come from)
-SELECTION = {False: ("last", None), True: ("val-accuracy", "labeled"), "elbo": ("val-elbo", "unlabeled")}
-
-
-def announce(cfg: TrainConfig, dim: int, k: int, n_labeled: int, n_unlabeled: int, warm: bool) -> None:
-    """One line before a verbose fit: what it will train, and how long that should take here (each stage's step
-    timed on this machine, `ssvae.training.estimate`), so that a long fit says so at once."""
-    stages = plan(cfg, dim, k, n_labeled, n_unlabeled)
-    if warm:  # a warm start keeps its stage 1
-        stages = stages[-1:]
-    what = ", then ".join(f"{s.name} for {s.epochs} epochs of {s.steps_per_epoch} steps" for s in stages)
-    total = sum(s.seconds for s in stages)
-    print(
-        f"ssvae: fitting {what}, on {n_labeled} labeled and {n_unlabeled} unlabeled rows: about {duration(total)} "
-        "on this machine",
-        file=sys.stderr,
-        flush=True,
-    )
+from .fit_inputs import NETWORK_PARAMS, check_params, check_X, encode_y, fit_config, fit_data
+from .measures.metrics import predict_log_proba
+from .records.saved import load_model, save_model
+from .saved_estimator import restore_fitted, saved_params, saved_record
+from .training.loop import fit_in_memory
+from .training.time_estimate import announce
+from .training.watch import QUIET, Watch
 
 
 class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -238,22 +184,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
             self._fixed_classes = np.unique(np.asarray(classes))
         return self._fit(X, y, 1, warm=hasattr(self, "model_"))
 
-    def _check_params(self) -> None:
-        """Each parameter of the kind its setting declares (a whole number for feature_epochs, a number for lr),
-        named in the message, before anything is computed."""
-        declared = {**kinds(TrainConfig), **{k: MODEL_OPTIONS[k].type.__name__ for k in MODEL_OPTIONS}, **OWN_KINDS}
-        defaults = {k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items()}
-        for name, value in self.get_params().items():
-            if value is None and (defaults.get(name) is None or name in optional(TrainConfig) or name in NULLABLE):
-                continue
-            if isinstance(value, str) and value == "auto" and name in AUTO_EPOCHS:
-                continue
-            kind = declared.get(name)
-            if kind is not None and not fits_kind(value, kind):
-                raise ValueError(f"{name} must be {KIND_WORDS.get(kind, kind)}, got {value!r}")
-
     def _check_warm_start(self) -> None:
-        fitted = self.train_state_.get("network", {})
+        fitted = self.network_
         changed = [k for k in NETWORK_PARAMS if k in fitted and fitted[k] != getattr(self, k)]
         if changed:
             k = changed[0]
@@ -264,129 +196,46 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
 
     def _fit(self, X, y, epochs: int | None, warm: bool) -> "SemiSupervisedClassifier":
         """`epochs`: None for the `epochs` parameter (partial_fit: 1)."""
-        self._check_params()
+        params = self.get_params()
+        check_params(params, {k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items()})
         if warm:
             self._check_warm_start()
         if self.tensorboard_dir is not None:
             check_writable_folder(self.tensorboard_dir, "tensorboard_dir")
-        x = self._check_X(X, reset=not warm)
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(x, y)
-        unl = is_unlabeled(y)
-        if (~unl).any():
-            check_classification_targets(y[~unl])
-        classes = self.classes_ if warm else getattr(self, "_fixed_classes", None)
-        codes, classes = self._encode(y, unl, classes)
-        sel = SELECTION.get(self.early_stopping)
-        if sel is None:
-            raise ValueError(f"early_stopping must be False, True or 'elbo', got {self.early_stopping!r}")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction}")
-        select, val_from = sel
-        n_labeled = int((codes >= 0).sum())
+        x = check_X(X) if not warm else self._check_X(X)
+        codes, classes = encode_y(x, y, self.classes_ if warm else getattr(self, "_fixed_classes", None))
         seed = self.seed_ if warm else int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         if not warm:
+            self.n_features_in_ = int(np.prod(x.shape[1:]))
             self.likelihood_ = choose_likelihood(x, self.likelihood)
             self.preprocessing_ = Preprocessing.fit(x, self.likelihood_)
-            auto = auto_features(len(x), self.likelihood_, n_labeled / max(len(classes), 1))
+            auto = auto_features(len(x), self.likelihood_, int((codes >= 0).sum()) / max(len(classes), 1))
             self.features_ = auto if self.features == "auto" else self.features
         xp = self.preprocessing_.transform(x)
-        pool = n_labeled if val_from == "labeled" else int((codes < 0).sum()) or len(codes)
-        n_val = 0 if val_from is None else max(1, int(round(self.validation_fraction * pool)))
-        split = own_marks_split(codes, n_val, seed, val_from or "labeled")
-        shape = self.preprocessing_.input_shape
-        image_shape = tuple(shape[:2]) if len(shape) == 2 else (1, self.preprocessing_.dim)
-        ds = Dataset("X", xp, codes, xp[:0], codes[:0], image_shape, len(classes), classes)
-        cfg = self._config(seed, epochs, select, len(split.labeled), len(split.unlabeled))
+        ds, split, select = fit_data(xp, codes, classes, self.preprocessing_, params, seed)
+        cfg = fit_config(params, self.features_, self.likelihood_, seed, epochs, select, split)
         init = self.train_state_ if warm else None
         watch = dataclasses.replace(Watch() if self.verbose else QUIET, tensorboard=self.tensorboard_dir)
         if self.verbose:
             announce(cfg, xp.shape[1], len(classes), len(split.labeled), len(split.unlabeled), init is not None)
-        run = run_epochs(open_run(cfg, None, (ds, split), init=init, watch=watch), progress=watch)
-        self.train_state_ = {
-            "model": {k: v.detach().clone() for k, v in run.model.state_dict().items()},  # not the kept one's
-            "optimizer": run.opt.state_dict(),
-            "step": run.step,
-            "network": {k: getattr(self, k) for k in NETWORK_PARAMS},
-        }
-        if run.best_state is not None:
-            run.model.load_state_dict(run.best_state)
-        run.model.eval()
-        self.model_, self.classes_, self.seed_ = run.model, classes, seed
-        self.config_ = {"config": cfg.to_json(), **run.describe()}
-        self.history_ = (self.history_ if warm else []) + run.history
-        self.best_epoch_ = run.best_epoch
-        self.n_iter_ = (self.n_iter_ if warm else 0) + run.epoch
+        trained = fit_in_memory(cfg, (ds, split), init, watch)
+        self.train_state_, self.network_ = trained.resume, {k: getattr(self, k) for k in NETWORK_PARAMS}
+        self.model_, self.classes_, self.seed_, self.config_ = trained.model, classes, seed, trained.record
+        self.history_ = (self.history_ if warm else []) + trained.history
+        self.best_epoch_ = trained.best_epoch
+        self.n_iter_ = (self.n_iter_ if warm else 0) + trained.epochs
         return self
-
-    def _encode(self, y: np.ndarray, unl: np.ndarray, classes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        if classes is None:
-            codes, _, classes = encode_labels(y, None, "y")
-            return codes, classes
-        labeled = y[~unl]
-        known = np.isin(labeled, classes)
-        if not known.all():
-            raise ValueError(
-                f"y has labels {sorted({str(v) for v in labeled[~known]})[:5]} that are not among the classes "
-                f"{list(classes)[:10]}; fit again without warm_start to learn new classes"
-            )
-        codes = np.full(len(y), UNLABELED, dtype=np.int64)
-        codes[~unl] = np.searchsorted(classes, labeled)
-        return codes, classes
-
-    def _config(self, seed: int, epochs: int | None, select: str, n_labeled: int, n_unlabeled: int) -> TrainConfig:
-        """The run's settings: every parameter named like a setting (`TrainConfig`) or a model option
-        (`MODEL_OPTIONS`) passes through under its own name, and is checked by the same declarations; "auto"
-        epochs resolved for these rows (`AUTO_EPOCHS`)."""
-        params = self.get_params()
-        same = {k: params[k] for k in SETTINGS if k in params and k not in ("epochs", "warmup_epochs")}
-        options = {k: params[k] for k in MODEL_OPTIONS if k in params and k != "likelihood" and params[k] is not None}
-        if self.model in MODELS and "likelihood" in {f.name for f in dataclasses.fields(MODELS[self.model].config)}:
-            options["likelihood"] = self.likelihood_  # the resolved one; a supervised-only model has none
-        passes = {
-            "epochs": steps_per_epoch(n_unlabeled, self.batch_size) if n_unlabeled else 1,
-            "feature_epochs": steps_per_epoch(n_labeled + n_unlabeled, self.batch_size),
-        }
-        resolved = {k: auto_epochs(k, passes[k]) if params[k] == "auto" else params[k] for k in AUTO_EPOCHS}
-        full = resolved["epochs"]
-        warmup = self.warmup_epochs if self.warmup_epochs is not None else max(1, full // 5)
-        epochs = full if epochs is None else epochs
-        same.update(features=self.features_, feature_epochs=resolved["feature_epochs"])
-        return TrainConfig(
-            **same,
-            dataset="X",
-            seed=seed,
-            epochs=epochs,
-            lr_decay_every=max(epochs, 1),
-            labeled_batch_size=self.batch_size,
-            warmup_epochs=warmup,
-            select=select,
-            model_options=options,
-        )
-
-    def _check_X(self, X, reset: bool) -> np.ndarray:
-        """[N, D], [N, H, W] or [N, H, W, C], finite numbers; at predict time the fitted number of features."""
-        if np.issubdtype(np.asarray(X).dtype, np.complexfloating):  # check_array would print the array too
-            raise ValueError("Complex data not supported: X holds complex numbers; give real values (e.g. magnitudes)")
-        x = check_array(X, allow_nd=True, dtype="numeric", ensure_min_samples=1)
-        if x.ndim > 4:
-            raise ValueError(f"X has shape {x.shape}; expected [N, D], [N, H, W] or [N, H, W, C]")
-        n_features = int(np.prod(x.shape[1:]))
-        if reset:
-            self.n_features_in_ = n_features
-        elif n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is expecting {self.n_features_in_} "
-                f"features as input (one example of shape {tuple(self.preprocessing_.input_shape)})"
-            )
-        return x
 
     # ----------------------------------------------------------------------------------------------------
     # using a fitted model
 
+    def _check_X(self, X) -> np.ndarray:
+        """X with the fitted number of features (`fit_inputs.check_X`)."""
+        return check_X(X, self.n_features_in_, self.preprocessing_.input_shape, type(self).__name__)
+
     def _tensor(self, X) -> torch.Tensor:
         check_is_fitted(self, "model_")
-        x = self.preprocessing_.transform(self._check_X(X, reset=False))
+        x = self.preprocessing_.transform(self._check_X(X))
         return torch.from_numpy(x).to(next(self.model_.parameters()).device)
 
     def predict_log_proba(self, X) -> np.ndarray:
@@ -522,19 +371,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
             The directory.
         """
         check_is_fitted(self, "model_")
-        meta = {k: self.config_.get(k) for k in ("model_config", "features", "derived")}
-        meta["derived"] = {**meta["derived"], "classes": json_classes(self.classes_)}
-        params = {k: v for k, v in self.get_params().items() if k != "random_state"}
-        info = {
-            "params": params,
-            "seed": self.seed_,
-            "n_features_in": self.n_features_in_,
-            "likelihood": self.likelihood_,
-            "best_epoch": self.best_epoch_,
-            "n_iter": self.n_iter_,
-            "step": self.train_state_["step"],
-            "history": self.history_,
-        }
+        meta, info = saved_record(self)
         return save_model(directory, self.model_.state_dict(), self.model, meta, self.preprocessing_.to_json(), info)
 
     @classmethod
@@ -553,26 +390,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         SemiSupervisedClassifier
         """
         model, config, pre = load_model(directory, resolve_device(device))
-        info = config.get("info", {})
-        params = info.get("params", {})
-        if not isinstance(params, dict):
-            raise SSVAEError(f"{directory}: config.json is damaged: info.params must be a table; save the model again")
-        params = {k: v for k, v in params.items() if k in cls._get_param_names()}
+        params = saved_params(config, directory, cls._get_param_names())
         est = cls(**params)
         est.device = device
-        est.model_, est.preprocessing_ = model, pre
-        est.classes_ = np.asarray(config["classes"])
-        est.seed_ = info.get("seed", 0)
-        est.n_features_in_ = pre.dim
-        est.likelihood_ = config["model_config"].get("likelihood", "bernoulli")
-        est.features_ = (config.get("features") or {}).get("name", NO_FEATURES)
-        est.history_ = info.get("history", [])
-        est.best_epoch_, est.n_iter_ = info.get("best_epoch", 0), info.get("n_iter", 0)
-        derived = {k: config[k] for k in ("input_dim", "num_classes", "classes")}
-        est.config_ = {"model_config": config["model_config"], "features": config.get("features"), "derived": derived}
-        # warm_start after load continues from these weights with a fresh optimizer
-        network = {k: v for k, v in params.items() if k in NETWORK_PARAMS}
-        est.train_state_ = {"model": model.state_dict(), "step": info.get("step", 0), "network": network}
+        restore_fitted(est, model, config, pre, params)
         return est
 
 

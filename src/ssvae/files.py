@@ -131,13 +131,48 @@ def save_json(path: str | os.PathLike, obj: Any) -> None:
     replace_atomically(path, lambda f: f.write((json_text(obj, indent=2) + "\n").encode()))
 
 
-def load_json(path: str | os.PathLike) -> Any:
-    """A JSON file; a damaged one is named in one line."""
+# A JSON file's expected shape: the fields its top-level object must hold, each with its type (or types).
+Shape = dict[str, "type | tuple[type, ...]"]
+RESTORE = "restore it or start the run over"
+KINDS = {dict: "an object", list: "a list", str: "a string", int: "a whole number", float: "a number", bool: "a bool"}
+
+
+def kind_of(value: Any) -> str:
+    """What a JSON value is, in words."""
+    return "null" if value is None else KINDS.get(type(value), type(value).__name__)
+
+
+def check_shape(obj: Any, shape: Shape, where: str | os.PathLike, fix: str) -> Any:
+    """`obj` as `shape` says (an object holding each field with its type; an int is a number, a bool is not), or one
+    line naming the file and the first field that is wrong."""
+    if not isinstance(obj, dict):
+        raise SSVAEError(f"{where} is damaged: it holds {kind_of(obj)} where an object belongs; {fix}")
+    for field, types in shape.items():
+        types = types if isinstance(types, tuple) else (types,)
+        if float in types:
+            types = (*types, int)
+        if field not in obj:
+            raise SSVAEError(f"{where} is damaged: it has no {field!r}; {fix}")
+        value = obj[field]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            named = [t for t in dict.fromkeys(types) if not (t is int and float in types)]  # a number covers ints
+            must = " or ".join(KINDS.get(t, t.__name__) for t in named)
+            raise SSVAEError(f"{where} is damaged: {field} must be {must}, got {kind_of(value)}; {fix}")
+    return obj
+
+
+def read_json(path: str | os.PathLike, shape: Shape | None = None, fix: str = RESTORE) -> Any:
+    """The one reader of the JSON files ssvae wrote and reads again: parsed, and checked against `shape` (declared
+    beside each file's name) when given; a damaged or misshapen file is named in one line that ends in `fix`."""
     try:
         with open(path) as f:
-            return json.load(f)
+            obj = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SSVAEError(f"{path} is damaged ({type(e).__name__}: {e}); restore it or start the run over") from e
+        raise SSVAEError(f"{path} is damaged ({type(e).__name__}: {e}); {fix}") from e
+    return obj if shape is None else check_shape(obj, shape, path, fix)
+
+
+HISTORY_ROW: Shape = {"epoch": int}  # each line of a history (a run's metrics.jsonl, a stage's)
 
 
 def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -147,14 +182,15 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
         return []
     with open(path) as f:
         lines = [line for line in f if line.strip()]
-    rows = []
+    rows, fix = [], "start the run over with --restart"
     for i, line in enumerate(lines):
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as e:
             if i == len(lines) - 1:
                 break
-            raise SSVAEError(f"{path} line {i + 1} is damaged ({e}); start the run over with --restart") from e
+            raise SSVAEError(f"{path} line {i + 1} is damaged ({e}); {fix}") from e
+        rows.append(check_shape(row, HISTORY_ROW, f"{path} line {i + 1}", fix))
     return rows
 
 

@@ -21,7 +21,7 @@ from ..core.features import FEATURES
 from ..data import Dataset, Split, load_dataset
 from ..data.preprocess import unit_intensities
 from ..errors import warn
-from ..training import rundir as ck
+from ..records import rundir as ck
 from .graph import laplace_learning, poisson_learning
 
 
@@ -99,7 +99,7 @@ def run_baselines(
     ds: Dataset, split: Split, names: list[str] | None = None, code: Callable[[np.ndarray], np.ndarray] | None = None
 ) -> list[dict]:
     """Test accuracy (%) and fit seconds of each baseline on one split; with `code` (a feature stage's encoder,
-    `ssvae.training.features.stage_encoder`) the `CODE_BASELINES`, fit on the code of the same examples."""
+    `ssvae.training.stage1.stage_encoder`) the `CODE_BASELINES`, fit on the code of the same examples."""
     table = CODE_BASELINES if code is not None else BASELINES
     code = code or (lambda x: x)
     x_lab, y_lab = code(unit_intensities(ds.x_train[split.labeled])), ds.y_train[split.labeled]
@@ -129,11 +129,11 @@ def write_baseline_runs(
     n<labels>/seed<seed>), with config.json and metrics.json as `ssvae report` reads them; skipped when done.
     `stage`: a run's finished feature stage (its `features/` folder): the baselines on its code too. `only`: these
     baselines (slugs) of those, for a campaign that adds rows beside baselines already fit."""
-    from ..training.features import stage_encoder
+    from ..training.stage1 import KEY_SHAPE, stage_encoder
 
     slugs = list(BASELINES)
     if stage is not None:
-        name = ck.load_json(stage / ck.CONFIG)["features"]
+        name = ck.read_json(stage / ck.CONFIG, KEY_SHAPE)["features"]
         slugs += [s for s in CODE_BASELINES if s.startswith(f"{name}-")]
     slugs = usable([s for s in slugs if only is None or s in only])
     dirs = {slug: root / Path(dataset).stem / slug / f"n{labels}" / f"seed{seed}" for slug in slugs}

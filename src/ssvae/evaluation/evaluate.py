@@ -15,9 +15,9 @@ from ..core.features import build_network
 from ..core.models import SemiSupervisedVAE, model_config
 from ..data import Split, labeled_validation, load_dataset, resolve_device
 from ..errors import SSVAEError
-from ..training import rundir as ck
+from ..measures.metrics import classification_metrics, elbo, iwae
+from ..records import rundir as ck
 from ..training.state import evaluated_weights_of
-from .metrics import classification_metrics, elbo, iwae
 
 
 def load_run(run_dir: str | Path, device: torch.device) -> tuple[dict[str, Any], SemiSupervisedVAE]:
@@ -25,7 +25,7 @@ def load_run(run_dir: str | Path, device: torch.device) -> tuple[dict[str, Any],
     run_dir = Path(run_dir)
     if not (run_dir / ck.CONFIG).exists():
         raise SSVAEError(f"{run_dir} is not a run directory (no {ck.CONFIG}); give the --out of `ssvae train`")
-    meta = ck.load_json(run_dir / ck.CONFIG)
+    meta = ck.read_json(run_dir / ck.CONFIG, ck.RUN_SHAPE)
     cfg, derived = meta["config"], meta["derived"]
     mcfg = model_config(cfg["model"], **meta["model_config"])
     features = meta.get("features")

@@ -18,7 +18,7 @@ from torch import Tensor  # noqa: E402
 
 from ..core.models import SemiSupervisedVAE  # noqa: E402
 from ..data import to_unit  # noqa: E402
-from .grids import reconstruction_grid, samples_grid  # noqa: E402
+from ..measures.image_grids import reconstruction_grid, samples_grid  # noqa: E402
 
 
 def show_grid(ax, grid: np.ndarray, title: str) -> None:

@@ -19,9 +19,9 @@ from tqdm import tqdm
 from ..core.features import featurized
 from ..errors import SSVAEError
 from ..evaluation.evaluate import evaluate_run
+from ..records.rundir import save_json
 from ..training.budget import TimeBudget
-from ..training.rundir import save_json
-from ..training.stacked import train_many
+from ..training.loop import train_many
 from ..training.watch import Watch
 from .grid import Point, groups_of, is_finished, run_epochs_done
 
@@ -244,7 +244,7 @@ def check_engine(engine: str, out: Path, **options: Any) -> None:
 
 def shared_features(p: Point, out: Path) -> Point:
     """A grid's feature stages are trained once under OUT/features and shared by every run they fit (same inputs,
-    seed and stage settings: `ssvae.training.features`), unless the grid names its own `features_dir`."""
+    seed and stage settings: `ssvae.training.stage1`), unless the grid names its own `features_dir`."""
     if not featurized(p.cfg.features) or p.cfg.features_dir is not None:
         return p
     return dataclasses.replace(p, cfg=dataclasses.replace(p.cfg, features_dir=str((out / "features").resolve())))

@@ -1,7 +1,7 @@
 """Grids of runs as data (a TOML file): fixed settings, lists of values, extra points, seeds; their points.
 
 A grid names fixed settings, lists of values for any `TrainConfig` field (their cartesian product), optional
-extra points, and seeds. Each run is an ordinary run directory under OUT/runs/ (`ssvae.training.rundir.run_name`:
+extra points, and seeds. Each run is an ordinary run directory under OUT/runs/ (`ssvae.records.rundir.run_name`:
 <dataset>/<model>[-mier]/n<labels>[/<other varied settings>]/seed<S>), so a sweep resumes for free, whichever
 engine trained it (`ssvae.experiments.engines`), and `ssvae report` reads it. Runs that can share one stacked
 step (same model, data and shapes; seeds and the objective's per-run settings may differ) form a group.
@@ -25,8 +25,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 from ..core.models import MODELS
 from ..errors import SSVAEError
+from ..records import rundir as rd
 from ..settings import coerce
-from ..training import rundir as rd
 from ..training.config import TrainConfig, check_config, effective, shown
 from ..training.stacked import stackable
 
@@ -252,7 +252,7 @@ def is_finished(p: Point, out: Path) -> bool:
     run = p.run(out)
     if not (run / rd.METRICS).exists():
         return False
-    m = rd.load_json(run / rd.METRICS)
+    m = rd.read_json(run / rd.METRICS, rd.METRICS_SHAPE)
     return m["epochs"] >= p.cfg.epochs and m.get("iw_samples", 0) >= p.iw_samples
 
 

@@ -11,146 +11,24 @@ from __future__ import annotations
 import csv
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..core.features import featurized
 from ..core.models import MODELS, display_order, generative_models
-from ..errors import SSVAEError
 from ..evaluation.baselines import ALL_BASELINES as BASELINES
-from ..training import rundir as ck
-from ..training.config import shown
+from ..records import rundir as ck
 from . import paper
+from .collect import CHECKPOINTS, Index, collect
+from .report_figures import figures
 from .reproduce import GRID_RECORD
+from .tables import fmt, label, md_table, paper_cell, summarize, variant, verdict
 
 BASELINE_ORDER = [(slug, False) for slug in BASELINES]  # on the same splits (ssvae.evaluation.baselines)
-CHECKPOINTS = ("best", "last")
 
 
 FEATURE_KEYS = ("features", "feature_epochs", "feature_code")  # named in the protocol line when a run has a stage
-
-
-def label(model: str) -> str:
-    """A row's name: the registry's display name, or the baseline's."""
-    return MODELS[model].label if model in MODELS else BASELINES[model][0]
-
-
-def variant(model: str, mier: bool) -> str:
-    """A model's name in tables, with "+MIER" when MIER is on."""
-    return label(model) + ("+MIER" if mier else "")
-
-
-@dataclass
-class Record:
-    dataset: str
-    model: str
-    mier: bool
-    labels: int
-    seed: int
-    metrics: dict[str, Any]
-    history: list[dict[str, Any]]
-    run_dir: Path
-    config: dict[str, Any]
-
-
-def collect(root: Path) -> list[Record]:
-    """Every evaluated run directory under `root`, as the report's records."""
-    recs = []
-    for mpath in sorted(root.rglob(ck.METRICS)):
-        run = mpath.parent
-        if not (run / ck.CONFIG).exists():
-            continue
-        cfg = ck.load_json(run / ck.CONFIG)["config"]
-        recs.append(
-            Record(
-                Path(cfg["dataset"]).stem.replace("_", "-"),
-                cfg["model"],
-                cfg["mier"],
-                cfg["labels_per_class"],
-                cfg["seed"],
-                ck.load_json(mpath),
-                ck.read_history(run / ck.HISTORY),
-                run,
-                cfg,
-            )
-        )
-    if not recs:
-        raise SSVAEError(f"no finished runs (run directories with {ck.METRICS}) under {root}; train and evaluate first")
-    return recs
-
-
-# ---------------------------------------------------------------------------------------------------- stats
-def summarize(values: list[float]) -> dict[str, float]:
-    """Mean, standard deviation and the 95% t-interval of the mean over seeds."""
-    from scipy.stats import t
-
-    v = np.asarray([x for x in values if x is not None], dtype=float)
-    n = len(v)
-    if n == 0:
-        return {"n": 0, "mean": math.nan, "std": math.nan, "lo": math.nan, "hi": math.nan}
-    mean = float(v.mean())
-    if n == 1:
-        return {"n": 1, "mean": mean, "std": math.nan, "lo": math.nan, "hi": math.nan}
-    std = float(v.std(ddof=1))
-    half = float(t.ppf(0.975, n - 1)) * std / math.sqrt(n)
-    return {"n": n, "mean": mean, "std": std, "lo": mean - half, "hi": mean + half}
-
-
-def fmt(s: dict[str, float], digits: int = 2) -> str:
-    """A summary as a table cell: mean ± SD [95% CI] n=seeds."""
-    if s["n"] == 0:
-        return "–"
-    if s["n"] == 1:
-        return f"{s['mean']:.{digits}f} (1 seed)"
-    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f} [{s['lo']:.{digits}f}, {s['hi']:.{digits}f}] n={s['n']}"
-
-
-def verdict(s: dict[str, float], better: str, worse: str) -> str:
-    """What a paired difference says: better, worse, or no significant difference (its interval against 0)."""
-    if s["n"] < 2:
-        return "one seed: no interval"
-    if s["std"] == 0:  # e.g. two seeds with the same difference (accuracies step by 0.01): a zero-width interval
-        return "the same difference on every seed: no interval"
-    if s["lo"] > 0:
-        return better
-    if s["hi"] < 0:
-        return worse
-    return "no significant difference"
-
-
-class Index:
-    """Records by (dataset, model, mier, labels) -> {seed: record}."""
-
-    def __init__(self, recs: list[Record]):
-        self.cells: dict[tuple, dict[int, Record]] = defaultdict(dict)
-        for r in recs:
-            self.cells[(r.dataset, r.model, r.mier, r.labels)][r.seed] = r
-
-    def values(self, key: tuple, ckpt: str, metric: str) -> dict[int, float]:
-        return {
-            s: r.metrics[ckpt][metric]
-            for s, r in self.cells.get(key, {}).items()
-            if r.metrics[ckpt][metric] is not None
-        }
-
-    def paired(self, a: tuple, b: tuple, ckpt: str, metric: str) -> dict[str, float]:
-        va, vb = self.values(a, ckpt, metric), self.values(b, ckpt, metric)
-        return summarize([va[s] - vb[s] for s in sorted(set(va) & set(vb))])
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table."""
-    return "\n".join(
-        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
-    )
-
-
-def paper_cell(v: float | None, digits: int = 2) -> str:
-    """A number of the paper's, or a dash where the paper gives none."""
-    return "–" if v is None else f"{v:.{digits}f}"
 
 
 # ---------------------------------------------------------------------------------------------------- tables
@@ -334,112 +212,13 @@ def table3(ix: Index, datasets: list[str], ablation: list[int], csv_rows: list[d
     return "\n".join(out) + "\n"
 
 
-# ---------------------------------------------------------------------------------------------------- figures
-def figures(ix: Index, datasets: list[str], labels: int, out: Path, data_dir: str | None) -> list[str]:
-    """Figs. 2-4 (M2 vs M2+MIER, best checkpoints, seed 0 or the lowest) and the I / H curves."""
-    return [mi_entropy_figure(ix, datasets[0], labels, out)] + pair_figures(ix, datasets[0], labels, out, data_dir)
-
-
-def mi_entropy_figure(ix: Index, d0: str, labels: int, out: Path) -> str:
-    """Minibatch I(y;x), H(q(y|x)) and validation accuracy over training, every variant, mean over seeds."""
-    import matplotlib.pyplot as plt
-
-    from ..evaluation import plots
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    styles = {False: "-", True: "--"}
-    for model, mier in display_order():
-        runs = ix.cells.get((d0, model, mier, labels))
-        if not runs:
-            continue
-        hist = [r.history for r in runs.values()]
-        epochs = sorted(set.intersection(*[{h["epoch"] for h in rows} for rows in hist]))
-        for ax, getter in (
-            (axes[0], lambda h: h["train"]["mi"]),
-            (axes[1], lambda h: h["train"]["entropy"]),
-            (axes[2], lambda h: math.nan if h["val_accuracy"] is None else h["val_accuracy"]),
-        ):
-            ys = np.mean([[getter(h) for h in rows if h["epoch"] in epochs] for rows in hist], axis=0)
-            ax.plot(epochs, ys, styles[mier], color=MODELS[model].color, label=variant(model, mier))
-    for ax, title in zip(
-        axes,
-        (
-            "minibatch I(y;x) on unlabeled batches (nats)",
-            "mean H(q(y|x)) on unlabeled batches (nats)",
-            "validation accuracy (%)",
-        ),
-    ):
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    axes[2].legend(fontsize=8)
-    fig.suptitle(
-        f"{d0}, {labels} labels per class, mean over seeds: does I(y;x) fall and H rise under the plain "
-        "bound (section 4)?",
-        fontsize=11,
-    )
-    plots.save_figure(fig, out / "mi_entropy.png")
-    return "mi_entropy.png"
-
-
-def pair_figures(ix: Index, d0: str, labels: int, out: Path, data_dir: str | None) -> list[str]:
-    """Figs. 2-4 from the best checkpoints of M2 and M2+MIER of one seed, when the checkpoints are there."""
-    import matplotlib.pyplot as plt
-    import torch
-
-    from ..data import load_dataset
-    from ..evaluation import grids, plots
-    from ..evaluation.evaluate import load_run
-
-    pair = [ix.cells.get((d0, paper.FIGURE_MODEL, m, labels), {}) for m in (False, True)]
-    if not all(pair):
-        return []
-    seed = min(set(pair[0]) & set(pair[1]), default=None)
-    if seed is None:
-        return []
-    runs = [p[seed].run_dir for p in pair]
-    if not all((r / ck.BEST).exists() for r in runs):  # results kept as small files only: no checkpoints to draw
-        return []
-    device = torch.device("cpu")
-    cfg = ck.load_json(runs[0] / ck.CONFIG)
-    ds = load_dataset(cfg["config"]["dataset"], data_dir or cfg["config"]["data_dir"])
-    x_test, y_test = torch.from_numpy(ds.x_test), torch.from_numpy(ds.y_test)
-    shape = tuple(cfg["derived"]["image_shape"])
-    models = []
-    for run in runs:
-        _, m = load_run(run, device)
-        m.load_state_dict(ck.load_checkpoint(run / ck.BEST, device)["model"])
-        models.append(m)
-    names = [
-        f"M2 (best epoch {pair[0][seed].metrics['best_epoch']})",
-        f"M2+MIER (best epoch {pair[1][seed].metrics['best_epoch']})",
-    ]
-
-    fig, axes = plt.subplots(2, 1, figsize=(9, 3))
-    for ax, m, name in zip(axes, models, names):
-        plots.show_grid(ax, grids.reconstruction_grid(m, x_test, shape), f"{name}: test images, reconstructions")
-    plots.save_figure(fig, out / "fig2_recon.png")
-    fig, axes = plt.subplots(1, 2, figsize=(9, 5))
-    for ax, m, name in zip(axes, models, names):
-        plots.show_grid(ax, grids.samples_grid(m, shape, seed=seed), f"{name}\none row per class, z ~ N(0, I)")
-    plots.save_figure(fig, out / "fig3_samples.png")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-    for ax, m, name in zip(axes, models, names):
-        emb, lab = plots.tsne_embedding(m, x_test, y_test, seed=seed)
-        title = f"{name}\nt-SNE of the classifier's penultimate layer, {len(lab)} test points"
-        plots.scatter_classes(ax, emb, lab, title, cfg["derived"].get("classes"))
-    axes[1].legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
-    plots.save_figure(fig, out / "fig4_tsne.png")
-    return ["fig2_recon.png", "fig3_samples.png", "fig4_tsne.png"]
-
-
 # ---------------------------------------------------------------------------------------------------- report
 def build_report(root: str | Path, data_dir: str | None = None, draw: bool = True) -> list[Path]:
     """Tables, figures and a README from the run directories under `root`; the paths written."""
     root = Path(root)
     recs = collect(root)
     ix = Index(recs)
-    grid = ck.load_json(root / GRID_RECORD) if (root / GRID_RECORD).exists() else {}
+    grid = ck.read_json(root / GRID_RECORD, {}) if (root / GRID_RECORD).exists() else {}
     datasets = grid.get("datasets") or list(dict.fromkeys(r.dataset for r in recs))
     datasets = [Path(d).stem.replace("_", "-") for d in datasets]
     non_ablation = [r.labels for r in recs if r.model != paper.FIGURE_MODEL] or [r.labels for r in recs]
@@ -480,45 +259,7 @@ def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> st
         if r.model in BASELINES:
             fit[r.model].append(r.metrics["train_seconds"])
     recs = [r for r in recs if r.model not in BASELINES]  # the scikit-learn rows are not training runs
-    seeds = sorted({r.seed for r in recs})
-    epochs = Counter(r.metrics["epochs"] for r in recs)
-    train_h = sum(r.metrics["train_seconds"] for r in recs) / 3600
-    device = grid.get("device_name", "not recorded")
-    lines = [
-        "# Reproduction of Niloy et al., Tables 1-3 and Figures 2-4",
-        "",
-        f"- Runs: {len(recs)} ({', '.join(f'{n} with {e} epochs' for e, n in sorted(epochs.items()))}); "
-        f"datasets {', '.join(datasets)}; seeds {seeds}; {labels} labels per class"
-        + (f"; Table 3 ablation {ablation}" if 3 in tables else "")
-        + ".",
-        "- Protocol: "
-        + "; ".join(
-            f"{key} {', '.join(sorted({str(r.config.get(key, '–')).replace('None', 'default') for r in recs}))}"
-            for key in ("epochs", "warmup_epochs", "precision", "weighting", "alpha", "beta", "gamma", *FEATURE_KEYS)
-            if key not in FEATURE_KEYS or any(featurized(r.config.get("features")) for r in recs)
-        )
-        + " (the paper: 1000 epochs, warm-up 200, beta 5, gamma 1; alpha not given; no feature stage).",
-        f"- Device: {device}; training time summed over runs {train_h:.2f} h"
-        + (f"; wall time of the grid {grid['wall_seconds'] / 3600:.2f} h" if "wall_seconds" in grid else "")
-        + ".",
-        f"- Command: `{grid['command']}`"
-        if "command" in grid
-        else "- Command: not recorded (built by `ssvae report`).",
-        *(
-            [
-                "- baselines on the same splits, mean fit seconds: "
-                + ", ".join(f"{label(k)} {np.mean(v):.1f} s" for k, v in fit.items())
-                + "."
-            ]
-            if fit
-            else []
-        ),
-        "- Built by `ssvae report`: every number comes from the run directories under `runs/` (the test split is "
-        "read only at evaluation; the best checkpoint is chosen on a validation set held out of the training split).",
-        "",
-        "## What agrees and what does not (best-by-validation checkpoints)",
-        "",
-    ]
+    lines = [*readme_header(recs, grid, datasets, labels, ablation, tables, fit)]
     lines += [f"- {f}" for f in findings] or ["- (Table 1 not run)"]
     unavailable = grid.get("unavailable", {})
     missing = sorted({"fashion-mnist", "kmnist", "cifar10", "svhn"} - set(datasets) - set(unavailable))
@@ -537,44 +278,43 @@ def readme(recs, grid, datasets, labels, ablation, tables, findings, figs) -> st
     return "\n".join(lines) + "\n"
 
 
-# ---------------------------------------------------------------------------------------------------- sweeps
-def sweep_table(out: Path, points: list, varied: list[str], merged: list[str] = ()) -> list[Path]:
-    """OUT/sweep.md and sweep.csv: one row per run of a sweep (its varied settings), test accuracy of the kept
-    and of the last model over the seeds that finished, mean ± SD [95 % CI]; `merged` (`Grid.merged`): the
-    grid's points that trained one run between them."""
-    from .grid import PAPER_AXES
-
-    cells: dict[str, list] = defaultdict(list)
-    for p in points:
-        cells[p.path.rsplit("/", 1)[0]].append(p)
-    keys = [k for k in PAPER_AXES if k != "seed"] + [k for k in varied if k not in PAPER_AXES]
-    rows, csv_rows = [], []
-    for ps in cells.values():
-        metrics = [ck.load_json(p.run(out) / ck.METRICS) for p in ps if (p.run(out) / ck.METRICS).exists()]
-        stats = {c: summarize([m[c]["test_accuracy"] for m in metrics]) for c in CHECKPOINTS}
-        cfg = ps[0].cfg
-        settings = {k: getattr(cfg, k) if shown(cfg, k) else None for k in keys}
-        cells_shown = ["–" if v is None else str(v) for v in settings.values()]
-        rows.append([*cells_shown, f"{len(metrics)}/{len(ps)}", fmt(stats["best"]), fmt(stats["last"])])
-        csv_rows.append(
-            {
-                **settings,
-                "finished": len(metrics),
-                "seeds": len(ps),
-                **{f"{c}_test_accuracy_{k}": stats[c][k] for c in CHECKPOINTS for k in ("mean", "std", "lo", "hi")},
-            }
+def readme_header(recs, grid, datasets, labels, ablation, tables, fit) -> list[str]:
+    """The README's opening: the runs, the protocol beside the paper's, the device and time, the command."""
+    seeds = sorted({r.seed for r in recs})
+    epochs = Counter(r.metrics["epochs"] for r in recs)
+    train_h = sum(r.metrics["train_seconds"] for r in recs) / 3600
+    device = grid.get("device_name", "not recorded")
+    keys = ("epochs", "warmup_epochs", "precision", "weighting", "alpha", "beta", "gamma", *FEATURE_KEYS)
+    return [
+        "# Reproduction of Niloy et al., Tables 1-3 and Figures 2-4",
+        "",
+        f"- Runs: {len(recs)} ({', '.join(f'{n} with {e} epochs' for e, n in sorted(epochs.items()))}); "
+        f"datasets {', '.join(datasets)}; seeds {seeds}; {labels} labels per class"
+        + (f"; Table 3 ablation {ablation}" if 3 in tables else "")
+        + ".",
+        "- Protocol: "
+        + "; ".join(
+            f"{key} {', '.join(sorted({str(r.config.get(key, '–')).replace('None', 'default') for r in recs}))}"
+            for key in keys
+            if key not in FEATURE_KEYS or any(featurized(r.config.get("features")) for r in recs)
         )
-    header = [*keys, "runs finished", "test acc. (best by validation)", "test acc. (last epoch)"]
-    md = out / "sweep.md"
-    notes = "".join(f"- {line}\n" for line in merged)
-    notes = notes and f"\nPoints of the grid that train the same run, trained and listed once:\n\n{notes}"
-    md.write_text(
-        "# Sweep\n\nTest accuracy (%) over seeds: mean ± SD [95 % CI] n=seeds. Every number comes from the run "
-        "directories under `runs/`.\n\n" + md_table(header, rows) + "\n" + notes
-    )
-    path = out / "sweep.csv"
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(csv_rows[0]))
-        w.writeheader()
-        w.writerows(csv_rows)
-    return [md, path]
+        + " (the paper: 1000 epochs, warm-up 200, beta 5, gamma 1; alpha not given; no feature stage).",
+        f"- Device: {device}; training time summed over runs {train_h:.2f} h"
+        + (f"; wall time of the grid {grid['wall_seconds'] / 3600:.2f} h" if "wall_seconds" in grid else "")
+        + ".",
+        f"- Command: `{grid['command']}`" if "command" in grid else "- Command: not recorded (by `ssvae report`).",
+        *(
+            [
+                "- baselines on the same splits, mean fit seconds: "
+                + ", ".join(f"{label(k)} {np.mean(v):.1f} s" for k, v in fit.items())
+                + "."
+            ]
+            if fit
+            else []
+        ),
+        "- Built by `ssvae report`: every number comes from the run directories under `runs/` (the test split is "
+        "read only at evaluation; the best checkpoint is chosen on a validation set held out of the training split).",
+        "",
+        "## What agrees and what does not (best-by-validation checkpoints)",
+        "",
+    ]

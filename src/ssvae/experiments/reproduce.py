@@ -15,10 +15,10 @@ from pathlib import Path
 from ..core.models import MODELS
 from ..errors import SSVAEError
 from ..evaluation.baselines import write_baseline_runs
-from ..training import rundir as rd
+from ..records import rundir as rd
 from ..training.budget import TimeBudget
 from ..training.config import TrainConfig, effective
-from ..training.features import FINAL as STAGE_FINAL
+from ..training.stage1 import FINAL as STAGE_FINAL
 from .engines import run_points
 from .grid import Point, shipped_grid
 
@@ -123,7 +123,7 @@ def device_name(device) -> str:
     """The machine's name in a report: the GPU's, else the CPU's with the instruction set that sets its speed."""
     import torch
 
-    from ..training.hardware import cpu_name
+    from ..machine.hardware import cpu_name
 
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -134,7 +134,7 @@ def grid_record(out: Path, device, unavailable: dict[str, str], **facts) -> dict
     """grid.json's contents: the command's facts (command, tables, data sets, seeds, ...) and the device, with the
     wall seconds of earlier commands on the same grid kept (the caller adds this command's)."""
     path = out / GRID_RECORD
-    meta = rd.load_json(path) if path.exists() else {"wall_seconds": 0.0}
+    meta = rd.read_json(path, {"wall_seconds": float}) if path.exists() else {"wall_seconds": 0.0}
     meta["unavailable"] = unavailable
     meta.update(**facts, device_name=device_name(device))
     return meta

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from ..errors import SSVAEError
-
-if TYPE_CHECKING:
-    from .features import StageRun
-    from .run import Run
+from .contracts import Reported
 
 
 class TimeBudget:
@@ -25,7 +22,7 @@ class TimeBudget:
         self.longest, self.epochs_here, self.stopped = 0.0, 0, False
         self.progress: dict[str, tuple[int, int]] = {}  # run directory -> (epochs done, epochs wanted)
 
-    def allows_epoch(self, run: Run | StageRun) -> bool:
+    def allows_epoch(self, run: Reported) -> bool:
         """For an epoch of either stage: stage 1's epochs are timed and counted as stage 2's are."""
         return self._allows(lambda: self.longest or run.seconds / max(run.epoch, 1))
 
@@ -41,8 +38,8 @@ class TimeBudget:
     def timed(self, seconds: float) -> None:
         self.longest, self.epochs_here = max(self.longest, seconds), self.epochs_here + 1
 
-    def record(self, run: Run) -> None:
-        self.progress[str(run.out)] = (run.epoch, run.cfg.epochs)
+    def record(self, run: Reported) -> None:
+        self.progress[str(run.out)] = (run.epoch, run.epochs)
 
     def merge(self, other: "TimeBudget") -> None:
         """Take in what another process did under its share of this budget (`ssvae.parallel`)."""
@@ -60,7 +57,7 @@ class StoppedInStage1(Exception):
     """The budget ran out while a feature stage trained: it is checkpointed, and the run has not begun."""
 
 
-def stop_for_time(runs: list[Run] | list[StageRun], budget: TimeBudget | None) -> bool:
+def stop_for_time(runs: list[Reported], budget: TimeBudget | None) -> bool:
     """True when the budget allows no further epoch; the runs are then checkpointed where they stand."""
     if budget is None or budget.allows_epoch(runs[0]):
         return False

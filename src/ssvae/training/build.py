@@ -11,8 +11,8 @@ from ..core.features import build_network
 from ..core.models import model_config
 from ..core.objectives import ObjectiveConfig, loss_function
 from ..data import Dataset, Split
+from ..machine.hardware import adam
 from .config import TrainConfig
-from .hardware import adam
 from .schedule import Schedule, make_schedule
 
 
@@ -35,7 +35,7 @@ def build(
     features: dict[str, Any] | None = None,
     stage: torch.nn.Module | None = None,
 ) -> Parts:
-    """`features`/`stage`: the feature stage's record and its trained network (`ssvae.training.features`); the
+    """`features`/`stage`: the feature stage's record and its trained network (`ssvae.training.stage1`); the
     optimizer then sees only the model's parameters (the stage's weights are buffers)."""
     sched = make_schedule(cfg, len(split.unlabeled), len(split.labeled))
     mcfg = model_config(cfg.model, **cfg.model_options)

@@ -13,9 +13,9 @@ from typing import Any
 from ..core.features import CODES, FEATURES, NO_FEATURES
 from ..core.models import MODELS, model_config
 from ..core.objectives import ObjectiveSettings
+from ..machine.cuda_graphs import GRAPH_MODES
+from ..machine.hardware import COMPILE_MODES, PRECISIONS
 from ..settings import ALWAYS, Spelling, check, declared, is_on, python_name, setting
-from .graphs import GRAPH_MODES
-from .hardware import COMPILE_MODES, PRECISIONS
 
 
 def _selections() -> list[str]:

@@ -1,5 +1,7 @@
-"""The training loop, one for both stages: knows neither the models nor the math, only a stage's step
-(`Run.make_step` for the classifier model, `features.StageRun.make_step` for the feature stage before it).
+"""The training loop, one for every kind of run: it knows neither the models nor the math, only a stage's contract
+(`contracts.Stage`): one run's stage 2 (`run.Run`), a feature stage before it (`stage1.StageRun`), or several runs
+stacked into one step (`stacked.StackedRuns`). Here too is the dispatch between them: `train` (one run),
+`train_stacked` (runs through one vmapped step) and `train_many` (stacked, in processes, or one by one).
 
 Data stay on the device; each epoch draws its batch order with one call per stream on the device
 generator, and per-step statistics are summed on the device, so the host never waits on the GPU
@@ -8,7 +10,9 @@ between evaluations. Checkpoints are atomic and hold everything needed to resume
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,13 +20,17 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..data import Dataset, Split
-from . import rundir as rd
+from ..data import Dataset, Split, resolve_device
+from ..errors import SSVAEError
+from ..records import rundir as rd
+from ..records.saved import save_model
 from .budget import StoppedInStage1, TimeBudget, stop_for_time
 from .config import TrainConfig
-from .features import StagePlace, StageRun
+from .contracts import Stage
+from .parallel import train_parallel
 from .run import Run, Setup, set_up
-from .saved import save_model
+from .stacked import NotStackable, StackedRuns, stackable
+from .stage1 import StagePlace, StageRun
 from .state import Diverged
 from .watch import QUIET, Reporter, Watch
 
@@ -35,40 +43,42 @@ def progress_bar(start: int, total: int, desc: str, show: bool) -> tqdm:
 
 
 def run_epochs(
-    run: Run | StageRun, progress: Watch | bool | None = None, on_epoch_end=None, budget: TimeBudget | None = None
-) -> Run | StageRun:
-    """The training loop, for either stage: the remaining epochs (or as many as `budget` allows), one step after
-    another; `progress` says how it reports (`ssvae.training.watch`)."""
+    stage: Stage, progress: Watch | bool | None = None, on_epoch_end=None, budget: TimeBudget | None = None
+) -> Stage:
+    """The training loop: the stage's remaining epochs (or as many as `budget` allows), one step after another;
+    `progress` says how it reports (`ssvae.training.watch`), `on_epoch_end(epoch, row)` sees each logged row."""
     watch = Watch.of(progress)
     clock = budget.clock if budget is not None else time.perf_counter
-    bar = progress_bar(run.epoch, run.epochs, run.label, watch.shows_bar())
-    reporter, epochs_here, seconds_here = Reporter(run, watch), 0, 0.0
-    step = run.make_step()
+    bar = progress_bar(stage.epoch, stage.epochs, stage.label, watch.shows_bar())
+    reporters, epochs_here, seconds_here = [Reporter(m, watch) for m in stage.members], 0, 0.0
+    step = stage.make_step()
     try:
         for _ in bar:
-            if stop_for_time([run], budget):
+            if stop_for_time(stage.members, budget):
                 break
             t0 = clock()
-            run.model.train()
-            step.begin_epoch(*run.epoch_indices())
-            for i in range(run.steps_per_epoch):
+            stage.train_mode()
+            step.begin_epoch(*stage.epoch_indices())
+            for i in range(stage.steps_per_epoch):
                 step()
-                reporter.step(i)
+                reporters[0].step(i)
             seconds = clock() - t0
-            row = run.end_epoch(seconds)
+            rows = stage.end_epoch(seconds)
             epochs_here, seconds_here = epochs_here + 1, seconds_here + seconds
             if budget is not None:
                 budget.timed(clock() - t0)
-            if row is None:
+            if rows is None:
                 continue
-            reporter.evaluated(row, epochs_here, seconds_here)
-            bar.set_postfix(run.postfix(row))
-            if on_epoch_end is not None:
-                on_epoch_end(row["epoch"], row)
+            for reporter, row in zip(reporters, rows):
+                reporter.evaluated(row, epochs_here, seconds_here)
+                if on_epoch_end is not None:
+                    on_epoch_end(row["epoch"], row)
+            bar.set_postfix(stage.postfix(rows))
     finally:
-        reporter.close()
+        for reporter in reporters:
+            reporter.close()
         bar.close()
-    return run
+    return stage
 
 
 def feature_stage(setup: Setup, watch: Watch, budget: TimeBudget | None = None) -> nn.Module:
@@ -87,6 +97,32 @@ def feature_stage(setup: Setup, watch: Watch, budget: TimeBudget | None = None) 
                 if place.where is None:  # in memory (the estimator)
                     return trained
     return place.load(setup.data.x_unl.device)
+
+
+@dataclass
+class Trained:
+    """What training in memory hands back (`fit_in_memory`; the estimator keeps it): nothing of the run itself."""
+
+    model: nn.Module  # holding the kept weights (the best by validation, or the last), in eval mode
+    resume: dict[str, Any]  # the last weights, optimizer and step, in the warm-start format (`state.warm_state`)
+    history: list[dict[str, Any]]  # one row per evaluated epoch, as metrics.jsonl logs them
+    best_epoch: int
+    epochs: int  # the epochs the run stands at
+    record: dict[str, Any]  # what a run directory's config.json would hold: the settings, what rebuilds the model
+
+
+def fit_in_memory(
+    cfg: TrainConfig, data: tuple[Dataset, Split], init: dict[str, Any] | None = None, watch: Watch = QUIET
+) -> Trained:
+    """A run on in-memory data, with no run directory (the estimator): both stages through `run_epochs`, continuing
+    from `init` (`state.warm_state`) when given."""
+    run = run_epochs(open_run(cfg, None, data, init=init, watch=watch), progress=watch)
+    resume = run.warm_state()  # the last weights, not the kept ones
+    if run.best_state is not None:
+        run.model.load_state_dict(run.best_state)
+    run.model.eval()
+    record = {"config": cfg.to_json(), **run.describe()}
+    return Trained(run.model, resume, run.history, run.best_epoch, run.epoch, record)
 
 
 def open_run(
@@ -167,3 +203,64 @@ def export_models(run: Run) -> None:
 def unit_preprocessing(run: Run) -> dict[str, Any]:
     """Run directories train on [0, 1] intensities (uint8 images divided by 255), shaped as the data set's."""
     return {"kind": "unit", "input_shape": list(run.dataset.image_shape)}
+
+
+def train_stacked(
+    cfgs: list[TrainConfig],
+    outs: list[str | Path],
+    progress: Watch | bool | None = None,
+    budget: TimeBudget | None = None,
+) -> list[Path]:
+    """Several runs that differ only in seed or MIER, trained through one vmapped step (`stacked.StackedRuns`) by
+    the same loop; `stacked.NotStackable` before any training when they cannot be."""
+    runs: list[Run] = []
+    try:
+        for c, o in zip(cfgs, outs):
+            runs.append(open_run(c, o, watch=Watch.of(progress), budget=budget))
+        run_epochs(StackedRuns(runs), progress, budget=budget)
+        for r in runs:
+            if budget is not None:
+                budget.record(r)
+            if r.epoch >= r.cfg.epochs:
+                export_models(r)
+        return [r.out for r in runs]
+    except StoppedInStage1:  # a feature stage is checkpointed; no stacked epoch begins in this command
+        for r in runs:
+            budget.record(r)
+        for c, o in zip(cfgs[len(runs) :], outs[len(runs) :]):
+            budget.progress[str(o)] = (0, c.epochs)
+        return [Path(o) for o in outs]
+    finally:
+        for r in runs:
+            r.close()
+
+
+def train_many(
+    cfgs: list[TrainConfig],
+    outs: list[str | Path],
+    progress: Watch | bool | None = None,
+    stack: bool | None = None,
+    budget: TimeBudget | None = None,
+    jobs: int = 1,
+) -> list[Path]:
+    """Train several runs: stacked into one step on a GPU (or when `stack` says so), else `jobs` at a time in
+    separate processes (`parallel`), else one by one."""
+    on_gpu = resolve_device(cfgs[0].device).type == "cuda"
+    if stack is None:
+        stack = len(cfgs) > 1 and stackable(cfgs) and on_gpu
+    if stack:
+        try:
+            return train_stacked(cfgs, outs, progress, budget)
+        except NotStackable:
+            pass  # runs at different epochs (partly resumed grids): fall back to one by one
+    if jobs > 1 and len(cfgs) > 1 and not on_gpu:  # on a GPU, runs that cannot stack go one by one
+        return train_parallel(train, cfgs, outs, min(jobs, len(cfgs)), budget or TimeBudget(), Watch.of(progress))
+    return [train(c, o, progress=progress, budget=budget) for c, o in zip(cfgs, outs)]
+
+
+def seeds_configs(cfg: TrainConfig, seeds: list[int], out: str | Path) -> tuple[list[TrainConfig], list[Any]]:
+    """One config and run directory per seed: OUT/seed{S}."""
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise SSVAEError(f"--seeds repeats {', '.join(map(str, repeated))}; give each seed once")
+    return ([dataclasses.replace(cfg, seed=s) for s in seeds], [Path(out) / f"seed{s}" for s in seeds])

@@ -13,11 +13,11 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Callable
 
+from ..records.rundir import epochs_done
 from .budget import TimeBudget
 from .config import TrainConfig
-from .loop import train
-from .rundir import epochs_done
 from .watch import QUIET, Watch
 
 
@@ -35,7 +35,9 @@ def default_jobs() -> int:
     return cpu_cores()
 
 
-def _one_run(cfg: TrainConfig, out: str, threads: int, deadline: float | None, watch: Watch) -> TimeBudget:
+def _one_run(
+    train: Callable, cfg: TrainConfig, out: str, threads: int, deadline: float | None, watch: Watch
+) -> TimeBudget:
     """Worker: train one run with `threads` threads until done or until the wall-clock `deadline`; returns its
     budget, which says how far the run got."""
     import torch
@@ -53,14 +55,20 @@ def _one_run(cfg: TrainConfig, out: str, threads: int, deadline: float | None, w
 
 
 def train_parallel(
-    cfgs: list[TrainConfig], outs: list[str | Path], jobs: int, budget: TimeBudget, watch: Watch = QUIET
+    train: Callable,
+    cfgs: list[TrainConfig],
+    outs: list[str | Path],
+    jobs: int,
+    budget: TimeBudget,
+    watch: Watch = QUIET,
 ) -> list[Path]:
-    """Train the runs `jobs` at a time; the budget's deadline holds for all of them, and what each job did is
-    merged back into `budget` (progress, whether time ran out)."""
+    """Train the runs `jobs` at a time, each by `train` (`loop.train`, handed in by `loop.train_many`: this module
+    sits below the loop); the budget's deadline holds for all of them, and what each job did is merged back into
+    `budget` (progress, whether time ran out)."""
     threads = max(1, cpu_cores() // jobs)
     deadline = None if budget.seconds is None else time.time() + budget.seconds - (budget.clock() - budget.start)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_one_run, c, str(o), threads, deadline, watch) for c, o in zip(cfgs, outs)]
+        futures = [pool.submit(_one_run, train, c, str(o), threads, deadline, watch) for c, o in zip(cfgs, outs)]
         for f in futures:
             budget.merge(f.result())  # an SSVAEError in a job is raised here, as one line like any other
     return [Path(o) for o in outs]

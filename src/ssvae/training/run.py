@@ -21,22 +21,22 @@ from ..core.features import featurized, stage_spec
 from ..data import Dataset, DeviceData, Split, labeled_validation, load_dataset, make_split, resolve_device
 from ..data.device import to_unit
 from ..errors import SSVAEError, warn
-from ..evaluation.metrics import predict_log_proba
 from ..files import check_writable_folder
-from . import rundir as rd
+from ..machine.cuda_graphs import graphed_if_asked, graphs_wanted
+from ..machine.hardware import PRECISIONS, compiled_if_asked, keep_freed_memory, resolve_precision
+from ..measures.metrics import predict_log_proba
+from ..records import rundir as rd
 from .averaging import evaluated_weights
 from .build import build
 from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_config, effective, shown
-from .features import stage_likelihood
-from .graphs import graphed_if_asked, graphs_wanted
-from .hardware import PRECISIONS, compiled_if_asked, keep_freed_memory, resolve_precision
 from .memory import check_step_memory
 from .schedule import epoch_indices, kl_warmup
 from .selection import SELECTIONS, CollapseGuard, resolve_select
+from .stage1 import stage_likelihood
 from .state import TrainingState
 from .step import DeviceStep
 from .validation import split_watched, watched_numbers
-from .watch import QUIET, Watch
+from .watch import QUIET, RunDisplay, Watch
 
 
 def check_resumable(cfg: TrainConfig, out: Path, recorded: dict[str, Any]) -> bool:
@@ -142,6 +142,7 @@ class Run(TrainingState):
         self.x_watch = self.data.x_val if len(self.data.x_val) else self.data.x_unl[:2000]
         self.y_watch = self.data.y_val if len(self.data.x_val) else torch.full((len(self.x_watch),), -1, device=device)
         self.labeled_val = labeled_validation(self.data.y_val)  # read once, not at every evaluation
+        self.display = RunDisplay(self)
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_unsaved = False
@@ -209,37 +210,8 @@ class Run(TrainingState):
     def event_dir(self, watch: Watch) -> Path | None:
         return watch.event_dir(self.out)
 
-    def summary(self, row: dict[str, Any]) -> str:
-        """An evaluation row in a log line."""
-        acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}%"
-        return f"val acc {acc}, H(q(y|x)) {row['val_entropy']:.3f}, I(y;x) {row['val_mi']:.3f}"
-
-    def postfix(self, row: dict[str, Any]) -> dict[str, Any]:
-        """An evaluation row beside the progress bar."""
-        acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}"
-        return {"loss": f"{row['train']['loss']:.2f}", "val_acc": acc, "best_epoch": self.best_epoch}
-
-    def scalars(self, row: dict[str, Any]) -> dict[str, float]:
-        """An evaluation row as TensorBoard scalars."""
-        tags = {f"train/{k}": v for k, v in row["train"].items()}
-        for k in ("val_accuracy", "val_entropy", "val_mi", "val_marginal_entropy"):
-            if row[k] is not None:
-                tags[f"val/{k[4:]}"] = row[k]
-        return {**tags, "schedule/lr": row["lr"], "schedule/kl_weight": row["kl_weight"]}
-
-    def figures(self) -> dict[str, Any]:
-        """Reconstructions of validation images and samples ([H, W] grids), for generative models of images."""
-        from ..evaluation import grids
-
-        shape = tuple(self.dataset.image_shape)
-        if self.model.supervised_only or min(shape) < 2 or not len(self.x_watch):
-            return {}
-        was_training = self.model.training
-        with evaluated_weights(self.average):
-            recon = grids.reconstruction_grid(self.model, self.x_watch, shape)
-            samples = grids.samples_grid(self.model, shape, seed=self.cfg.seed)
-        self.model.train(was_training)
-        return {"reconstructions": recon, "samples": samples}
+    def postfix(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.display.postfix(rows[0])
 
     @property
     def label(self) -> str:
@@ -266,9 +238,17 @@ class Run(TrainingState):
         d = self.data
         return to_unit(d.x_lab[l_rows]), d.y_lab[l_rows], to_unit(d.x_unl[u_rows])
 
-    def end_epoch(self, seconds: float) -> dict[str, Any] | None:
+    @property
+    def members(self) -> list["Run"]:
+        """What the loop reports of this stage (`contracts.Stage`): the run itself."""
+        return [self]
+
+    def train_mode(self) -> None:
+        self.model.train()
+
+    def end_epoch(self, seconds: float) -> list[dict[str, Any]] | None:
         """Step the lr schedule; on evaluation epochs validate, log and checkpoint; returns the logged row."""
-        return self.log_evaluation() if self.close_epoch(seconds) else None
+        return [self.log_evaluation()] if self.close_epoch(seconds) else None
 
     def close_epoch(self, seconds: float) -> bool:
         """Step the lr schedule and the counters; whether this epoch is one to evaluate."""

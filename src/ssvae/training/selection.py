@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import torch
 
 from ..data import Split, labeled_validation
 from ..errors import SSVAEError, warn
-from ..evaluation.metrics import elbo
-
-if TYPE_CHECKING:
-    from .run import Run
+from ..measures.metrics import elbo
+from .contracts import Selected
 
 
 class CollapseGuard:
@@ -38,19 +36,19 @@ class CollapseGuard:
         return collapsed
 
 
-def val_accuracy(run: "Run", watched: dict[str, float]) -> float:
+def val_accuracy(run: Selected, watched: dict[str, float]) -> float:
     """`--select accuracy`: the epoch's validation accuracy."""
     return watched["val_accuracy"]
 
 
-def val_elbo(run: "Run", watched: dict[str, float]) -> float:
+def val_elbo(run: Selected, watched: dict[str, float]) -> float:
     """`--select val-elbo`: the mean ELBO of the held-out unlabeled rows."""
     return float(elbo(run.model, run.data.x_val, seed=run.cfg.seed).mean())
 
 
 # How the kept ("best") model is chosen: name -> score of the current epoch from the run and the numbers its
 # evaluation read back (`validation.WATCHED`); the highest score is kept.
-SELECTIONS: dict[str, Callable[["Run", dict[str, float]], float]] = {
+SELECTIONS: dict[str, Callable[[Selected, dict[str, float]], float]] = {
     "val-accuracy": val_accuracy,  # labeled validation examples
     "val-elbo": val_elbo,  # eq. 2 on held-out examples, labels not needed (its own pass, one run at a time)
     "last": lambda run, watched: float(run.epoch),  # no validation: keep the last epoch

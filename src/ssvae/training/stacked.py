@@ -1,7 +1,9 @@
 """Several runs through one training step: the parameters of R models stacked, the step vmapped over them.
 
 One run at batch 200 cannot fill a GPU (it is launch- and shape-bound); R runs stacked turn each matrix product
-into one batched product R times larger. On a CPU stacking buys nothing, so `train_many` loops there.
+into one batched product R times larger. On a CPU stacking buys nothing, so `loop.train_many` loops there. The
+group is one stage to the loop (`StackedRuns`, `contracts.Stage`): `loop.run_epochs` drives it as it drives one
+run.
 
 Runs may differ in seed and in the objective's per-run settings (`ssvae.core.objectives`: MIER on/off and its
 weights; a baseline is MIER with zero weights). Each run keeps its own data
@@ -16,9 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,16 +28,12 @@ from torch.func import functional_call, stack_module_state, vmap
 from ..core import distributions
 from ..core.distributions import NoiseRecorder, NoiseTape
 from ..core.objectives import ObjectiveConfig, run_weights
-from ..errors import SSVAEError
-from .budget import StoppedInStage1, TimeBudget, stop_for_time
+from ..machine.cuda_graphs import graphed_if_asked
+from ..machine.hardware import adam, compiled_if_asked, follow_lr
 from .config import PER_RUN, TrainConfig
-from .graphs import graphed_if_asked
-from .hardware import adam, compiled_if_asked, follow_lr
-from .loop import export_models, open_run, progress_bar, train
 from .run import Run
 from .stacked_validation import StackedValidation
 from .step import StepCounters, clip_gradients, grads, optimizer_tensors
-from .watch import Reporter, Watch
 
 
 class NotStackable(ValueError):
@@ -100,27 +96,57 @@ def stackable(cfgs: list[TrainConfig]) -> bool:
     return all(s == strip[0] for s in strip[1:]) and not any(c.ema for c in cfgs)
 
 
-def train_stacked(
-    cfgs: list[TrainConfig],
-    outs: list[str | Path],
-    progress: Watch | bool | None = None,
-    budget: TimeBudget | None = None,
-) -> list[Path]:
-    """Several runs that differ only in seed or MIER, trained through one vmapped step."""
-    runs: list[Run] = []
-    try:
-        for c, o in zip(cfgs, outs):
-            runs.append(open_run(c, o, watch=Watch.of(progress), budget=budget))
-        return _train_stacked(runs, progress, budget)
-    except StoppedInStage1:  # a feature stage is checkpointed; no stacked epoch begins in this command
-        for r in runs:
-            budget.record(r)
-        for c, o in zip(cfgs[len(runs) :], outs[len(runs) :]):
-            budget.progress[str(o)] = (0, c.epochs)
-        return [Path(o) for o in outs]
-    finally:
-        for r in runs:
-            r.close()
+class StackedRuns:
+    """R runs through one vmapped step, as the loop sees a stage (`contracts.Stage`): `loop.run_epochs` drives it
+    as it drives one run. Each epoch's end copies every run's slice back into its own model and optimizer, closes
+    its epoch and validates the group in one pass (`StackedValidation`); each run logs and checkpoints its own."""
+
+    def __init__(self, runs: list[Run]):
+        r0, cfgs = runs[0], [r.cfg for r in runs]
+        if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
+            raise NotStackable("stacked runs must differ only in seed or MIER and stand at the same epoch")
+        self.runs, self.parts = runs, _stacked_parts(runs)
+        self.validation = StackedValidation(runs, self.parts[0].params, self.parts[0].buffers)
+        self.label = f"{r0.cfg.model} x{len(runs)}"
+
+    @property
+    def epoch(self) -> int:
+        return self.runs[0].epoch
+
+    @property
+    def epochs(self) -> int:
+        return self.runs[0].cfg.epochs
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.runs[0].sched.steps_per_epoch
+
+    @property
+    def members(self) -> list[Run]:
+        return self.runs
+
+    def train_mode(self) -> None:
+        """Nothing to set: the stacked step calls the runs' weights functionally, on a copy made at the start."""
+
+    def make_step(self):
+        return graphed_if_asked(StackedStep(self.runs, self.parts), self.runs[0].cfg.cuda_graphs, self.runs[0].device)
+
+    def epoch_indices(self) -> tuple[list[tuple[Tensor, Tensor]]]:
+        return ([r.epoch_indices() for r in self.runs],)
+
+    def end_epoch(self, seconds: float) -> list[dict[str, Any]] | None:
+        stacked, _, opt, _ = self.parts
+        _unstack_into(stacked.params, opt, self.runs, stacked.names)
+        with warnings.catch_warnings():  # each run's own optimizer never steps here; its schedule still must
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+            evaluated = [r.close_epoch(seconds) for r in self.runs]
+        rows = self.validation.rows() if evaluated[0] else None
+        follow_lr(opt, self.runs[0].opt)
+        return rows
+
+    def postfix(self, rows: list[dict[str, Any]]) -> dict[str, str]:
+        accs = [row["val_accuracy"] for row in rows]
+        return {"val_acc": f"{min(accs):.1f}-{max(accs):.1f}"}
 
 
 def _stacked_parts(runs: list[Run]):
@@ -135,26 +161,6 @@ def _stacked_parts(runs: list[Run]):
     zero = torch.zeros(1, dtype=torch.long, device=r0.device)
     batch = r0.batch(zero.expand(1, r0.sched.unlabeled_batch), zero.expand(1, r0.sched.labeled_batch), 0)
     return stacked, step_loss, opt, noise_shapes(r0.model, r0.loss_fn, r0.obj_cfg, *batch)
-
-
-def _train_stacked(runs: list[Run], progress: Watch | bool | None, budget: TimeBudget | None) -> list[Path]:
-    r0, cfgs, watch = runs[0], [r.cfg for r in runs], Watch.of(progress)
-    if not stackable(cfgs) or len({r.epoch for r in runs}) > 1 or len({r.sched.steps_per_epoch for r in runs}) > 1:
-        raise NotStackable("train_stacked needs runs that differ only in seed or MIER and stand at the same epoch")
-    bar = progress_bar(r0.epoch, r0.cfg.epochs, f"{r0.cfg.model} x{len(runs)}", watch.shows_bar())
-    reporters = [Reporter(r, watch) for r in runs]
-    try:
-        _stacked_epochs(runs, _stacked_parts(runs), bar, reporters, budget)
-    finally:
-        bar.close()
-        for rep in reporters:
-            rep.close()
-    for r in runs:
-        if budget is not None:
-            budget.record(r)
-        if r.epoch >= r.cfg.epochs:
-            export_models(r)
-    return [r.out for r in runs]
 
 
 class StackedStep(StepCounters):
@@ -202,39 +208,6 @@ class StackedStep(StepCounters):
         return [*params, *grads(params), *self.stacked.buffers.values(), *optimizer_tensors(self.opt), *sums]
 
 
-def _stacked_epochs(runs: list[Run], parts, bar, reporters: list[Reporter], budget: TimeBudget | None) -> None:
-    """The stacked loop: the runs' remaining epochs (or as many as `budget` allows), one stacked step after another,
-    each run's slice copied back into its own model and optimizer at every epoch's end."""
-    r0, (stacked, _, opt, _) = runs[0], parts
-    params, names, epochs_here, seconds_here = stacked.params, stacked.names, 0, 0.0
-    clock = budget.clock if budget is not None else time.perf_counter
-    step = graphed_if_asked(StackedStep(runs, parts), r0.cfg.cuda_graphs, r0.device)
-    validation = StackedValidation(runs, stacked)
-    for _ in bar:
-        if stop_for_time(runs, budget):
-            break
-        t0 = clock()
-        step.begin_epoch([r.epoch_indices() for r in runs])
-        for i in range(r0.sched.steps_per_epoch):
-            step()
-            reporters[0].step(i)
-        seconds = clock() - t0
-        _unstack_into(params, opt, runs, names)
-        with warnings.catch_warnings():  # each run's own optimizer never steps here; its schedule still must
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-            evaluated = [r.close_epoch(seconds) for r in runs]
-        rows = validation.rows() if evaluated[0] else [None] * len(runs)
-        follow_lr(opt, r0.opt)
-        epochs_here, seconds_here = epochs_here + 1, seconds_here + seconds
-        if budget is not None:
-            budget.timed(clock() - t0)
-        if rows[0] is not None:
-            for rep, row in zip(reporters, rows):
-                rep.evaluated(row, epochs_here, seconds_here)
-            accs = [row["val_accuracy"] for row in rows]
-            bar.set_postfix(val_acc=f"{min(accs):.1f}-{max(accs):.1f}")
-
-
 def _load_stacked_adam(opt: torch.optim.Adam, singles: list[torch.optim.Optimizer], names: list[str]) -> None:
     """Stack resumed runs' Adam moments into the stacked optimizer (nothing to do on a fresh start)."""
     states = [o.state_dict()["state"] for o in singles]
@@ -264,41 +237,3 @@ def _unstack_into(params: dict[str, Tensor], opt: torch.optim.Adam, runs: list[R
                         "exp_avg": st["exp_avg"][j].clone(),
                         "exp_avg_sq": st["exp_avg_sq"][j].clone(),
                     }
-
-
-def train_many(
-    cfgs: list[TrainConfig],
-    outs: list[str | Path],
-    progress: Watch | bool | None = None,
-    stack: bool | None = None,
-    budget: TimeBudget | None = None,
-    jobs: int = 1,
-) -> list[Path]:
-    """Train several runs: stacked into one step on a GPU (or when `stack` says so), else `jobs` at a time in
-    separate processes (`ssvae.parallel`), else one by one."""
-    if stack is None:
-        stack = len(cfgs) > 1 and stackable(cfgs) and _on_gpu(cfgs[0])
-    if stack:
-        try:
-            return train_stacked(cfgs, outs, progress, budget)
-        except NotStackable:
-            pass  # runs at different epochs (partly resumed grids): fall back to one by one
-    if jobs > 1 and len(cfgs) > 1 and not _on_gpu(cfgs[0]):  # on a GPU, runs that cannot stack go one by one
-        from .parallel import train_parallel
-
-        return train_parallel(cfgs, outs, min(jobs, len(cfgs)), budget or TimeBudget(), Watch.of(progress))
-    return [train(c, o, progress=progress, budget=budget) for c, o in zip(cfgs, outs)]
-
-
-def _on_gpu(cfg: TrainConfig) -> bool:
-    from ..data import resolve_device
-
-    return resolve_device(cfg.device).type == "cuda"
-
-
-def seeds_configs(cfg: TrainConfig, seeds: list[int], out: str | Path) -> tuple[list[TrainConfig], list[Any]]:
-    """One config and run directory per seed: OUT/seed{S}."""
-    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
-    if repeated:
-        raise SSVAEError(f"--seeds repeats {', '.join(map(str, repeated))}; give each seed once")
-    return ([dataclasses.replace(cfg, seed=s) for s in seeds], [Path(out) / f"seed{s}" for s in seeds])

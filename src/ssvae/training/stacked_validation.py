@@ -10,7 +10,7 @@ the same order, so the numbers are a per-run pass's up to the float rounding of 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -19,11 +19,7 @@ from torch.func import functional_call, vmap
 from ..core import distributions
 from ..core.distributions import NoiseTape
 from ..data.device import to_unit
-from ..evaluation.metrics import PREDICT_ROWS, chunks
-
-if TYPE_CHECKING:
-    from .run import Run
-    from .stacked import StackedLoss
+from ..measures.metrics import PREDICT_ROWS, chunks
 
 
 class _Predict(nn.Module):
@@ -40,8 +36,9 @@ class _Predict(nn.Module):
 class StackedValidation:
     """A stacked group's validation in one vmapped no-grad pass, each run on its own rows and noise."""
 
-    def __init__(self, runs: list["Run"], stacked: "StackedLoss"):
-        self.runs, self.stacked = runs, stacked
+    def __init__(self, runs: list[Any], params: dict[str, Tensor], buffers: dict[str, Tensor]):
+        """`runs`: the group's `run.Run`s; `params`, `buffers`: their stacked weights ([R, ...] each)."""
+        self.runs, self.params, self.buffers = runs, params, buffers
         self.x = torch.stack([r.x_watch for r in runs])
         meta = copy.deepcopy(_Predict(runs[0].model)).to("meta").eval()
         # each chunk of rows with the shapes of the noise a prediction on it draws: recorded once, not per evaluation
@@ -59,12 +56,12 @@ class StackedValidation:
     def log_proba(self) -> Tensor:
         """q(y|x) of every run on its own validation images: [runs, rows, classes]."""
         gens = [torch.Generator(device=self.x.device).manual_seed(r.cfg.seed) for r in self.runs]
-        params = {k: v.detach() for k, v in self.stacked.params.items()}
+        params = {k: v.detach() for k, v in self.params.items()}
         out = []
         for rows, shapes in self.chunks:
             x = to_unit(self.x[:, rows])
             noise = [torch.stack([distributions.standard_normal(s, g, x) for g in gens]) for s in shapes]
-            out.append(self._batched(params, self.stacked.buffers, x, noise))
+            out.append(self._batched(params, self.buffers, x, noise))
         return torch.cat(out, 1)
 
     def rows(self) -> list[dict[str, Any]]:

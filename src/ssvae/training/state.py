@@ -8,8 +8,8 @@ from typing import Any, Callable
 import torch
 
 from ..errors import SSVAEError, warn
+from ..machine.hardware import tensor_lr
 from .averaging import WeightAverage
-from .hardware import tensor_lr
 
 # checkpoint key -> TrainingState attribute, for the counters and sums (the modules and the RNG are below)
 COUNTERS = {
@@ -37,6 +37,12 @@ def evaluated_weights_of(model: torch.nn.Module, state: dict[str, Any]) -> dict[
         names = [name for name, _ in model.named_parameters()]
         weights.update(zip(names, state[AVERAGED]))
     return weights
+
+
+def warm_state(model: dict[str, torch.Tensor], optimizer: dict[str, Any] | None, step: int) -> dict[str, Any]:
+    """The warm-start format, declared once: the weights to continue from, the optimizer's state (None: a fresh
+    optimizer, as after loading a saved model) and the steps taken (the KL warm-up goes on from there)."""
+    return {"model": model, "step": step, **({} if optimizer is None else {"optimizer": optimizer})}
 
 
 class Diverged(SSVAEError):
@@ -91,8 +97,15 @@ class TrainingState:
                 "fresh noise stream, so it will not be bit-identical to an uninterrupted run"
             )
 
+    def warm_state(self) -> dict[str, Any]:
+        """What a later warm start continues from (`warm_start`): a copy of the weights now, the optimizer, the step."""
+        return warm_state(
+            {k: v.detach().clone() for k, v in self.model.state_dict().items()}, self.opt.state_dict(), self.step
+        )
+
     def warm_start(self, init: dict[str, Any]) -> None:
-        """The model and optimizer of an earlier fit (the estimator's warm_start), and a new schedule of epochs."""
+        """The model and optimizer of an earlier fit (the estimator's warm_start, `warm_state`), and a new schedule
+        of epochs."""
         self.model.load_state_dict(init["model"])
         if "optimizer" in init:
             self.opt.load_state_dict(init["optimizer"])

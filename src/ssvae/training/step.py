@@ -10,14 +10,12 @@ gives bit for bit what the float-valued step gave (tested).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from .run import Run
-    from .schedule import Schedule
+from .contracts import StepParts
 
 
 def device_kl_weight(count: Tensor, warmup_steps: int, one: Tensor) -> Tensor:
@@ -47,7 +45,7 @@ class StepCounters:
     the epoch, and the epoch's batch orders in buffers ([steps, batch], or [runs, steps, batch] for a stacked
     step). A subclass says what one step does (`device_part`, `host_part`) and what else it holds (`trained`)."""
 
-    def __init__(self, sched: "Schedule", start_step: int, warmup_steps: int, device: torch.device, runs: int = 0):
+    def __init__(self, sched: Any, start_step: int, warmup_steps: int, device: torch.device, runs: int = 0):
         lead = (runs,) if runs else ()
         self.warmup_steps = warmup_steps
         self.count = torch.tensor(start_step, dtype=torch.long, device=device)  # steps taken so far
@@ -74,7 +72,7 @@ class StepCounters:
         self.host_part()
 
     def state_tensors(self) -> list[Tensor]:
-        """Every tensor a step reads or changes in place: what a captured step holds on to (`graphs`)."""
+        """Every tensor a step reads or changes in place: what a captured step holds on to (`cuda_graphs`)."""
         return [*self.trained(), self.count, self.index, self.u_idx, self.l_idx]
 
     def trained(self) -> list[Tensor]:
@@ -85,7 +83,7 @@ class StepCounters:
         raise NotImplementedError
 
     def device_part(self) -> None:
-        """Everything a step does on the device, and only that: what a CUDA graph captures (`graphs.GraphedStep`)."""
+        """Everything a step does on the device, and only that: what a CUDA graph captures (`GraphedStep`)."""
         raise NotImplementedError
 
     def host_part(self) -> None:
@@ -95,7 +93,7 @@ class StepCounters:
 class DeviceStep(StepCounters):
     """The step of one Run; `begin_epoch` hands it the epoch's batch order, each call takes the next step."""
 
-    def __init__(self, run: "Run"):
+    def __init__(self, run: StepParts):
         super().__init__(run.sched, run.step, run.warmup_steps, run.device)
         self.run = run
 

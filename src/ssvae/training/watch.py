@@ -14,13 +14,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import SSVAEError
-
-if TYPE_CHECKING:
-    from .features import StageRun
-    from .run import Run
+from .contracts import Reported
 
 TENSORBOARD_HINT = "--tensorboard needs TensorBoard: pip install 'ssvae[tensorboard]'"
 
@@ -77,11 +74,67 @@ def duration(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
 
 
-class Reporter:
-    """One stage's lines and TensorBoard events. It knows no stage: each (`Run` for stage 2, `features.StageRun`
-    for stage 1) says how it is named, where its events go, and how a row reads (`summary`, `scalars`, `figures`)."""
+class RunDisplay:
+    """How stage 2's evaluation rows read: in a log line, beside the bar, as TensorBoard scalars, and the images
+    TensorBoard shows (reconstructions and samples); `run`: a `run.Run`."""
 
-    def __init__(self, run: "Run | StageRun", watch: Watch, clock=time.monotonic):
+    def __init__(self, run: Any):
+        self.run = run
+
+    def summary(self, row: dict[str, Any]) -> str:
+        acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}%"
+        return f"val acc {acc}, H(q(y|x)) {row['val_entropy']:.3f}, I(y;x) {row['val_mi']:.3f}"
+
+    def postfix(self, row: dict[str, Any]) -> dict[str, Any]:
+        acc = "–" if row["val_accuracy"] is None else f"{row['val_accuracy']:.2f}"
+        return {"loss": f"{row['train']['loss']:.2f}", "val_acc": acc, "best_epoch": self.run.best_epoch}
+
+    def scalars(self, row: dict[str, Any]) -> dict[str, float]:
+        tags = {f"train/{k}": v for k, v in row["train"].items()}
+        for k in ("val_accuracy", "val_entropy", "val_mi", "val_marginal_entropy"):
+            if row[k] is not None:
+                tags[f"val/{k[4:]}"] = row[k]
+        return {**tags, "schedule/lr": row["lr"], "schedule/kl_weight": row["kl_weight"]}
+
+    def figures(self) -> dict[str, Any]:
+        """Reconstructions of validation images and samples ([H, W] grids), for generative models of images."""
+        from ..measures import image_grids as grids
+        from .averaging import evaluated_weights
+
+        run = self.run
+        shape = tuple(run.dataset.image_shape)
+        if run.model.supervised_only or min(shape) < 2 or not len(run.x_watch):
+            return {}
+        was_training = run.model.training
+        with evaluated_weights(run.average):
+            recon = grids.reconstruction_grid(run.model, run.x_watch, shape)
+            samples = grids.samples_grid(run.model, shape, seed=run.cfg.seed)
+        run.model.train(was_training)
+        return {"reconstructions": recon, "samples": samples}
+
+
+class StageDisplay:
+    """How stage 1's rows (its ELBO per epoch) read."""
+
+    def summary(self, row: dict[str, Any]) -> str:
+        return f"ELBO {row['elbo']:.2f}"
+
+    def postfix(self, row: dict[str, Any]) -> dict[str, str]:
+        return {"elbo": f"{row['elbo']:.2f}"}
+
+    def scalars(self, row: dict[str, Any]) -> dict[str, float]:
+        return {f"stage1/{k}": row[k] for k in ("elbo", "log_px", "kl")}
+
+    def figures(self) -> dict[str, Any]:
+        return {}
+
+
+class Reporter:
+    """One trained thing's lines and TensorBoard events. It knows no stage, only the contract
+    (`contracts.Reported`): each says how it is named, where its events go, and how a row reads (`summary`,
+    `scalars`, `figures`)."""
+
+    def __init__(self, run: Reported, watch: Watch, clock=time.monotonic):
         self.run, self.watch, self.clock = run, watch, clock
         self.lines = watch.shows_lines()
         self.name = run.display_name
@@ -109,11 +162,11 @@ class Reporter:
         if self.lines:
             per_epoch = seconds_this_command / max(epochs_this_command, 1)
             eta = duration(per_epoch * (run.epochs - run.epoch))
-            self.say(f"epoch {run.epoch}/{run.epochs}: {run.summary(row)}, {per_epoch:.1f} s/epoch, ETA {eta}")
+            self.say(f"epoch {run.epoch}/{run.epochs}: {run.display.summary(row)}, {per_epoch:.1f} s/epoch, ETA {eta}")
         if self.writer is not None:
-            for tag, value in run.scalars(row).items():
+            for tag, value in run.display.scalars(row).items():
                 self.writer.add_scalar(tag, value, row["epoch"])
-            for tag, image in run.figures().items():
+            for tag, image in run.display.figures().items():
                 self.writer.add_image(tag, image, row["epoch"], dataformats="HW")
             self.writer.flush()
 

@@ -33,22 +33,23 @@ from ..errors import SSVAEError
 from ..files import (
     append_history,
     load_checkpoint,
-    load_json,
     read_history,
+    read_json,
     replace_atomically,
     save_checkpoint,
     save_json,
     write_history,
 )
-from . import rundir as rd
+from ..machine.hardware import PRECISIONS, adam, tensor_lr
+from ..records import rundir as rd
 from .config import TrainConfig
-from .hardware import PRECISIONS, adam, tensor_lr
 from .schedule import epoch_indices, steps_per_epoch
 from .state import Diverged
-from .watch import Watch
+from .watch import StageDisplay, Watch
 
 KEY, HISTORY, LAST, FINAL = rd.CONFIG, rd.HISTORY, rd.LAST, "stage.pt"
 STAGE_FILES = (KEY, HISTORY, FINAL)  # what a finished stage folder holds (and what is copied from a shared one)
+KEY_SHAPE = {"features": str, "likelihood": str, "seed": int}  # what of a stage's key builds its network
 
 
 def stage_likelihood(cfg: TrainConfig, ds: Dataset) -> str:
@@ -87,7 +88,7 @@ def finished(folder: Path | None, key: dict[str, Any]) -> bool:
     """A stage folder holding a finished stage with this key; one holding another stage is refused."""
     if folder is None or not (folder / KEY).is_file():
         return False
-    recorded = load_json(folder / KEY)
+    recorded = read_json(folder / KEY, KEY_SHAPE, f"delete {folder} and rerun the same command: it trains again")
     if recorded != key:
         what = ", ".join(f"{k}: {recorded.get(k)!r} -> {key.get(k)!r}" for k in key if recorded.get(k) != key.get(k))
         raise SSVAEError(f"{folder} holds a feature stage trained otherwise ({what}); use a new --out or --restart")
@@ -161,7 +162,7 @@ def load_stage(cfg: TrainConfig, ds: Dataset, key: dict[str, Any], folder: Path,
 def stage_encoder(folder: Path):
     """A finished stage folder's q(z|x) mean as a function of [0, 1] inputs (`code_function`, on the CPU): the
     code the scikit-learn baselines are fit on (`ssvae.evaluation.baselines.CODE_BASELINES`)."""
-    key = load_json(folder / KEY)
+    key = read_json(folder / KEY, KEY_SHAPE, f"delete {folder}: the next run that needs it trains it again")
     state = load_checkpoint(folder / FINAL)["model"]
     input_dim = state["enc.0.weight"].shape[1]
     stage = build_stage(key["features"], input_dim, key["likelihood"], key["seed"])
@@ -202,6 +203,7 @@ class StageRun:
         self.sums = torch.zeros(2, device=x.device)  # log p(x|z) and KL, summed over this epoch's steps
         self.epoch, self.seconds = self.resume() if out is not None else (0, 0.0)
         self.saved_epoch = self.epoch
+        self.display = StageDisplay()
 
     def resume(self) -> tuple[int, float]:
         """The epoch the folder's resume point reached (0 without one) and the seconds trained until then, its
@@ -222,10 +224,18 @@ class StageRun:
     def epoch_indices(self) -> tuple[torch.Tensor]:
         return (epoch_indices(len(self.x), self.steps_per_epoch, self.batch, self.gen, self.device),)
 
+    @property
+    def members(self) -> list["StageRun"]:
+        """What the loop reports of this stage (`contracts.Stage`): the stage itself."""
+        return [self]
+
+    def train_mode(self) -> None:
+        self.model.train()
+
     def make_step(self) -> "StageStep":
         return StageStep(self)
 
-    def end_epoch(self, seconds: float) -> dict[str, Any]:
+    def end_epoch(self, seconds: float) -> list[dict[str, Any]]:
         """Every epoch is evaluated: its mean ELBO, logged and checkpointed; `Diverged` when it is not finite."""
         log_px, kl = (self.sums / self.steps_per_epoch).tolist()
         self.sums.zero_()
@@ -241,7 +251,7 @@ class StageRun:
         if self.out is not None:
             append_history(self.out / HISTORY, row)
             self.save_last()
-        return row
+        return [row]
 
     def save_last(self) -> None:
         state = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "rng": self.gen.get_state()}
@@ -260,17 +270,8 @@ class StageRun:
         folder = watch.event_dir(None if self.out is None else self.out.parent)
         return None if folder is None else folder / "stage1"
 
-    def summary(self, row: dict[str, Any]) -> str:
-        return f"ELBO {row['elbo']:.2f}"
-
-    def postfix(self, row: dict[str, Any]) -> dict[str, str]:
-        return {"elbo": f"{row['elbo']:.2f}"}
-
-    def scalars(self, row: dict[str, Any]) -> dict[str, float]:
-        return {f"stage1/{k}": row[k] for k in ("elbo", "log_px", "kl")}
-
-    def figures(self) -> dict[str, Any]:
-        return {}
+    def postfix(self, rows: list[dict[str, Any]]) -> dict[str, str]:
+        return self.display.postfix(rows[0])
 
 
 class StageStep:

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SSVAEError
-from ..files import (  # noqa: F401 (read_history, load_json, save_json, load_checkpoint: the run's records)
+from ..files import (  # noqa: F401 (read_history, read_json, save_json, load_checkpoint: the run's records)
     append_history,
     load_checkpoint,
-    load_json,
     read_history,
+    read_json,
     save_checkpoint,
     save_json,
     write_history,
@@ -31,8 +31,12 @@ METRICS = "metrics.json"
 LOCK = ".lock"
 # what `ssvae train --restart` removes: everything a run writes, nothing else a user may keep there
 RUN_FILES = (CONFIG, SPLIT, HISTORY, LAST, BEST, METRICS)
-MODEL_BEST, MODEL_LAST = "model-best", "model-last"  # the kept and the last model, exported (ssvae.training.saved)
-FEATURE_STAGE = "features"  # stage 1 of a featurized run (ssvae.training.features: its files)
+# the shapes of its JSON files, checked by the one reader (`ssvae.files.read_json`)
+CONFIG_SHAPE = {"config": dict}  # the run's settings; written with its model's (RUN_SHAPE)
+RUN_SHAPE = {"config": dict, "model_config": dict, "derived": dict}  # what rebuilds its model and reads its data
+METRICS_SHAPE = {"epochs": int}  # its test numbers (`ssvae evaluate`)
+MODEL_BEST, MODEL_LAST = "model-best", "model-last"  # the kept and the last model, exported (ssvae.records.saved)
+FEATURE_STAGE = "features"  # stage 1 of a featurized run (ssvae.training.stage1: its files)
 RUN_FOLDERS = (MODEL_BEST, MODEL_LAST, FEATURE_STAGE)
 
 
@@ -125,7 +129,7 @@ def run_name(dataset: str, model: str, mier: bool, labels: int, seed: int, extra
 def epochs_done(run: Path, wanted: int) -> int:
     """Epochs a run directory has logged (its metrics.json once evaluated, else its history), at most `wanted`."""
     if (run / METRICS).exists():
-        return min(wanted, load_json(run / METRICS)["epochs"])
+        return min(wanted, read_json(run / METRICS, METRICS_SHAPE)["epochs"])
     history = read_history(run / HISTORY)
     return min(wanted, history[-1]["epoch"]) if history else 0
 
@@ -140,7 +144,7 @@ class RunDir:
     def recorded_config(self) -> dict[str, Any]:
         """The settings of the run already here ({} when there is none)."""
         path = self.path / CONFIG
-        return load_json(path)["config"] if path.is_file() else {}
+        return read_json(path, CONFIG_SHAPE, "start the run over with --restart")["config"] if path.is_file() else {}
 
     def has_checkpoint(self) -> bool:
         return (self.path / LAST).exists()

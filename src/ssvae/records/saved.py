@@ -18,7 +18,7 @@ from ..core.likelihoods import LIKELIHOODS
 from ..core.models import MODELS, SemiSupervisedVAE, model_config
 from ..data.preprocess import KIND_OF_LIKELIHOOD, Preprocessing
 from ..errors import SSVAEError
-from ..files import json_text, replace_atomically
+from ..files import json_text, read_json, replace_atomically
 from . import rundir as rd
 
 FORMAT, VERSION = "ssvae-model", 1
@@ -166,10 +166,7 @@ def load_model(
     """The network (in eval mode), its config.json (checked field by field: `SCHEMA`), and its preprocessing."""
     directory = model_dir(path)
     where = directory / CONFIG
-    try:
-        config = json.loads(where.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SSVAEError(f"{where} is damaged ({type(e).__name__}: {e}); save the model again") from e
+    config = read_json(where, fix="save the model again")
     check_config_json(config, where)
     try:
         mcfg = model_config(config["model"], **config["model_config"])

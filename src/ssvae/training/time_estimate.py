@@ -7,6 +7,7 @@ each stage. A fit that will take an hour then says so in its first line instead 
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -17,9 +18,10 @@ from ..core.features import build_network, build_stage, featurized, stage_spec
 from ..core.models import model_config
 from ..core.objectives import ObjectiveConfig, loss_function
 from ..data import resolve_device
+from ..machine.hardware import PRECISIONS, adam, resolve_precision
 from .config import TrainConfig
-from .hardware import PRECISIONS, adam, resolve_precision
 from .schedule import make_schedule, steps_per_epoch
+from .watch import duration
 
 PROBE_STEPS = 3  # timed after one untimed step (allocations, first-call costs)
 
@@ -110,3 +112,19 @@ def plan(cfg: TrainConfig, input_dim: int, num_classes: int, n_labeled: int, n_u
     step = model_step(net, input_dim, obj, (sched.labeled_batch, sched.unlabeled_batch), cfg.lr, precision, device, gen)
     stages.append(StagePlan(cfg.model, cfg.epochs, sched.steps_per_epoch, timed_steps(step)))
     return stages
+
+
+def announce(cfg: TrainConfig, dim: int, k: int, n_labeled: int, n_unlabeled: int, warm: bool) -> None:
+    """One line before a verbose fit: what it will train, and how long that should take here (each stage's step
+    timed on this machine, `ssvae.training.time_estimate`), so that a long fit says so at once."""
+    stages = plan(cfg, dim, k, n_labeled, n_unlabeled)
+    if warm:  # a warm start keeps its stage 1
+        stages = stages[-1:]
+    what = ", then ".join(f"{s.name} for {s.epochs} epochs of {s.steps_per_epoch} steps" for s in stages)
+    total = sum(s.seconds for s in stages)
+    print(
+        f"ssvae: fitting {what}, on {n_labeled} labeled and {n_unlabeled} unlabeled rows: about {duration(total)} "
+        "on this machine",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -157,7 +157,7 @@ def tensor_lr(opt: torch.optim.Optimizer) -> None:
         if group.get("fused"):
             device = group["params"][0].device
             group["lr"] = torch.tensor(float(group["lr"]), dtype=torch.float64, device=device)
-            # a CUDA graph may record its step (`graphs`); the fused kernel computes the same either way
+            # a CUDA graph may record its step (`cuda_graphs`); the fused kernel computes the same either way
             group["capturable"] = device.type == "cuda"
 
 
