@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 
 import torch
-from features_speed import STEPS_PER_EPOCH, model_step, timed
-from step_profile import CODE, flops_of
+from steps import CODE, STEPS_PER_EPOCH, model_step
+from timing import flops_of, seconds_per_step
 
 from ssvae.machine.hardware import cpu_name, keep_freed_memory
 
@@ -33,7 +33,7 @@ def main() -> None:
     first = None
     for h in a.widths:
         step = model_step("m2", CODE, "fp32", hidden=h)
-        t = timed(step, a.steps)
+        t = seconds_per_step(step, a.steps)
         first = first or t
         print(f"| {h} | {1e3 * t:.1f} | {flops_of(step) / 1e9:.2f} | {STEPS_PER_EPOCH * t:.1f} | {t / first:.2f} |")
 

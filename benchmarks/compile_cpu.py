@@ -10,10 +10,10 @@ does). Median of 3 timings of 10 steps, after 3 warm-up steps (the compilation).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from steps import CODE
+from timing import seconds_per_step
 
 from ssvae.core.features import build_network
 from ssvae.core.models import model_config
@@ -21,7 +21,7 @@ from ssvae.core.objectives import ObjectiveConfig, loss_function, sum_weights
 from ssvae.machine.hardware import PRECISIONS, adam, compiled_if_asked, cpu_name, keep_freed_memory, resolve_precision
 
 D, K, B = 784, 10, 200
-CODE = {"name": "m1", "code": "mean", "likelihood": "bernoulli"}
+
 CPU = torch.device("cpu")
 
 
@@ -44,18 +44,6 @@ def make_step(name: str, spec, mode: str, precision: str):
     return step
 
 
-def seconds_per_step(step) -> float:
-    for _ in range(3):
-        step()
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(10):
-            step()
-        times.append((time.perf_counter() - t0) / 10)
-    return statistics.median(times)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=1)
@@ -69,7 +57,8 @@ def main() -> None:
     print("| step | eager ms | compiled ms | compiled / eager |\n|---|---|---|---|")
     for name in a.models:
         for spec, where in ((None, "pixels"), (CODE, "M1's code")):
-            eager, compiled = (seconds_per_step(make_step(name, spec, mode, precision)) for mode in ("off", "on"))
+            steps = [make_step(name, spec, mode, precision) for mode in ("off", "on")]
+            eager, compiled = (seconds_per_step(step, 10, warmup=3) for step in steps)
             print(f"| {name} on {where} | {1e3 * eager:.1f} | {1e3 * compiled:.1f} | {compiled / eager:.2f} |")
 
 

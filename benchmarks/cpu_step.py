@@ -85,10 +85,7 @@ def worker(models: list[str], precisions: list[str], steps: int, take_back: str,
 def run_step_bench(model: str, precision: str, steps: int) -> dict:
     """The training run's own step, as `ssvae train` takes it on the CPU (both trees have DeviceStep; a run is made
     by `open_run` since the stages share one loop, by `Run` itself before)."""
-    import time
-
     import numpy as np
-    from torch.utils.flop_counter import FlopCounterMode
 
     from ssvae.data import Dataset, make_split
     from ssvae.training.config import TrainConfig
@@ -106,15 +103,9 @@ def run_step_bench(model: str, precision: str, steps: int) -> dict:
     run = open_run(cfg, None, data=data)
     step = DeviceStep(run)
     step.begin_epoch(*run.epoch_indices())
-    flops = FlopCounterMode(display=False)
-    with flops:
-        step()
-    for _ in range(2):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return {"per_step": (time.perf_counter() - t0) / steps, "flops": flops.get_total_flops()}
+    from timing import flops_of, seconds_per_step  # this tree's timer, for both trees' steps
+
+    return {"per_step": seconds_per_step(step, steps), "flops": flops_of(step)}
 
 
 def run_variant(tree: Path, env: dict[str, str], take_back: str, a: argparse.Namespace) -> list[dict]:

@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import seconds_per_step
 
 from ssvae.data import Dataset, make_split
 from ssvae.machine import cuda_graphs as graphs
@@ -127,26 +127,6 @@ def fashion_shaped(seed: int = 0) -> tuple[Dataset, object]:
     return ds, make_split(y, 100, 5000, seed)
 
 
-def timed(step, device: torch.device, steps: int) -> float:
-    """Median seconds per step over 3 chunks of `steps` (CUDA events on a GPU, wall clock elsewhere)."""
-    times = []
-    for _ in range(3):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            for _ in range(steps):
-                step()
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end) / 1000 / steps)
-        else:
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                step()
-            times.append((time.perf_counter() - t0) / steps)
-    return statistics.median(times)
-
-
 def launches(step, device: torch.device) -> int | None:
     """Kernel and graph launches the host makes in one step (the CUDA runtime calls the profiler records)."""
     if device.type != "cuda":
@@ -172,7 +152,7 @@ def speed_row(model: str, runs_n: int, precision: str, graphed: bool, device: st
         step.begin_epoch([r.epoch_indices() for r in runs])
     for _ in range(graphs.EAGER_STEPS + 2):  # eager warm-up, capture and check, one replay
         step()
-    per_step = timed(step, r0.device, chunk)
+    per_step = seconds_per_step(step, chunk, r0.device, warmup=0)
     kernels = launches(step, r0.device)
     t0 = time.perf_counter()
     if runs_n > 1:

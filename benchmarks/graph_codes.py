@@ -7,7 +7,7 @@ ways (the mean; the mean scaled to unit length; the mean standardised per dimens
 al.'s k = 10 Gaussian nearest-neighbour graph of the training rows, and Poisson learning (graphlearning) labels it
 from the seed's split at 1, 5 and 10 labels per class. Two accuracies per row, neither touching the test split:
 `val`, the 5,000 validation images scored out of sample (the kernel-weighted mean of their 10 nearest training
-nodes' scores, `ssvae.evaluation.graph`), and `unl`, the unlabeled training nodes scored transductively (what the
+nodes' scores, `ssvae.graph.propagation`), and `unl`, the unlabeled training nodes scored transductively (what the
 graph would hand a model as pseudo-labels). The pixels are the reference row.
 
 Resumable: each stage checkpoints every epoch (kill it and run the same command), each kept code is a file, each
@@ -31,8 +31,8 @@ import torch
 
 from ssvae.core.features import FEATURES, M1, FeatureEntry, M1Config
 from ssvae.data import load_dataset, make_split
-from ssvae.evaluation.graph import K, graphlearning, kernel_weights
 from ssvae.files import append_history, read_history, replace_atomically
+from ssvae.graph.knn import K, graphlearning, kernel_weights
 from ssvae.training.config import TrainConfig
 from ssvae.training.loop import run_epochs
 from ssvae.training.stage1 import StageRun
@@ -124,9 +124,12 @@ def handed_on(code: np.lib.npyio.NpzFile, how: str, nodes: np.ndarray, seed: int
     raise ValueError(how)
 
 
-def measure(features: np.ndarray, y: np.ndarray, seed: int, tag: dict, rows_path: Path, done: set) -> None:
+def measure(
+    features: np.ndarray, y: np.ndarray, seed: int, tag: dict, rows_path: Path, done: set, balanced: bool = False
+) -> None:
     """Poisson learning on the graph of the seed's training nodes, at each label count: validation (out of sample)
-    and unlabeled-node (transductive) accuracy."""
+    and unlabeled-node (transductive) accuracy; `balanced`: with graphlearning's class-prior balancing to the
+    labeled rows' class frequencies (its volume label projection, as `ssvae.graph.teacher` may use it)."""
     from sklearn.neighbors import NearestNeighbors
 
     gl = graphlearning()
@@ -152,8 +155,12 @@ def measure(features: np.ndarray, y: np.ndarray, seed: int, tag: dict, rows_path
         split = make_split(y, n, None, seed)
         lab, unl = position[split.labeled], position[split.unlabeled]
         t1 = time.perf_counter()
-        scores = gl.ssl.poisson(weights).fit(lab, y[split.labeled])
+        priors = np.bincount(y[split.labeled], minlength=10) / len(lab) if balanced else None
+        model = gl.ssl.poisson(weights, class_priors=priors)
+        scores = model.fit(lab, y[split.labeled])
         solve_seconds = time.perf_counter() - t1
+        if balanced:  # what graphlearning's predict takes the largest of
+            scores = (scores - scores.min()) / (scores - scores.min()).max() * model.weights
         unl_acc = float((scores[unl].argmax(1) == y[split.unlabeled]).mean())
         val_scores = np.einsum("nk,nkc->nc", vw, scores[vind]) / vw.sum(1, keepdims=True)
         val_acc = float((val_scores.argmax(1) == y[val]).mean())
@@ -201,6 +208,8 @@ def main() -> None:
     p.add_argument("--jobs", nargs="+", default=[], help="VARIANT:SEED (pixels:SEED for the pixels)")
     p.add_argument("--table", type=Path, help="write the rows' table here (markdown) and stop")
     p.add_argument("--codes", nargs="+", default=["mean", "unit", "standard", "sample"])
+    p.add_argument("--epochs", type=int, nargs="+", help="only these kept epochs")
+    p.add_argument("--balanced", action="store_true", help="Poisson learning balanced to the labeled frequencies")
     args = p.parse_args()
     if args.table is not None:
         replace_atomically(args.table, lambda f: f.write(table(args.rows).encode()))
@@ -226,16 +235,18 @@ def main() -> None:
         seed = int(seed)
         if name == "pixels":
             tag = {"variant": "pixels", "seed": seed, "epoch": 0, "code": "pixels"}
-            measure(ds.x_train.astype(np.float32) / 255, ds.y_train, seed, tag, args.rows, done)
+            tag["code"] += "+balanced" if args.balanced else ""
+            measure(ds.x_train.astype(np.float32) / 255, ds.y_train, seed, tag, args.rows, done, args.balanced)
             continue
         split = make_split(ds.y_train, 1, None, seed)
         rows = np.sort(np.concatenate([split.labeled, split.unlabeled]))
         train_variant(name, seed, torch.from_numpy(ds.x_train[rows]), args.work)
-        for epoch in VARIANTS[name].kept:
+        for epoch in args.epochs or VARIANTS[name].kept:
             with np.load(args.work / f"{name}-s{seed}" / f"code-e{epoch}.npz") as code:
                 for how in args.codes:
-                    tag = {"variant": name, "seed": seed, "epoch": epoch, "code": how}
-                    measure(handed_on(code, how, rows, seed), ds.y_train, seed, tag, args.rows, done)
+                    tag = {"variant": name, "seed": seed, "epoch": epoch, "code": how + ("+balanced" * args.balanced)}
+                    features = handed_on(code, how, rows, seed)
+                    measure(features, ds.y_train, seed, tag, args.rows, done, args.balanced)
 
 
 if __name__ == "__main__":

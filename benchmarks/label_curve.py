@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import argparse
 
-from paired import accuracies
-
 from ssvae.evaluation import plots
+from ssvae.experiments.collect import accuracies_by_seed
 from ssvae.experiments.tables import fmt, summarize
 
 
@@ -42,7 +41,7 @@ def main() -> None:
         for n in a.labels:
             found: dict[int, float] = {}
             for one in pattern.replace("{n}", str(n)).split("|"):
-                found.update(accuracies(one, a.checkpoint))
+                found.update(accuracies_by_seed(one, a.checkpoint))
             acc = list(found.values())
             s = summarize(acc)
             xs.append(n)  # a count without runs is NaN: the line breaks there instead of drawing through it

@@ -11,21 +11,9 @@ only one side has is left out and named.
 from __future__ import annotations
 
 import argparse
-import glob
-from pathlib import Path
 
+from ssvae.experiments.collect import accuracies_by_seed
 from ssvae.experiments.tables import fmt, summarize, verdict
-from ssvae.records import rundir as rd
-
-
-def accuracies(pattern: str, checkpoint: str) -> dict[int, float]:
-    out = {}
-    for run in sorted(glob.glob(pattern)):
-        m = Path(run) / rd.METRICS
-        if m.exists():
-            metrics = rd.read_json(m)
-            out[metrics["seed"]] = metrics[checkpoint]["test_accuracy"]
-    return out
 
 
 def main() -> None:
@@ -34,7 +22,7 @@ def main() -> None:
     p.add_argument("b")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best")
     a = p.parse_args()
-    va, vb = accuracies(a.a, a.checkpoint), accuracies(a.b, a.checkpoint)
+    va, vb = accuracies_by_seed(a.a, a.checkpoint), accuracies_by_seed(a.b, a.checkpoint)
     seeds = sorted(set(va) & set(vb))
     for s in seeds:
         print(f"seed {s}: A {va[s]:.2f}  B {vb[s]:.2f}  A - B {va[s] - vb[s]:+.2f}")

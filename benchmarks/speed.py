@@ -14,10 +14,9 @@ Synthetic data of the right shapes: speed does not depend on pixel values.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from timing import DTYPES, flops_of, matmul_rate, seconds_per_step
 
 from ssvae.core.models import build_model, generative_models, model_config
 from ssvae.core.objectives import ObjectiveConfig, loss_function, sum_weights
@@ -28,7 +27,6 @@ from ssvae.training.stacked import StackedLoss, noise_shapes
 FASHION_MNIST_WEIGHTS = sum_weights(1000, 54000)
 
 STEPS_PER_EPOCH = 270  # Fashion-MNIST, 100 labels per class: 54000 unlabeled / 200
-DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}
 
 
 def set_tf32(on: bool) -> None:
@@ -44,40 +42,6 @@ def autocast_for(precision: str):
 def maybe_compile(fn, compile_: bool):
     """torch.compile of the loss (forward and backward); the optimizer step stays eager."""
     return torch.compile(fn) if compile_ else fn
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def matmul_rate(device: torch.device, dtype: torch.dtype, m: int = 2000, k: int = 784, n: int = 600) -> float:
-    """Measured FLOP/s of an (m x k) @ (k x n) product."""
-    a, b = torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    sync(device)
-    reps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < 1.0:
-        a @ b
-        reps += 1
-    sync(device)
-    return 2 * m * k * n * reps / (time.perf_counter() - t0)
-
-
-def time_step(step, device: torch.device, steps: int) -> dict:
-    """FLOPs of one step (counted), then the mean wall time of `steps` steps after two warm-up steps."""
-    flops = FlopCounterMode(display=False)
-    with flops:
-        step()
-    for _ in range(2):
-        step()
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(device)
-    return {"per_step": (time.perf_counter() - t0) / steps, "flops": flops.get_total_flops()}
 
 
 def bench(name: str, precision: str, device: torch.device, steps: int, compile_: bool = False) -> dict:
@@ -99,7 +63,7 @@ def bench(name: str, precision: str, device: torch.device, steps: int, compile_:
         loss.backward()
         opt.step()
 
-    return time_step(step, device, steps)
+    return {"per_step": seconds_per_step(step, steps, device), "flops": flops_of(step)}
 
 
 def bench_stacked(
@@ -127,7 +91,7 @@ def bench_stacked(
         losses.sum().backward()
         opt.step()
 
-    return time_step(step, device, steps)
+    return {"per_step": seconds_per_step(step, steps, device), "flops": flops_of(step)}
 
 
 def main() -> None:

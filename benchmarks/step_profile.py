@@ -19,15 +19,13 @@ import argparse
 from functools import partial
 
 import torch
-from features_speed import model_step, stage_step, timed
-from speed import DTYPES, matmul_rate
+from steps import CODE, model_step, stage_step
+from timing import DTYPES, flops_of, matmul_rate, seconds_per_step
 from torch.profiler import ProfilerActivity, profile
-from torch.utils.flop_counter import FlopCounterMode
 
 from ssvae.core.models import generative_models
 from ssvae.machine.hardware import cpu_name, keep_freed_memory, resolve_precision
 
-CODE = {"name": "m1", "code": "mean", "likelihood": "bernoulli"}
 PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear")
 
 
@@ -39,13 +37,6 @@ def rate_beside(timing, precision: str) -> tuple[float, float]:
     before = matmul_rate(cpu, dtype)
     result = timing()
     return (before + matmul_rate(cpu, dtype)) / 2, result
-
-
-def flops_of(step) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter:
-        step()
-    return counter.get_total_flops()
 
 
 def operators(step, top: int) -> tuple[float, str]:
@@ -86,7 +77,7 @@ def main() -> None:
     steps += [(f"m1 (stage 1, {b} inputs)", lambda b=b: stage_step(precision, b)) for b in a.stage_batches]
     for name, make in steps:
         step = make()
-        (rate, seconds), flops = rate_beside(partial(timed, step, a.steps), precision), flops_of(step)
+        (rate, seconds), flops = rate_beside(partial(seconds_per_step, step, a.steps), precision), flops_of(step)
         products, top = operators(step, a.top)
         achieved = flops / seconds
         print(

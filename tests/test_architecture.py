@@ -168,7 +168,7 @@ FLOORS = [  # docs/architecture.md draws these; a module imports only from its o
     {"ssvae.settings", "ssvae.errors", "ssvae.files"},  # how a setting is declared, the error, atomic files
     {"ssvae.core"},  # the math: models, bounds, objectives
     {"ssvae.data"},  # data sets, splits, arrays on the device
-    {"ssvae.measures", "ssvae.machine", "ssvae.records"},  # metrics and image grids; the hardware; files of a run
+    {"ssvae.measures", "ssvae.machine", "ssvae.records", "ssvae.graph"},  # metrics, images; hardware; records; graphs
     {"ssvae.training"},  # settings of a run, the run, its step and the one epoch loop, stacking
     {"ssvae.evaluation"},  # a finished run's test numbers, baselines, plots
     {"ssvae.experiments"},  # sweeps, reproduce, reports

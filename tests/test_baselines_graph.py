@@ -7,7 +7,8 @@ import pytest
 
 from ssvae.errors import SSVAEError
 from ssvae.evaluation import baselines
-from ssvae.evaluation.graph import GraphLearning, kernel_weights
+from ssvae.graph.knn import kernel_weights
+from ssvae.graph.propagation import GraphLearning
 
 pytest.importorskip("graphlearning")
 

@@ -52,7 +52,7 @@ def test_paired_differences_match_by_seed(tmp_path, capsys, monkeypatch):
         for seed, acc in accs.items():
             run = tmp_path / side / f"seed{seed}"
             run.mkdir(parents=True)
-            metrics = {"seed": seed, "best": {"test_accuracy": acc}, "last": {"test_accuracy": acc - 1}}
+            metrics = {"seed": seed, "epochs": 1, "best": {"test_accuracy": acc}, "last": {"test_accuracy": acc - 1}}
             (run / "metrics.json").write_text(json.dumps(metrics))
     monkeypatch.setattr(sys, "argv", ["paired.py", str(tmp_path / "a" / "seed*"), str(tmp_path / "b" / "seed*")])
     paired.main()
@@ -72,7 +72,7 @@ def test_label_curve_plots_means_over_seeds_per_label_count(tmp_path, capsys, mo
         for seed, acc in enumerate(accs):
             run = tmp_path / f"n{n}" / f"seed{seed}"
             run.mkdir(parents=True)
-            metrics = {"seed": seed, "best": {"test_accuracy": acc}, "last": {"test_accuracy": acc - 5}}
+            metrics = {"seed": seed, "epochs": 1, "best": {"test_accuracy": acc}, "last": {"test_accuracy": acc - 5}}
             (run / "metrics.json").write_text(json.dumps(metrics))
     fig = tmp_path / "curve.png"
     argv = ["label_curve.py", "--out", str(fig), "--labels", "10", "30", "100"]

@@ -107,6 +107,12 @@ def test_the_results_index_lists_every_results_folder_once():
     assert all((ROOT / "results" / f / "README.md").is_file() for f in folders)
 
 
+def test_experiment_code_lives_in_benchmarks_not_in_results():
+    """A results folder holds its README, its small outputs and the command that made them (a shell line calling
+    `ssvae` or `benchmarks/`); code that computes lives in `benchmarks/` or the package, in one home."""
+    assert sorted(str(p.relative_to(ROOT)) for p in (ROOT / "results").rglob("*.py")) == []
+
+
 # Numbers on the findings pages that no committed file holds, and what each one is.
 NOT_IN_RESULTS = {
     "26.6": "collapse.md: M2+MIER - M2 at the last epoch, results/gpu, computed by benchmarks/paired.py",

@@ -71,9 +71,12 @@ def _state(run):
     return ck.load_checkpoint(run / "last.pt")
 
 
-@pytest.mark.parametrize("ema", [0.0, 0.9])
-def test_resume_equals_uninterrupted(tmp_path, ema):
-    cfg = TrainConfig(model="m2", mier=True, epochs=4, ema=ema, **FAST)
+@pytest.mark.parametrize("ema, teacher", [(0.0, 0.0), (0.9, 0.0), (0.0, 0.5)])
+def test_resume_equals_uninterrupted(tmp_path, ema, teacher):
+    """Also with --ema (its average resumes) and --teacher (the graph's labels are computed again, identically)."""
+    if teacher:
+        pytest.importorskip("graphlearning")
+    cfg = TrainConfig(model="m2", mier=True, epochs=4, ema=ema, teacher=teacher, **FAST)
     train(cfg, tmp_path / "a", progress=False)
 
     class Stop(Exception):

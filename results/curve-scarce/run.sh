@@ -14,5 +14,6 @@ for seed in 0 1 2; do
     --features m1 --feature-epochs 30 --epochs 20 --lr 1e-3 --batch-size 200 --labeled-batch-size 200 \
     --warmup-epochs 4 --device cpu --features-dir "$campaign/features" --out "$run"
   ssvae evaluate --no-figures "$run"
-  python results/curve-scarce/baselines.py "$run" "$labels" "$seed" "$data" "$campaign/baselines"
+  python benchmarks/baselines_on_splits.py --data-dir "$data" --out "$campaign/baselines" --labels "$labels" \
+    --seeds "$seed" --runs "$run"
 done

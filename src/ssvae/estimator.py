@@ -1,9 +1,8 @@
 """`SemiSupervisedClassifier`: a scikit-learn estimator over the same training Run as `ssvae train`.
 
 Unlabeled rows are marked `y == -1`, as in `sklearn.semi_supervised`. The estimator only turns arrays into a
-data set and a split, opens a run on them in memory (`ssvae.training.loop.open_run`: its feature stage, if any,
-then the model), drives it with `ssvae.training.loop.run_epochs`, and keeps the chosen model; there is no second
-training loop.
+data set and a split (`ssvae.fit_inputs`) and trains a run on them in memory (`ssvae.training.loop.fit_in_memory`:
+its feature stage, if any, then the model, by the one epoch loop), keeping what comes back; no second loop.
 """
 
 from __future__ import annotations
@@ -56,6 +55,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         add the MIER regulariser (eq. 7/9) with weights `beta` (entropy) and `gamma` (mutual information). Off
         by default: where labels are scarce, validation preferred M2 without it (Fashion-MNIST, 10 labels per class,
         on M1's code: 72.4% against 69.3%; digits: 93.1% against 92.4%; the manual's findings).
+    teacher
+        the graph teacher's weight (0: off, the default): before the model trains, Poisson learning labels the
+        unlabeled rows on the k-nearest-neighbour graph of the feature stage's code (or of X), and q(y|x) is pulled
+        towards those classes in proportion to their confidence. Prediction needs no graph (needs `ssvae[graph]`).
     ema
         keep an exponential moving average of the weights (decay `ema` per step, 0: off, the default) and
         predict with it; training is unchanged. A warm start begins a new average from the fitted weights.
@@ -99,6 +102,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         batch_size: int = 200,
         lr: float = 1e-3,
         ema: float = 0.0,
+        teacher: float = 0.0,
         warmup_epochs: int | None = None,
         likelihood: str = "auto",
         precision: str = "auto",
@@ -126,6 +130,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         self.batch_size = batch_size
         self.lr = lr
         self.ema = ema
+        self.teacher = teacher
         self.warmup_epochs = warmup_epochs
         self.likelihood = likelihood
         self.precision = precision
@@ -145,9 +150,6 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         tags.transformer_tags.preserves_dtype = ["float32"]  # latent means come out as float32, as the network
         tags.non_deterministic = self.random_state is None
         return tags
-
-    # ----------------------------------------------------------------------------------------------------
-    # fitting
 
     def fit(self, X, y) -> "SemiSupervisedClassifier":
         """Train on `X` with labels `y`: both stages when there is a feature stage, then keep the chosen epoch's model.
@@ -225,9 +227,6 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         self.best_epoch_ = trained.best_epoch
         self.n_iter_ = (self.n_iter_ if warm else 0) + trained.epochs
         return self
-
-    # ----------------------------------------------------------------------------------------------------
-    # using a fitted model
 
     def _check_X(self, X) -> np.ndarray:
         """X with the fitted number of features (`fit_inputs.check_X`)."""
@@ -353,9 +352,6 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         gen = torch.Generator(device=device).manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         out = self.model_.sample(torch.as_tensor(codes, device=device), gen).float().cpu().numpy()
         return self.preprocessing_.inverse(out)
-
-    # ----------------------------------------------------------------------------------------------------
-    # saving
 
     def save(self, directory: str | Path) -> Path:
         """Write the fitted estimator as `directory/config.json` and `directory/model.safetensors`: no pickle.

@@ -68,12 +68,14 @@ def default_alpha(unlabeled_batches: int, labeled_batches: int) -> float:
 
 @dataclass(frozen=True)
 class TermWeights:
-    """-loss = labeled * mean_b L + unlabeled * mean_b U (or M) + label * mean_b log q(y|x)."""
+    """-loss = labeled * mean_b L + unlabeled * mean_b U (or M) + label * mean_b log q(y|x)
+    (+ teacher * pseudo * mean_u c_u log q(t_u|x_u) with a graph teacher, `teacher_term`)."""
 
     labeled: float
     unlabeled: float
     label: float
     alpha: float  # the alpha of the weighting's own formula, as the user sets it with --alpha
+    pseudo: float = 0.0  # the label term's weight for the unlabeled rows, were each labeled: alpha N_U / N, or alpha
 
 
 def sum_weights(n_labeled: int, n_unlabeled: int, alpha: float | None = None) -> TermWeights:
@@ -92,14 +94,14 @@ def sum_weights(n_labeled: int, n_unlabeled: int, alpha: float | None = None) ->
     """
     n = n_labeled + n_unlabeled
     alpha = 0.1 * n if alpha is None else alpha
-    return TermWeights(n_labeled / n, n_unlabeled / n, alpha * n_labeled / n, alpha)
+    return TermWeights(n_labeled / n, n_unlabeled / n, alpha * n_labeled / n, alpha, alpha * n_unlabeled / n)
 
 
 def mean_weights(unlabeled_batches: int, labeled_batches: int, alpha: float | None = None) -> TermWeights:
     """Per-batch means with equal weight: mean L + mean U + alpha mean log q (`default_alpha`). Relative to eq. 4
     the labeled bound weighs N_U / N_L times more, and the label term is small on small data sets."""
     alpha = default_alpha(unlabeled_batches, labeled_batches) if alpha is None else alpha
-    return TermWeights(1.0, 1.0, alpha, alpha)
+    return TermWeights(1.0, 1.0, alpha, alpha, alpha)
 
 
 # name -> weights from (labeled examples, unlabeled examples, labeled batches, unlabeled batches per epoch, alpha)
@@ -155,6 +157,14 @@ class ObjectiveSettings:
         "0.1 x unlabeled batches / labeled batches per epoch with mean)",
         at_least=0.0,
     )
+    teacher: float = setting(
+        0.0,
+        help="the graph teacher's weight: each unlabeled row's q(y|x) is pulled towards the class Poisson learning "
+        "gives it on the k-nearest-neighbour graph of the feature stage's code (or of the inputs), in proportion to "
+        "that class's confidence; 1 weighs the most confident rows as labeled ones (0: off, the paper's objective)",
+        at_least=0.0,
+        before_it_existed=0.0,
+    )
 
 
 @dataclass
@@ -168,6 +178,7 @@ class ObjectiveConfig:
     warmup_entropy: bool = False
     kl_scale: float = 1.0
     mc_samples: int = 1
+    teacher: float = 0.0
 
     @classmethod
     def of(cls, s: ObjectiveSettings, weights: TermWeights) -> "ObjectiveConfig":
@@ -179,6 +190,7 @@ class ObjectiveConfig:
             warmup_entropy=s.warmup_entropy,
             kl_scale=s.kl_scale,
             mc_samples=s.mc_samples,
+            teacher=s.teacher,
         )
 
     def with_run_weights(self, per_run: dict[str, Tensor]) -> "ObjectiveConfig":
@@ -197,6 +209,15 @@ def classification_log_lik(log_qy: Tensor, y: Tensor) -> Tensor:
     return log_qy.gather(-1, y.unsqueeze(-1)).squeeze(-1)
 
 
+def teacher_term(log_qy: Tensor, targets: tuple[Tensor, Tensor]) -> Tensor:
+    """The graph teacher's term on an unlabeled batch (not in the paper): mean_u c_u log q(t_u|x_u), with t_u the
+    class Poisson learning gives row u and c_u its confidence in (0, 1] (`ssvae.graph.teacher`). As the label term
+    does for labeled rows, it adds a classification term for unlabeled rows, each weighted by how far the graph
+    is to be trusted there; J_T = J + teacher * w.pseudo * this (`semi_supervised_loss`)."""
+    labels, confidence = targets
+    return (confidence * classification_log_lik(log_qy, labels)).mean()
+
+
 def semi_supervised_loss(
     model: SemiSupervisedVAE,
     x_lab: Tensor,
@@ -205,12 +226,15 @@ def semi_supervised_loss(
     gen: torch.Generator | None,
     cfg: ObjectiveConfig,
     kl_weight: float | Tensor,
+    targets: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """-J (eq. 4) or -J2 (eq. 9) on one labeled and one unlabeled batch; also the terms, for logging.
     With `mc_samples` S every row is taken S times, each with its own draws, so each batch mean below is the mean
-    over examples of the S-draw average (and eq. 8's q(y) the mean over the S x B rows)."""
+    over examples of the S-draw average (and eq. 8's q(y) the mean over the S x B rows). `targets`: the graph
+    teacher's class and confidence for each unlabeled row (`teacher_term`), used when `cfg.teacher` is on."""
     if cfg.mc_samples > 1:
         x_lab, y_lab, x_unl = (t.repeat_interleave(cfg.mc_samples, 0) for t in (x_lab, y_lab, x_unl))
+        targets = None if targets is None else tuple(t.repeat_interleave(cfg.mc_samples, 0) for t in targets)
     lab = model.bound(x_lab, y_lab, gen)
     unl = model.bound(x_unl, None, gen)
     kl_z = kl_weight * cfg.kl_scale  # the warm-up's ramp, towards --kl-scale (1: eq. 1-3 as written)
@@ -223,6 +247,10 @@ def semi_supervised_loss(
     w = cfg.weights
     j = w.labeled * big_l + w.unlabeled * unl_term + w.label * log_lik_y  # eq. 9 with MIER, else eq. 4
     stats = {"loss": -j, "L": big_l, "U": u.mean(), "class_nll": -log_lik_y, "mi": mi, "entropy": h}
+    if cfg.teacher and targets is not None:
+        taught = teacher_term(unl.log_qy, targets)
+        j = j + cfg.teacher * w.pseudo * taught  # J_T: the graph teacher's term
+        stats.update(loss=-j, teacher_nll=-taught)
     return -j, stats
 
 
@@ -234,8 +262,9 @@ def supervised_loss(
     gen: torch.Generator | None,
     cfg: ObjectiveConfig,
     kl_weight: float | Tensor,
+    targets: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """Cross-entropy on the labeled batch alone: the baseline that ignores x_unl."""
+    """Cross-entropy on the labeled batch alone: the baseline that ignores x_unl (and has no teacher term)."""
     log_qy = model.predict_log_proba(x_lab, gen)
     nll = F.nll_loss(log_qy, y_lab)
     with torch.no_grad():

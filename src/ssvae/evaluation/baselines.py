@@ -1,5 +1,5 @@
 """What a practitioner would use instead: scikit-learn's classifiers, and the graph methods of Calder et al.'s
-`graphlearning` (`ssvae.evaluation.graph`), on exactly the split a run trains on.
+`graphlearning` (`ssvae.graph.propagation`), on exactly the split a run trains on.
 
 Each baseline sees the run's labeled examples, its unlabeled examples (the semi-supervised ones), never its
 validation or test images; it is scored on the test split. Pixels go in as [0, 1] intensities, as the
@@ -21,8 +21,8 @@ from ..core.features import FEATURES
 from ..data import Dataset, Split, load_dataset
 from ..data.preprocess import unit_intensities
 from ..errors import warn
+from ..graph.propagation import laplace_learning, poisson_learning
 from ..records import rundir as ck
-from .graph import laplace_learning, poisson_learning
 
 
 def _logistic():

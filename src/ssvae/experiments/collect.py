@@ -72,3 +72,17 @@ class Index:
     def paired(self, a: tuple, b: tuple, ckpt: str, metric: str) -> dict[str, float]:
         va, vb = self.values(a, ckpt, metric), self.values(b, ckpt, metric)
         return summarize([va[s] - vb[s] for s in sorted(set(va) & set(vb))])
+
+
+def accuracies_by_seed(pattern: str, checkpoint: str) -> dict[int, float]:
+    """Seed -> test accuracy of the `checkpoint` ("best" or "last") model of every evaluated run directory matching
+    the glob `pattern` (what paired differences and label curves read)."""
+    import glob
+
+    out = {}
+    for run in sorted(glob.glob(pattern)):
+        path = Path(run) / ck.METRICS
+        if path.exists():
+            metrics = ck.read_json(path, {**ck.METRICS_SHAPE, "seed": int, checkpoint: dict})
+            out[metrics["seed"]] = metrics[checkpoint]["test_accuracy"]
+    return out

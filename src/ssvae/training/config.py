@@ -126,8 +126,8 @@ class RunSettings:
     features: str = setting(
         NO_FEATURES,
         help="a feature stage trained first, without labels, on every training input; the model then trains on its "
-        "code (Gaussian likelihood) instead of the inputs: none (the inputs), or m1 (Kingma et al.'s M1: 600-600, "
-        "z = 50)",
+        "code (Gaussian likelihood) instead of the inputs: none (the inputs), m1 (Kingma et al.'s M1: 600-600, "
+        "z = 50), or calder (Calder et al.'s VAE for graphs: 400, z = 30)",
         choices=lambda: [NO_FEATURES, *FEATURES],
         group="features",
         before_it_existed=NO_FEATURES,

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..core.features import featurized, stage_spec
+from ..core.models import MODELS
 from ..data import Dataset, DeviceData, Split, labeled_validation, load_dataset, make_split, resolve_device
 from ..data.device import to_unit
 from ..errors import SSVAEError, warn
@@ -35,6 +36,7 @@ from .selection import SELECTIONS, CollapseGuard, resolve_select
 from .stage1 import stage_likelihood
 from .state import TrainingState
 from .step import DeviceStep
+from .teacher import check_teacher, teacher_targets
 from .validation import split_watched, watched_numbers
 from .watch import QUIET, RunDisplay, Watch
 
@@ -114,6 +116,7 @@ def set_up(
     ds, split = data if data is not None else load_data(cfg, out, resuming)
     select = resolve_select(cfg.select, split, ds.y_train)
     check_step_memory(cfg, ds.dim, ds.num_classes, len(split.labeled), len(split.unlabeled), device)
+    check_teacher(cfg.teacher, MODELS[cfg.model].supervised_only)
     features = stage_spec(cfg.features, cfg.feature_code, stage_likelihood(cfg, ds))
     return Setup(cfg, out, run_dir, resuming, ds, split, DeviceData.from_split(ds, split, device), select, features)
 
@@ -143,6 +146,8 @@ class Run(TrainingState):
         self.y_watch = self.data.y_val if len(self.data.x_val) else torch.full((len(self.x_watch),), -1, device=device)
         self.labeled_val = labeled_validation(self.data.y_val)  # read once, not at every evaluation
         self.display = RunDisplay(self)
+        stage = self.model.stage if self.features else None  # the trained stage, also after a warm start
+        self.taught = teacher_targets(self.data, ds.num_classes, stage) if cfg.teacher else None
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_unsaved = False
@@ -232,6 +237,10 @@ class Run(TrainingState):
     def batch(self, u_idx: torch.Tensor, l_idx: torch.Tensor, i: int):
         """Step i's batches from this epoch's order (`epoch_indices`)."""
         return self.gather(u_idx[i], l_idx[i])
+
+    def targets(self, u_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The graph teacher's class and confidence at these unlabeled rows (`--teacher`), gathered on the device."""
+        return None if self.taught is None else (self.taught[0][u_rows], self.taught[1][u_rows])
 
     def gather(self, u_rows: torch.Tensor, l_rows: torch.Tensor):
         """(labeled x, its y, unlabeled x) at these rows, x as [0, 1] floats: gathered on the device."""

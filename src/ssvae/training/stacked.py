@@ -91,9 +91,10 @@ def noise_shapes(model: nn.Module, loss_fn, obj_cfg, xl: Tensor, yl: Tensor, xu:
 
 def stackable(cfgs: list[TrainConfig]) -> bool:
     """Runs stack when they differ only in seed and the objective's per-run settings (same model, data, labels,
-    schedule), and keep no moving average of their weights (`--ema`: its runs train one by one)."""
+    schedule), and keep no moving average of their weights (`--ema`) and no graph teacher (`--teacher`): those
+    runs train one by one."""
     strip = [{k: v for k, v in dataclasses.asdict(c).items() if k not in PER_RUN and k != "seed"} for c in cfgs]
-    return all(s == strip[0] for s in strip[1:]) and not any(c.ema for c in cfgs)
+    return all(s == strip[0] for s in strip[1:]) and not any(c.ema or c.teacher for c in cfgs)
 
 
 class StackedRuns:

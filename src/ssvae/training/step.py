@@ -101,13 +101,18 @@ class DeviceStep(StepCounters):
         """This step's rows, picked by the device-side index (an integer index would be read on the host)."""
         return self.run.gather(self.u_idx.index_select(0, self.index)[0], self.l_idx.index_select(0, self.index)[0])
 
+    def targets(self) -> tuple[Tensor, Tensor] | None:
+        """The graph teacher's class and confidence for this step's unlabeled rows (None without a teacher)."""
+        return self.run.targets(self.u_idx.index_select(0, self.index)[0])
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.run.opt.zero_grad(set_to_none=set_to_none)
 
     def device_part(self) -> None:
         run = self.run
         with run.autocast():
-            loss, stats = run.step_loss(run.model, *self.batch(), run.gen, run.obj_cfg, self.kl_weight())
+            kl, targets = self.kl_weight(), self.targets()
+            loss, stats = run.step_loss(run.model, *self.batch(), run.gen, run.obj_cfg, kl, targets)
         loss.backward()
         clip_gradients(run.model.parameters(), run.cfg.grad_clip)
         run.opt.step()

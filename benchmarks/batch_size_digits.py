@@ -3,7 +3,7 @@ defaults (epochs="auto": 100 on digits) with batches of 100 and of 200, on sciki
 class, three seeds. Validation only: each seed holds out 300 of the 1,497 training images of test_estimator's split
 (the 300 test images are never read), draws 10 labels per class from the rest, and marks the others unlabeled.
 
-    python results/fit-defaults-digits/run.py OUT.json
+    python benchmarks/batch_size_digits.py OUT.json   (results/fit-defaults-digits)
 """
 
 import json

@@ -15,24 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SSVAEError
+from .knn import K, graphlearning, kernel_weights, knn_graph
 
-K = 10  # neighbours, as Calder et al. on MNIST and Fashion-MNIST
 METHODS = ("laplace", "poisson")
-
-
-def graphlearning():
-    """The `graphlearning` module, or one line saying how to install it."""
-    try:
-        import graphlearning as gl
-    except ImportError:
-        raise SSVAEError('the graph baselines need graphlearning: pip install "ssvae[graph]"') from None
-    return gl
-
-
-def kernel_weights(dist: np.ndarray) -> np.ndarray:
-    """Calder et al.'s Gaussian kernel on a row's k nearest distances: exp(-4 d^2 / d_k^2), d_k the k-th one."""
-    scale = np.maximum(dist[:, -1:], 1e-12)
-    return np.exp(-4.0 * (dist / scale) ** 2)
 
 
 class GraphLearning:
@@ -46,14 +31,9 @@ class GraphLearning:
         self.method, self.k, self.tol = method, k, tol
 
     def fit(self, x_lab: np.ndarray, y_lab: np.ndarray, x_unl: np.ndarray) -> "GraphLearning":
-        from sklearn.neighbors import NearestNeighbors
-
         gl = graphlearning()
-        x = np.concatenate([x_lab, x_unl]).astype(np.float32)
         self.classes_, codes = np.unique(y_lab, return_inverse=True)
-        self.nn_ = NearestNeighbors(n_neighbors=self.k + 1, n_jobs=-1).fit(x)
-        dist, ind = self.nn_.kneighbors(x)  # each row's first neighbour is itself, as graphlearning expects
-        self.weights_ = gl.weightmatrix.knn(x, self.k, kernel="gaussian", knn_data=(ind, dist))
+        self.weights_, self.nn_ = knn_graph(np.concatenate([x_lab, x_unl]), self.k)
         solver = gl.ssl.laplace if self.method == "laplace" else gl.ssl.poisson
         options = {} if self.tol is None else {"tol": self.tol}
         self.scores_ = solver(self.weights_, **options).fit(np.arange(len(x_lab)), codes)
