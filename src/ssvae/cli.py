@@ -42,14 +42,13 @@ def cmd_train(a: argparse.Namespace) -> None:
     if a.restart:  # the flags were checked above, before anything is discarded
         for out in outs:
             ck.clear_run(Path(out))
-    train_many(cfgs, outs, progress=watch, budget=budget, jobs=a.jobs)
+    outcomes = train_many(cfgs, outs, progress=watch, budget=budget, jobs=a.jobs)
     if budget.stopped:
         print(budget.summary())
         return
-    for out in outs:
-        last = ck.read_history(Path(out) / ck.HISTORY)[-1]
-        acc = "" if last["val_accuracy"] is None else f", val accuracy {last['val_accuracy']:.2f}%"
-        print(f"trained {out}: epoch {last['epoch']}{acc}; next: ssvae evaluate {out}, or ssvae predict {out} INPUT")
+    for o in outcomes:
+        acc = "" if o.last["val_accuracy"] is None else f", val accuracy {o.last['val_accuracy']:.2f}%"
+        print(f"trained {o.out}: epoch {o.epoch}{acc}; next: ssvae evaluate {o.out}, or ssvae predict {o.out} INPUT")
 
 
 def cmd_demo(a: argparse.Namespace) -> None:
@@ -96,6 +95,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     settings = dict(epochs=a.epochs, warmup_epochs=warmup, precision=a.precision, compile=a.compile)
     settings.update(cuda_graphs=a.cuda_graphs)
     settings.update(features=a.features, feature_epochs=a.feature_epochs, feature_code=a.feature_code)
+    settings.update(teacher=a.teacher)
     base = rp.base_config(a.data_dir, str(device), eval_every=a.eval_every, **settings)
     datasets, unavailable = rp.loadable([d.strip() for d in a.datasets.split(",") if d.strip()], a.data_dir)
     check_engine(out=out, **engine_options(a))
@@ -285,7 +285,7 @@ def add_reproduce_parser(sub) -> None:
     r.add_argument("--labels-ablation", default="100,250,500", help="Table 3's labels per class")
     r.add_argument("--iw-samples", type=int, default=1000, help="IWAE samples per class for Table 2")
     run_settings = ("eval_every", "precision", "compile", "cuda_graphs", "device")
-    for name in (*run_settings, "features", "feature_epochs", "feature_code"):
+    for name in (*run_settings, "features", "feature_epochs", "feature_code", "teacher"):
         add_setting(r, name)
     add_grid_run_args(r)
     r.set_defaults(func=cmd_reproduce)

@@ -22,7 +22,7 @@ from .data import is_unlabeled, resolve_device
 from .data.preprocess import Preprocessing, choose_likelihood
 from .errors import SSVAEError
 from .files import check_writable_folder
-from .fit_inputs import NETWORK_PARAMS, check_params, check_X, encode_y, fit_config, fit_data
+from .fit_inputs import NETWORK_PARAMS, check_params, check_X, encode_y, fit_config, fit_data, warn_if_too_few
 from .measures.metrics import predict_log_proba
 from .records.saved import load_model, save_model
 from .saved_estimator import restore_fitted, saved_params, saved_record
@@ -47,10 +47,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         or a fresh "sample" each step); predict, transform, sample and save go through both stages. "auto": "m1"
         for at least 10000 rows of intensities (images) with at most 30 labels per class, else None (what
         measured best: the manual's findings; `features_` says which was used).
-    epochs, feature_epochs
-        passes of the model's and of the feature stage's training. "auto" (default): enough
-        for about 5,000 (stage 1: 9,000) optimizer steps, at least 20 (30) and at most 100: 20 and 30 on a large
-        image set, 100 on digits' 1,500 images (`AUTO_EPOCHS`: what was measured).
+    epochs, feature_epochs, batch_size
+        passes of the model's and of the feature stage's training, and rows a step. "auto" (default): batches of 200,
+        or of an eighth of the unlabeled rows on small data, and enough epochs for about 5,000 (stage 1: 9,000) steps,
+        at least 20 (30), at most 100 unless that leaves under 1,000 steps (`ssvae.training.auto`: as measured).
     mier
         add the MIER regulariser (eq. 7/9) with weights `beta` (entropy) and `gamma` (mutual information). Off
         by default: where labels are scarce, validation preferred M2 without it (Fashion-MNIST, 10 labels per class,
@@ -99,7 +99,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         alpha: float | None = None,
         weighting: str = "sum",
         epochs: int | str = "auto",
-        batch_size: int = 200,
+        batch_size: int | str = "auto",
         lr: float = 1e-3,
         ema: float = 0.0,
         teacher: float = 0.0,
@@ -226,6 +226,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         self.history_ = (self.history_ if warm else []) + trained.history
         self.best_epoch_ = trained.best_epoch
         self.n_iter_ = (self.n_iter_ if warm else 0) + trained.epochs
+        if epochs is None:  # fit, not partial_fit (one epoch by design)
+            warn_if_too_few(cfg, len(split.unlabeled))
         return self
 
     def _check_X(self, X) -> np.ndarray:

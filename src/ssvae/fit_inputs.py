@@ -5,9 +5,11 @@ data set and split a fit trains on, and the run's `TrainConfig` with its "auto" 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
@@ -15,7 +17,7 @@ from .core.models import MODEL_OPTIONS, MODELS
 from .data import UNLABELED, Dataset, Split, encode_labels, is_unlabeled, own_marks_split
 from .data.preprocess import Preprocessing
 from .settings import KIND_WORDS, fits_kind, kinds, optional
-from .training.auto import AUTO_EPOCHS, auto_epochs
+from .training.auto import AUTO_EPOCHS, AUTO_NAMES, auto_batch, auto_epochs, steps_wanted
 from .training.config import SETTINGS, TrainConfig
 from .training.schedule import steps_per_epoch
 
@@ -45,7 +47,7 @@ def check_params(params: dict[str, Any], defaults: dict[str, Any]) -> None:
     for name, value in params.items():
         if value is None and (defaults.get(name) is None or name in optional(TrainConfig) or name in NULLABLE):
             continue
-        if isinstance(value, str) and value == "auto" and name in AUTO_EPOCHS:
+        if isinstance(value, str) and value == "auto" and name in AUTO_NAMES:
             continue
         kind = declared.get(name)
         if kind is not None and not fits_kind(value, kind):
@@ -110,14 +112,31 @@ def fit_data(
     return Dataset("X", xp, codes, xp[:0], codes[:0], image_shape, len(classes), classes), split, select
 
 
+def warn_if_too_few(cfg: TrainConfig, n_unlabeled: int) -> None:
+    """scikit-learn's ConvergenceWarning, one line, when a fit made fewer optimizer steps than the rule asks for these
+    rows (`ssvae.training.auto`: a user's `epochs` below it)."""
+    spe = steps_per_epoch(n_unlabeled, cfg.batch_size) if n_unlabeled else 1
+    made, wanted = cfg.epochs * spe, steps_wanted("epochs", spe)
+    if made < wanted:
+        warnings.warn(
+            f"the fit made {made} optimizer steps ({cfg.epochs} epochs of {spe}), fewer than the {wanted} that "
+            f"epochs='auto' gives {n_unlabeled} unlabeled rows (the rule measured in ssvae.training.auto): set "
+            f"epochs='auto' or at least {-(-wanted // spe)}",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
 def fit_config(
     params: dict[str, Any], features: str, likelihood: str, seed: int, epochs: int | None, select: str, split: Split
 ) -> TrainConfig:
     """The run's settings: every parameter named like a setting (`TrainConfig`) or a model option (`MODEL_OPTIONS`)
     passes through under its own name, and is checked by the same declarations; "auto" epochs resolved for these
-    rows (`AUTO_EPOCHS`); `epochs`: this call's (partial_fit: 1), None for the parameter's."""
-    n_labeled, n_unlabeled, batch = len(split.labeled), len(split.unlabeled), params["batch_size"]
-    same = {k: params[k] for k in SETTINGS if k in params and k not in ("epochs", "warmup_epochs")}
+    rows (`AUTO_EPOCHS`), and an "auto" batch size (`auto_batch`); `epochs`: this call's (partial_fit: 1), None for
+    the parameter's."""
+    n_labeled, n_unlabeled = len(split.labeled), len(split.unlabeled)
+    batch = auto_batch(n_unlabeled) if params["batch_size"] == "auto" else params["batch_size"]
+    same = {k: params[k] for k in SETTINGS if k in params and k not in ("epochs", "warmup_epochs", "batch_size")}
     options = {k: params[k] for k in MODEL_OPTIONS if k in params and k != "likelihood" and params[k] is not None}
     model = params["model"]
     if model in MODELS and "likelihood" in {f.name for f in dataclasses.fields(MODELS[model].config)}:
@@ -137,6 +156,7 @@ def fit_config(
         seed=seed,
         epochs=epochs,
         lr_decay_every=max(epochs, 1),
+        batch_size=batch,
         labeled_batch_size=batch,
         warmup_epochs=warmup,
         select=select,

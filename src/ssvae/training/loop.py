@@ -171,11 +171,35 @@ def train(
     Path
         The run directory.
     """
+    return train_run(cfg, out, on_epoch_end, progress, budget).out
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where a run directory's training stands when a command ends (what `train_many` hands back)."""
+
+    out: Path
+    epoch: int  # the epoch it stands at (0: stopped for time in its feature stage)
+    last: dict[str, Any] | None  # its last logged row (None before one)
+
+    @classmethod
+    def of(cls, run: Run) -> "Outcome":
+        return cls(run.out, run.epoch, run.history[-1] if run.history else None)
+
+
+def train_run(
+    cfg: TrainConfig,
+    out: str | Path,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+    progress: Watch | bool | None = None,
+    budget: TimeBudget | None = None,
+) -> Outcome:
+    """`train`, handing back where the run stands (`Outcome`)."""
     try:
         run = open_run(cfg, out, watch=Watch.of(progress), budget=budget)
     except StoppedInStage1:  # the feature stage is checkpointed; the run itself has not begun
         budget.progress[str(out)] = (0, cfg.epochs)
-        return Path(out)
+        return Outcome(Path(out), 0, None)
     try:
         run_epochs(run, progress, on_epoch_end, budget)
         if budget is not None:
@@ -188,7 +212,7 @@ def train(
         raise
     finally:
         run.close()
-    return run.out
+    return Outcome.of(run)
 
 
 def export_models(run: Run) -> None:
@@ -212,7 +236,14 @@ def train_stacked(
     budget: TimeBudget | None = None,
 ) -> list[Path]:
     """Several runs that differ only in seed or MIER, trained through one vmapped step (`stacked.StackedRuns`) by
-    the same loop; `stacked.NotStackable` before any training when they cannot be."""
+    the same loop; `stacked.NotStackable` before any training when they cannot be. Their run directories."""
+    return [o.out for o in stacked_outcomes(cfgs, outs, progress, budget)]
+
+
+def stacked_outcomes(
+    cfgs: list[TrainConfig], outs: list[str | Path], progress: Watch | bool | None, budget: TimeBudget | None
+) -> list[Outcome]:
+    """`train_stacked`, handing back where each run stands."""
     runs: list[Run] = []
     try:
         for c, o in zip(cfgs, outs):
@@ -223,13 +254,13 @@ def train_stacked(
                 budget.record(r)
             if r.epoch >= r.cfg.epochs:
                 export_models(r)
-        return [r.out for r in runs]
+        return [Outcome.of(r) for r in runs]
     except StoppedInStage1:  # a feature stage is checkpointed; no stacked epoch begins in this command
         for r in runs:
             budget.record(r)
         for c, o in zip(cfgs[len(runs) :], outs[len(runs) :]):
             budget.progress[str(o)] = (0, c.epochs)
-        return [Path(o) for o in outs]
+        return [Outcome.of(r) for r in runs] + [Outcome(Path(o), 0, None) for o in outs[len(runs) :]]
     finally:
         for r in runs:
             r.close()
@@ -242,20 +273,20 @@ def train_many(
     stack: bool | None = None,
     budget: TimeBudget | None = None,
     jobs: int = 1,
-) -> list[Path]:
+) -> list[Outcome]:
     """Train several runs: stacked into one step on a GPU (or when `stack` says so), else `jobs` at a time in
-    separate processes (`parallel`), else one by one."""
+    separate processes (`parallel`), else one by one; where each stands when this returns."""
     on_gpu = resolve_device(cfgs[0].device).type == "cuda"
     if stack is None:
         stack = len(cfgs) > 1 and stackable(cfgs) and on_gpu
     if stack:
         try:
-            return train_stacked(cfgs, outs, progress, budget)
+            return stacked_outcomes(cfgs, outs, progress, budget)
         except NotStackable:
             pass  # runs at different epochs (partly resumed grids): fall back to one by one
     if jobs > 1 and len(cfgs) > 1 and not on_gpu:  # on a GPU, runs that cannot stack go one by one
-        return train_parallel(train, cfgs, outs, min(jobs, len(cfgs)), budget or TimeBudget(), Watch.of(progress))
-    return [train(c, o, progress=progress, budget=budget) for c, o in zip(cfgs, outs)]
+        return train_parallel(train_run, cfgs, outs, min(jobs, len(cfgs)), budget or TimeBudget(), Watch.of(progress))
+    return [train_run(c, o, progress=progress, budget=budget) for c, o in zip(cfgs, outs)]
 
 
 def seeds_configs(cfg: TrainConfig, seeds: list[int], out: str | Path) -> tuple[list[TrainConfig], list[Any]]:

@@ -39,7 +39,7 @@ def _one_run(
     train: Callable, cfg: TrainConfig, out: str, threads: int, deadline: float | None, watch: Watch
 ) -> TimeBudget:
     """Worker: train one run with `threads` threads until done or until the wall-clock `deadline`; returns its
-    budget, which says how far the run got."""
+    budget, which says how far the run got, and what `train` handed back (None: not started for time)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -48,10 +48,10 @@ def _one_run(
         budget = TimeBudget()
         budget.progress[str(out)] = (epochs_done(Path(out), cfg.epochs), cfg.epochs)
         budget.stopped = True
-        return budget
+        return budget, None
     budget = TimeBudget(left)
-    train(cfg, out, progress=dataclasses.replace(watch, bar=False), budget=budget)  # bars of parallel jobs clash
-    return budget
+    outcome = train(cfg, out, progress=dataclasses.replace(watch, bar=False), budget=budget)  # bars would clash
+    return budget, outcome
 
 
 def train_parallel(
@@ -61,14 +61,15 @@ def train_parallel(
     jobs: int,
     budget: TimeBudget,
     watch: Watch = QUIET,
-) -> list[Path]:
-    """Train the runs `jobs` at a time, each by `train` (`loop.train`, handed in by `loop.train_many`: this module
-    sits below the loop); the budget's deadline holds for all of them, and what each job did is merged back into
-    `budget` (progress, whether time ran out)."""
+) -> list:
+    """Train the runs `jobs` at a time, each by `train` (`loop.train_run`, handed in by `loop.train_many`: this
+    module sits below the loop); the budget's deadline holds for all of them, and what each job did is merged back
+    into `budget` (progress, whether time ran out). What each `train` handed back, in order (None: not started)."""
     threads = max(1, cpu_cores() // jobs)
     deadline = None if budget.seconds is None else time.time() + budget.seconds - (budget.clock() - budget.start)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_one_run, train, c, str(o), threads, deadline, watch) for c, o in zip(cfgs, outs)]
-        for f in futures:
-            budget.merge(f.result())  # an SSVAEError in a job is raised here, as one line like any other
-    return [Path(o) for o in outs]
+        results = [f.result() for f in futures]  # an SSVAEError in a job is raised here, as one line like any other
+    for job_budget, _ in results:
+        budget.merge(job_budget)
+    return [outcome for _, outcome in results]
