@@ -319,15 +319,13 @@ def test_features_auto_is_the_stage_for_many_images_and_few_labels_only():
 
 def test_auto_epochs_follow_the_number_of_steps_an_epoch_takes():
     """epochs="auto" (the default): passes for about 5,000 optimizer steps (the feature stage: 9,000), at least 20
-    (30) and at most 100: 20 and 30 on Fashion-MNIST's 55,000 training images, 100 on digits' 1,500; the cap gives
-    way where it would leave fewer than 1,000 steps (a small table, issue 47)."""
+    (30) and at most 100: 20 and 30 on Fashion-MNIST's 55,000 training images, 100 on digits' 1,500."""
     from ssvae.training.auto import auto_epochs
 
     assert SemiSupervisedClassifier().epochs == SemiSupervisedClassifier().feature_epochs == "auto"
     assert auto_epochs("epochs", 549) == 20  # Fashion-MNIST in batches of 100: 10 would give 5,490 steps
     assert auto_epochs("epochs", 100) == 50 and auto_epochs("epochs", 99) == 51  # ceil(5000 / 99)
-    assert auto_epochs("epochs", 12) == 100 and auto_epochs("epochs", 9) == 112  # digits: the cap; under it 1,000
-    assert auto_epochs("epochs", 1) == 1000 and auto_epochs("epochs", 0) == 1000  # a small table: 1,000 steps
+    assert auto_epochs("epochs", 12) == 100 and auto_epochs("epochs", 0) == 100  # digits; a cap, not 5,000
     assert auto_epochs("feature_epochs", 550) == 30 and auto_epochs("feature_epochs", 200) == 45
     xtr, y_semi, _, _ = digits_semi()  # 1,497 rows: 13 steps of 100 unlabeled rows an epoch
     est = SemiSupervisedClassifier(**TINY).partial_fit(xtr / 16, y_semi)
@@ -337,32 +335,27 @@ def test_auto_epochs_follow_the_number_of_steps_an_epoch_takes():
         SemiSupervisedClassifier(epochs="many", **TINY).fit(xtr / 16, y_semi)
 
 
-def test_small_data_gets_its_steps_and_is_told_when_it_has_too_few(capsys):
-    """Issue 47: batch_size="auto" takes an eighth of a small table's unlabeled rows (never below 16, never above
-    200), epochs="auto" lifts its cap where it would leave under 1,000 steps, and a fit with fewer steps than the
-    rule says so: in the verbose first line, and as one ConvergenceWarning at its end."""
+def test_a_fit_with_fewer_steps_than_the_rule_says_so(capsys):
+    """Issue 47, item 2: a fit whose epochs make fewer optimizer steps than epochs="auto" would give these rows says
+    so in the verbose first line, and warns once at its end (scikit-learn's ConvergenceWarning); a fit by the rule,
+    and partial_fit (one epoch by design), do not."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
 
-    from ssvae.training.auto import auto_batch
-
-    assert (auto_batch(54_900), auto_batch(1_397), auto_batch(300), auto_batch(40)) == (200, 174, 37, 16)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 4)).astype(np.float32)
     y = np.full(300, -1)
     y[:30] = np.arange(30) % 3
     small = dict(hidden=8, z_dim=2, classifier_hidden=8, device=DEVICE, precision="fp32", random_state=0)
+    small.update(batch_size=100)  # 270 unlabeled rows: 2 steps an epoch; the rule: 100 epochs, 200 steps
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        clf = SemiSupervisedClassifier(epochs="auto", verbose=False, **small).fit(x, y)  # the rule: no warning
-    cfg = clf.config_["config"]
-    assert cfg["batch_size"] == 33 and cfg["epochs"] == 125  # 270 unlabeled rows: 8 steps of 33, 1,000 steps
-    with pytest.warns(ConvergenceWarning, match=r"made 16 optimizer steps \(2 epochs of 8\), fewer than the 1000"):
-        SemiSupervisedClassifier(epochs=2, verbose=True, **small).fit(x, y)
-    assert "(16 steps: fewer than the 1000 the rule gives these rows" in capsys.readouterr().err
-    with pytest.warns(ConvergenceWarning):
-        fitted = SemiSupervisedClassifier(epochs=2, **small).fit(x, y)
+        clf = SemiSupervisedClassifier(epochs="auto", **small).fit(x, y)  # the rule: no warning
+    assert clf.config_["config"]["epochs"] == 100
+    with pytest.warns(ConvergenceWarning, match=r"made 6 optimizer steps \(3 epochs of 2\), fewer than the 200"):
+        fitted = SemiSupervisedClassifier(epochs=3, verbose=True, **small).fit(x, y)
+    assert "(6 steps: fewer than the 200 the rule gives these rows" in capsys.readouterr().err
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         fitted.partial_fit(x, y)  # partial_fit: one epoch by design, never warned

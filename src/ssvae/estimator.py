@@ -47,10 +47,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         or a fresh "sample" each step); predict, transform, sample and save go through both stages. "auto": "m1"
         for at least 10000 rows of intensities (images) with at most 30 labels per class, else None (what
         measured best: the manual's findings; `features_` says which was used).
-    epochs, feature_epochs, batch_size
-        passes of the model's and of the feature stage's training, and rows a step. "auto" (default): batches of 200,
-        or of an eighth of the unlabeled rows on small data, and enough epochs for about 5,000 (stage 1: 9,000) steps,
-        at least 20 (30), at most 100 unless that leaves under 1,000 steps (`ssvae.training.auto`: as measured).
+    epochs, feature_epochs
+        passes of the model's and of the feature stage's training. "auto" (default): enough for about 5,000 (stage 1:
+        9,000) optimizer steps, at least 20 (30) and at most 100 (`ssvae.training.auto`: what was measured); a fit
+        with fewer steps than that says so (verbose) and warns (ConvergenceWarning).
     mier
         add the MIER regulariser (eq. 7/9) with weights `beta` (entropy) and `gamma` (mutual information). Off
         by default: where labels are scarce, validation preferred M2 without it (Fashion-MNIST, 10 labels per class,
@@ -99,7 +99,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         alpha: float | None = None,
         weighting: str = "sum",
         epochs: int | str = "auto",
-        batch_size: int | str = "auto",
+        batch_size: int = 200,
         lr: float = 1e-3,
         ema: float = 0.0,
         teacher: float = 0.0,

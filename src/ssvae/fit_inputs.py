@@ -17,7 +17,7 @@ from .core.models import MODEL_OPTIONS, MODELS
 from .data import UNLABELED, Dataset, Split, encode_labels, is_unlabeled, own_marks_split
 from .data.preprocess import Preprocessing
 from .settings import KIND_WORDS, fits_kind, kinds, optional
-from .training.auto import AUTO_EPOCHS, AUTO_NAMES, auto_batch, auto_epochs, steps_wanted
+from .training.auto import AUTO_EPOCHS, auto_epochs, steps_wanted
 from .training.config import SETTINGS, TrainConfig
 from .training.schedule import steps_per_epoch
 
@@ -47,7 +47,7 @@ def check_params(params: dict[str, Any], defaults: dict[str, Any]) -> None:
     for name, value in params.items():
         if value is None and (defaults.get(name) is None or name in optional(TrainConfig) or name in NULLABLE):
             continue
-        if isinstance(value, str) and value == "auto" and name in AUTO_NAMES:
+        if isinstance(value, str) and value == "auto" and name in AUTO_EPOCHS:
             continue
         kind = declared.get(name)
         if kind is not None and not fits_kind(value, kind):
@@ -132,10 +132,8 @@ def fit_config(
 ) -> TrainConfig:
     """The run's settings: every parameter named like a setting (`TrainConfig`) or a model option (`MODEL_OPTIONS`)
     passes through under its own name, and is checked by the same declarations; "auto" epochs resolved for these
-    rows (`AUTO_EPOCHS`), and an "auto" batch size (`auto_batch`); `epochs`: this call's (partial_fit: 1), None for
-    the parameter's."""
-    n_labeled, n_unlabeled = len(split.labeled), len(split.unlabeled)
-    batch = auto_batch(n_unlabeled) if params["batch_size"] == "auto" else params["batch_size"]
+    rows (`AUTO_EPOCHS`); `epochs`: this call's (partial_fit: 1), None for the parameter's."""
+    n_labeled, n_unlabeled, batch = len(split.labeled), len(split.unlabeled), params["batch_size"]
     same = {k: params[k] for k in SETTINGS if k in params and k not in ("epochs", "warmup_epochs", "batch_size")}
     options = {k: params[k] for k in MODEL_OPTIONS if k in params and k != "likelihood" and params[k] is not None}
     model = params["model"]
