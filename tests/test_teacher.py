@@ -148,3 +148,17 @@ def test_the_estimator_is_taught_and_its_saved_model_predicts_without_a_graph(tm
     monkeypatch.setattr(knn, "knn_graph", no_graph)
     loaded = SemiSupervisedClassifier.load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.predict(x[:50]), clf.predict(x[:50]))
+
+
+def test_reproduce_gives_the_teacher_to_the_generative_rows_only(tmp_path, monkeypatch):
+    """`ssvae reproduce --teacher`: every generative row is taught; the supervised-only rows (no unlabeled term)
+    train as ever instead of being refused."""
+    from ssvae.experiments import reproduce as rp
+
+    seen = []
+    monkeypatch.setattr(rp, "run_points", lambda points, *args, **kwargs: seen.extend(points))
+    base = rp.base_config(None, "cpu", teacher=0.01, epochs=1)
+    specs = rp.grid({1}, ["digits"], 1, 5, [], ["m2", "classifier"])
+    rp.run_grid(specs, tmp_path, base, 0, baselines=False)
+    taught = {(p.cfg.model, p.cfg.mier): p.cfg.teacher for p in seen}
+    assert taught == {("m2", False): 0.01, ("m2", True): 0.01, ("classifier", False): 0.0}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 43, item 2: the graph teacher's weight, chosen on validation. M1+M2 at the estimator's schedule for 60,000
-# images (M1 30 epochs, M2 on its code 20 epochs, lr 1e-3, batches of 200, warm-up 4: the settings of
-# results/fit-defaults-n10 and results/curve-scarce, whose teacher-less runs on the same splits and stages are the
-# pairs), with --teacher WEIGHT, Fashion-MNIST, seed SEED, LABELS per class. One thread; resumable.
+# images (stage 1 30 epochs, M2 on its code 20 epochs, lr 1e-3, batches of 200, warm-up 4: the settings of
+# results/fit-defaults-n10 and results/curve-scarce, on the same splits), with the stage FEATURES (default calder)
+# and --teacher WEIGHT, Fashion-MNIST, seed SEED, LABELS per class. One thread; resumable.
 #   FEATURES=calder bash results/teacher/run.sh LABELS SEED WEIGHT CAMPAIGN_DIR DATA_DIR
 set -euo pipefail
 labels=$1 seed=$2 weight=$3 campaign=$4 data=$5
