@@ -1,5 +1,5 @@
 """The k-nearest-neighbour graph of a set of rows, as Calder et al. build it for graph-based learning: each row's
-k nearest others (exact search, scikit-learn), weights exp(-4 |x_i - x_j|^2 / d_k(x_i)^2) with d_k the distance to
+k nearest others (exact search, scikit-learn), weights `exp(-4 |x_i - x_j|^2 / d_k(x_i)^2)` with d_k the distance to
 the k-th, symmetrised. The matrix is sparse (about 2nk entries), never dense: 60,000 rows make about 1.2 million
 entries, where a dense one would hold 3.6 billion (scikit-learn's label spreading builds that, issue 6555).
 """

@@ -1,4 +1,4 @@
-"""What the training loop and its helpers need of what they drive, named once as `typing.Protocol`s.
+"""What the training loop and its helpers need of what they drive, named once as `typing.Protocol` classes.
 
 The loop (`loop.run_epochs`), the time budget (`budget`), the reports (`watch.Reporter`), the step (`step`) and
 model selection (`selection`) see these contracts, never `Run`, `StageRun` or `StackedRuns` themselves, so none of
