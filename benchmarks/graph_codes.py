@@ -32,7 +32,8 @@ import torch
 from ssvae.core.features import FEATURES, M1, FeatureEntry, M1Config
 from ssvae.data import load_dataset, make_split
 from ssvae.files import append_history, read_history, replace_atomically
-from ssvae.graph.knn import K, graphlearning, kernel_weights
+from ssvae.graph.knn import K, graphlearning, kernel_weights, knn_graph
+from ssvae.graph.teacher import decided_scores
 from ssvae.training.config import TrainConfig
 from ssvae.training.loop import run_epochs
 from ssvae.training.stage1 import StageRun
@@ -130,8 +131,6 @@ def measure(
     """Poisson learning on the graph of the seed's training nodes, at each label count: validation (out of sample)
     and unlabeled-node (transductive) accuracy; `balanced`: with graphlearning's class-prior balancing to the
     labeled rows' class frequencies (its volume label projection, as `ssvae.graph.teacher` may use it)."""
-    from sklearn.neighbors import NearestNeighbors
-
     gl = graphlearning()
     base = make_split(y, 1, None, seed)
     nodes = np.sort(np.concatenate([base.labeled, base.unlabeled]))
@@ -139,11 +138,8 @@ def measure(
     if all(json.dumps({**tag, "labels_per_class": n}, sort_keys=True) in done for n in LABEL_COUNTS):
         return
     t0 = time.perf_counter()
-    z = np.ascontiguousarray(features[nodes], dtype=np.float32)
-    nn_ = NearestNeighbors(n_neighbors=K + 1, n_jobs=1).fit(z)
-    dist, ind = nn_.kneighbors(z)
-    weights = gl.weightmatrix.knn(z, K, kernel="gaussian", knn_data=(ind, dist))
-    vdist, vind = nn_.kneighbors(np.ascontiguousarray(features[val], dtype=np.float32), n_neighbors=K)
+    weights, search = knn_graph(features[nodes])
+    vdist, vind = search.kneighbors(np.ascontiguousarray(features[val], dtype=np.float32), n_neighbors=K)
     vw = kernel_weights(vdist)
     graph_seconds = time.perf_counter() - t0
     position = np.full(len(y), -1)
@@ -159,8 +155,8 @@ def measure(
         model = gl.ssl.poisson(weights, class_priors=priors)
         scores = model.fit(lab, y[split.labeled])
         solve_seconds = time.perf_counter() - t1
-        if balanced:  # what graphlearning's predict takes the largest of
-            scores = (scores - scores.min()) / (scores - scores.min()).max() * model.weights
+        if balanced:
+            scores = decided_scores(model)
         unl_acc = float((scores[unl].argmax(1) == y[split.unlabeled]).mean())
         val_scores = np.einsum("nk,nkc->nc", vw, scores[vind]) / vw.sum(1, keepdims=True)
         val_acc = float((val_scores.argmax(1) == y[val]).mean())

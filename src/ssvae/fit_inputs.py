@@ -17,7 +17,7 @@ from .core.models import MODEL_OPTIONS, MODELS
 from .data import UNLABELED, Dataset, Split, encode_labels, is_unlabeled, own_marks_split
 from .data.preprocess import Preprocessing
 from .settings import KIND_WORDS, fits_kind, kinds, optional
-from .training.auto import AUTO_EPOCHS, auto_epochs, steps_wanted
+from .training.auto import AUTO_EPOCHS, auto_epochs, too_few_steps
 from .training.config import SETTINGS, TrainConfig
 from .training.schedule import steps_per_epoch
 
@@ -116,8 +116,9 @@ def warn_if_too_few(cfg: TrainConfig, n_unlabeled: int) -> None:
     """scikit-learn's ConvergenceWarning, one line, when a fit made fewer optimizer steps than the rule asks for these
     rows (`ssvae.training.auto`: a user's `epochs` below it)."""
     spe = steps_per_epoch(n_unlabeled, cfg.batch_size) if n_unlabeled else 1
-    made, wanted = cfg.epochs * spe, steps_wanted("epochs", spe)
-    if made < wanted:
+    short = too_few_steps(cfg.epochs, spe)
+    if short is not None:
+        made, wanted = short
         warnings.warn(
             f"the fit made {made} optimizer steps ({cfg.epochs} epochs of {spe}), fewer than the {wanted} that "
             f"epochs='auto' gives {n_unlabeled} unlabeled rows (the rule measured in ssvae.training.auto): set "

@@ -37,6 +37,13 @@ def balanced(y_lab: np.ndarray, num_classes: int) -> bool:
     return int(np.bincount(y_lab, minlength=num_classes).min()) >= BALANCE_FROM
 
 
+def decided_scores(model) -> np.ndarray:
+    """A fitted graphlearning model's scores as its `predict` takes the largest of them: scaled to [0, 1] and, with
+    class priors, weighted by its volume label projection."""
+    scores = model.prob - model.prob.min()
+    return scores / scores.max() * model.weights
+
+
 def pseudo_labels(
     x_lab: np.ndarray, y_lab: np.ndarray, x_unl: np.ndarray, num_classes: int, k: int = K
 ) -> PseudoLabels:
@@ -48,8 +55,7 @@ def pseudo_labels(
     model = graphlearning().ssl.poisson(weights, class_priors=priors)
     model.fit(np.arange(len(x_lab)), y_lab)
     labels = model.predict()[len(x_lab) :]
-    scores = model.prob - model.prob.min()
-    scores = (scores / scores.max() * model.weights)[len(x_lab) :]  # what `predict` takes the largest of
+    scores = decided_scores(model)[len(x_lab) :]
     top2 = np.sort(scores, axis=1)[:, -2:]
     confidence = rankdata(top2[:, 1] - top2[:, 0]) / len(top2)
     return PseudoLabels(labels.astype(np.int64), confidence.astype(np.float32))

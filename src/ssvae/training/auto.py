@@ -24,6 +24,8 @@ def auto_epochs(name: str, steps_per_epoch: int) -> int:
     return min(most, max(least, math.ceil(steps / max(steps_per_epoch, 1))))
 
 
-def steps_wanted(name: str, steps_per_epoch: int) -> int:
-    """The optimizer steps the rule gives these rows: `auto_epochs` times the steps of an epoch."""
-    return auto_epochs(name, steps_per_epoch) * max(steps_per_epoch, 1)
+def too_few_steps(epochs: int, steps_per_epoch: int) -> tuple[int, int] | None:
+    """(steps made, steps the rule gives these rows) when `epochs` of stage 2 make fewer than `epochs="auto"`
+    would, else None: what a verbose fit's first line and its ConvergenceWarning say."""
+    made, wanted = epochs * steps_per_epoch, auto_epochs("epochs", steps_per_epoch) * max(steps_per_epoch, 1)
+    return (made, wanted) if made < wanted else None

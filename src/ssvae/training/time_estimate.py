@@ -19,7 +19,7 @@ from ..core.models import model_config
 from ..core.objectives import ObjectiveConfig, loss_function
 from ..data import resolve_device
 from ..machine.hardware import PRECISIONS, adam, resolve_precision
-from .auto import steps_wanted
+from .auto import too_few_steps
 from .config import TrainConfig
 from .schedule import make_schedule, steps_per_epoch
 from .watch import duration
@@ -123,8 +123,10 @@ def announce(cfg: TrainConfig, dim: int, k: int, n_labeled: int, n_unlabeled: in
         stages = stages[-1:]
     what = ", then ".join(f"{s.name} for {s.epochs} epochs of {s.steps_per_epoch} steps" for s in stages)
     total = sum(s.seconds for s in stages)
-    made, wanted = stages[-1].epochs * stages[-1].steps_per_epoch, steps_wanted("epochs", stages[-1].steps_per_epoch)
-    few = f" ({made} steps: fewer than the {wanted} the rule gives these rows, epochs='auto')" if made < wanted else ""
+    short = too_few_steps(stages[-1].epochs, stages[-1].steps_per_epoch)
+    few = ""
+    if short is not None:
+        few = f" ({short[0]} steps: fewer than the {short[1]} the rule gives these rows, epochs='auto')"
     print(
         f"ssvae: fitting {what}{few}, on {n_labeled} labeled and {n_unlabeled} unlabeled rows: about "
         f"{duration(total)} on this machine",
