@@ -319,6 +319,43 @@ def _bad_files(tmp: Path) -> dict[str, str]:
         "object_npy": _npy(tmp / "object.npy", np.array([{"a": 1}, None], dtype=object)),
         "bomb": _png_header(tmp / "bomb", 60000, 60000),
         "big": _png_header(tmp / "big", 10000, 10000),
+        **_bad_own_files(tmp),
+    }
+
+
+def _bad_own_files(tmp: Path) -> dict[str, str]:
+    """Folders of images and tables as users hold them, each wrong in one way (issue 46)."""
+    from PIL import Image
+
+    def folder(name: str, classes: dict[str, list[tuple[int, int]]]) -> str:
+        for cls, sizes in classes.items():
+            (tmp / name / cls).mkdir(parents=True)
+            for i, (w, h) in enumerate(sizes):
+                Image.new("L", (w, h), 40 * i).save(tmp / name / cls / f"{i}.png")
+        return str(tmp / name)
+
+    (tmp / "no_classes").mkdir()
+    (tmp / "no_classes" / "loose.png").write_bytes(b"")
+    no_images = folder("no_images", {"cat": [(4, 4)] * 3})
+    (tmp / "no_images" / "dog").mkdir()
+    (tmp / "no_images" / "dog" / "notes.txt").write_text("no pictures here")
+    unreadable = folder("unreadable", {"cat": [(4, 4)] * 3, "dog": [(4, 4)] * 3})
+    (tmp / "unreadable" / "dog" / "broken.png").write_bytes(b"\x89PNG not really")
+    loop = folder("loop", {"cat": [(4, 4)] * 3, "dog": [(4, 4)] * 3})
+    (tmp / "loop" / "cat" / "again").symlink_to(tmp / "loop" / "cat", target_is_directory=True)
+    rows = "a,b,label\n" + "".join(f"{i},{i % 3},{'' if i % 2 else (i // 2) % 3}\n" for i in range(20))
+    (tmp / "table.csv").write_text(rows)
+    (tmp / "unlabeled.csv").write_text("a,b,label\n" + "".join(f"{i},{i},\n" for i in range(20)))
+    (tmp / "few_labels.csv").write_text("a,label\n1,x\n2,y\n3,y\n4,\n5,\n")
+    return {
+        "no_classes": str(tmp / "no_classes"),
+        "no_images": no_images,
+        "unreadable": unreadable,
+        "mixed": folder("mixed", {"cat": [(4, 4), (4, 4), (6, 6)], "dog": [(4, 4)] * 3}),
+        "loop": loop,
+        "table": str(tmp / "table.csv"),
+        "all_empty": str(tmp / "unlabeled.csv"),
+        "few_labels": str(tmp / "few_labels.csv"),
     }
 
 
@@ -449,6 +486,22 @@ BAD = [
     ("predict: pickled npy", "predict {run} {f[object_npy]} --out {tmp}/p.csv", "without pickle"),
     ("predict: bomb header", "predict {run} {f[bomb]} --out {tmp}/p.csv", "more than the 4x4 pixels"),
     ("predict: big header", "predict {run} {f[big]} --out {tmp}/p.csv", "more than the 4x4 pixels"),
+    # issue 46: a folder of images, a CSV table
+    ("folder: no class folders", "--dataset {f[no_classes]} --out {out}", "holds no class folders"),
+    ("folder: class without images", "--dataset {f[no_images]} --out {out}", "dog: a class folder with no images"),
+    ("folder: unreadable image", "--dataset {f[unreadable]} --out {out}", "broken.png: not a readable image"),
+    ("folder: mixed sizes", "--dataset {f[mixed]} --out {out}", "--image-size 4x4, the most common"),
+    ("folder: bad --image-size", "--dataset {f[mixed]} --image-size 4by4 --out {out}", "is not WIDTHxHEIGHT"),
+    ("folder: symlink loop", "--dataset {f[loop]} --out {out}", "a symlink loop"),
+    ("folder: not there", "--dataset {tmp}/nowhere/ --out {out}", "unknown dataset"),
+    ("table: no --label-column", "--dataset {f[table]} --out {out}", "give --label-column"),
+    ("table: no such label column", "--dataset {f[table]} --label-column y --out {out}", "has no column 'y'"),
+    ("table: no such id column", "--dataset {f[table]} --label-column label --id-column n --out {out}", "'n'"),
+    ("table: labels all empty", "--dataset {f[all_empty]} --label-column label --out {out}", "empty in every row"),
+    ("table: too few labels to test", "--dataset {f[few_labels]} --label-column label --out {out}", "at least 2"),
+    ("table: not there", "--dataset {tmp}/nope.csv --label-column label --out {out}", "nope.csv: no such file"),
+    ("table: labels per class", "--dataset {f[table]} --label-column label {tiny} --out {out}", "drop --labels"),
+    ("predict: table for an image model", "predict {run} {f[table]} --out {tmp}/p.csv", "not trained on one"),
 ]
 
 

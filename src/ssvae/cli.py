@@ -30,10 +30,13 @@ def cmd_train(a: argparse.Namespace) -> None:
 
     cfg = config_from_args(a)
     budget, watch = TimeBudget(a.time_limit), watch_of(a, Path(a.out).parent)
-    if a.labels_per_class is not None and (cfg.dataset.endswith(".npz") or Path(cfg.dataset).is_file()):
-        from .data import load_dataset
+    if a.labels_per_class is not None and (cfg.dataset.endswith(".npz") or Path(cfg.dataset).exists()):
+        import dataclasses
 
-        if load_dataset(cfg.dataset).partially_labeled:
+        from .data import load_dataset
+        from .training.config import source_options
+
+        if load_dataset(cfg.dataset, **source_options(dataclasses.asdict(cfg))).partially_labeled:
             raise SSVAEError(
                 f"{cfg.dataset} marks its unlabeled examples with -1, so it keeps its own labels: "
                 "drop --labels-per-class"

@@ -4,7 +4,6 @@ data set and split a fit trains on, and the run's `TrainConfig` with its "auto" 
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from typing import Any
 
@@ -13,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
-from .core.models import MODEL_OPTIONS, MODELS
+from .core.models import MODEL_OPTIONS, takes_option
 from .data import UNLABELED, Dataset, Split, encode_labels, is_unlabeled, own_marks_split
 from .data.preprocess import Preprocessing
 from .settings import KIND_WORDS, fits_kind, kinds, optional
@@ -138,7 +137,7 @@ def fit_config(
     same = {k: params[k] for k in SETTINGS if k in params and k not in ("epochs", "warmup_epochs", "batch_size")}
     options = {k: params[k] for k in MODEL_OPTIONS if k in params and k != "likelihood" and params[k] is not None}
     model = params["model"]
-    if model in MODELS and "likelihood" in {f.name for f in dataclasses.fields(MODELS[model].config)}:
+    if takes_option(model, "likelihood"):
         options["likelihood"] = likelihood  # the resolved one; a supervised-only model has none
     passes = {
         "epochs": steps_per_epoch(n_unlabeled, batch) if n_unlabeled else 1,

@@ -134,6 +134,7 @@ def add_settings(p: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGrou
 
     groups = {
         "run": p.add_argument_group("run"),
+        "data": p.add_argument_group("your own files (a folder of images, a CSV or Parquet table)"),
         "features": p.add_argument_group("feature stage (Kingma et al.'s stacked M1+M2)"),
         "optimisation": p.add_argument_group("optimisation (paper defaults)"),
     }

@@ -1,19 +1,20 @@
-"""`ssvae predict`: a saved model (or a run directory's kept model) applied to an array file or a folder of
-images, written as one CSV row per input."""
+"""`ssvae predict`: a saved model (or a run directory's kept model) applied to an array file, a folder of images
+or a table, written as one CSV row per input."""
 
 from __future__ import annotations
 
 import csv
 import io
-import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .data.image_folders import IMAGE_SUFFIXES, open_image
+from .data.preprocess import Preprocessing
+from .data.tables import TableSchema, is_table, read_table
 from .errors import SSVAEError
 from .files import replace_atomically
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 NPZ_ARRAYS = ("x", "X", "x_test")
 
 
@@ -39,49 +40,34 @@ def read_array(path: Path) -> np.ndarray:
     return x
 
 
-def read_images(folder: Path, input_shape: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
-    """Images converted as at training: grayscale for [H, W] models (ITU-R 601-2 luma), RGB for [H, W, 3]."""
-
+def read_images(folder: Path, pre: Preprocessing) -> tuple[np.ndarray, list[str]]:
+    """Images converted as at training (`ssvae.data.image_folders.open_image`): grayscale for [H, W] models
+    (ITU-R 601-2 luma), RGB for [H, W, 3]; resized to the model's size when it was trained on a folder of images,
+    refused when they are of another size otherwise."""
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise SSVAEError(f"{folder}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    if len(input_shape) == 2:
+    shape = pre.input_shape
+    if len(shape) == 2:
         mode = "L"
-    elif len(input_shape) == 3 and input_shape[2] in (3, 4):
-        mode = "RGB" if input_shape[2] == 3 else "RGBA"
+    elif len(shape) == 3 and shape[2] in (3, 4):
+        mode = "RGB" if shape[2] == 3 else "RGBA"
     else:
-        raise SSVAEError(
-            f"this model takes feature vectors of shape {tuple(input_shape)}, not images; give an .npy or .npz"
-        )
-    h, w = input_shape[:2]
-    out = [open_image(p, w, h, mode) for p in files]
-    return np.stack(out), [p.name for p in files]
+        raise SSVAEError(f"this model takes feature vectors of shape {tuple(shape)}, not images; give an .npy or .npz")
+    resize = bool((pre.source or {}).get("resize"))
+    h, w = shape[:2]
+    return np.stack([open_image(p, w, h, mode, resize) for p in files]), [p.name for p in files]
 
 
-def open_image(p: Path, w: int, h: int, mode: str) -> np.ndarray:
-    """One image of exactly the model's w x h pixels, as uint8. PIL is held to that many pixels (its own limit,
-    for any image, is about 179 million): a larger header is refused before anything is decoded, and PIL's
-    decompression-bomb warning becomes this one line instead of leaking out beside it."""
-    from PIL import Image, UnidentifiedImageError
-
-    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, w * h
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as im:
-                if im.size != (w, h):
-                    raise SSVAEError(
-                        f"{p}: is {im.size[0]}x{im.size[1]} pixels but the model takes {w}x{h}; resize the images"
-                    )
-                return np.asarray(im.convert(mode), dtype=np.uint8)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise SSVAEError(f"{p}: has more than the {w}x{h} pixels the model takes; resize the images") from e
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise SSVAEError(
-            f"{p}: not a readable image ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})"
-        ) from e
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
+def read_rows(src: Path, pre: Preprocessing) -> tuple[np.ndarray, list[str], str]:
+    """A table's rows as the model's features (by its training table's schema), their ids and the id column's name."""
+    source = pre.source or {}
+    if source.get("kind") != "table":
+        raise SSVAEError(f"{src}: a table, but this model was not trained on one; give an .npy, .npz or images")
+    schema = TableSchema.from_json(source)
+    frame = read_table(src)
+    name, ids = schema.ids(frame)
+    return schema.features(frame, src), ids, name
 
 
 def predict_to_csv(model_path: str, input_path: str, out: str, device: str = "auto") -> int:
@@ -90,9 +76,11 @@ def predict_to_csv(model_path: str, input_path: str, out: str, device: str = "au
     from .estimator import SemiSupervisedClassifier
 
     est = SemiSupervisedClassifier.load(model_path, device=device)
-    src = Path(input_path)
+    src, id_name = Path(input_path), "id"
     if src.is_dir():
-        x, ids = read_images(src, est.preprocessing_.input_shape)
+        x, ids = read_images(src, est.preprocessing_)
+    elif src.is_file() and is_table(src):
+        x, ids, id_name = read_rows(src, est.preprocessing_)
     elif src.is_file():
         x = read_array(src)
         ids = [str(i) for i in range(len(x))]
@@ -111,7 +99,7 @@ def predict_to_csv(model_path: str, input_path: str, out: str, device: str = "au
     pred = est.classes_[proba.argmax(1)]
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["id", "predicted", *[f"p_{c}" for c in est.classes_]])
+    writer.writerow([id_name, "predicted", *[f"p_{c}" for c in est.classes_]])
     for i, row in enumerate(proba):
         writer.writerow([ids[i], pred[i], *[f"{p:.6g}" for p in row]])
     replace_atomically(Path(out), lambda f: f.write(buf.getvalue().encode()), fix="choose another --out")

@@ -1,7 +1,9 @@
-"""Data: sources (named sets, .npz files, arrays), splits drawn by a seed, preprocessing, the device copy."""
+"""Data: sources (named sets, .npz files, folders of images, tables, arrays), splits drawn by a seed,
+preprocessing, the device copy."""
 
+from .catalog import load_dataset
 from .device import DeviceData, resolve_device, to_unit
-from .sources import SOURCES, UNLABELED, Dataset, encode_labels, is_unlabeled, load_dataset, load_npz, luma
+from .sources import SOURCES, UNLABELED, Dataset, encode_labels, is_unlabeled, load_npz, luma
 from .splits import Split, labeled_validation, make_split, own_marks_split
 
 __all__ = [

@@ -51,6 +51,7 @@ class Preprocessing:
     input_shape: tuple[int, ...]  # one example's shape as given to fit: (D,), (H, W) or (H, W, C)
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
+    source: dict[str, Any] | None = None  # the user's files it was read from: a folder's images, a table's columns
 
     @classmethod
     def fit(cls, x: np.ndarray, likelihood: str) -> "Preprocessing":
@@ -82,9 +83,11 @@ class Preprocessing:
         d: dict[str, Any] = {"kind": self.kind, "input_shape": list(self.input_shape)}
         if self.kind == "standardize":
             d.update(mean=self.mean.tolist(), std=self.std.tolist())
+        if self.source is not None:
+            d["source"] = self.source
         return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Preprocessing":
         mean, std = (np.asarray(d[k], dtype=np.float64) if k in d else None for k in ("mean", "std"))
-        return cls(d["kind"], tuple(d["input_shape"]), mean, std)
+        return cls(d["kind"], tuple(d["input_shape"]), mean, std, d.get("source"))

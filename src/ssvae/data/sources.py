@@ -36,6 +36,10 @@ class Dataset:
     num_classes : int
     classes : ndarray, optional
         Class names by code (default: the codes themselves).
+    preprocessing : dict, optional
+        For a folder of images or a table: how its files became these rows, as a saved model records it.
+    test_origin : str, optional
+        For data without a test split: how the test rows were held out of the labeled ones.
     """
 
     name: str
@@ -46,6 +50,8 @@ class Dataset:
     image_shape: tuple[int, int]  # (H, W) for pictures; H * W == D
     num_classes: int
     classes: np.ndarray | None = None  # class names, by code 0..K-1 (default: the codes themselves)
+    preprocessing: dict | None = None  # how the user's files became these rows (`Preprocessing.to_json`), if not unit
+    test_origin: str | None = None  # where the test split came from, when the data brought none
 
     def __post_init__(self) -> None:
         if self.classes is None:
@@ -115,26 +121,40 @@ UNLABELED = -1  # scikit-learn's mark for an unlabeled example (sklearn.semi_sup
 
 
 def is_unlabeled(y: np.ndarray) -> np.ndarray:
-    """Where y holds the -1 mark: the integer -1, or the text '-1' in a string array (an .npz cannot hold the
-    object arrays that mix -1 with class names)."""
-    if y.dtype.kind in "iuf":
+    """Where y marks a row unlabeled: the integer -1, the text '-1' in a string array (an .npz cannot hold the
+    object arrays that mix -1 with class names), or an empty cell as pandas reads one (NaN, None, blank text)."""
+    if y.dtype.kind in "iu":
         return y == UNLABELED
+    if y.dtype.kind == "f":
+        return (y == UNLABELED) | np.isnan(y)
     if y.dtype.kind in "US":
-        return np.char.strip(y.astype(str)) == "-1"
-    return np.array([(isinstance(v, (int, np.integer)) and v == UNLABELED) or v == "-1" for v in y], dtype=bool)
+        return np.isin(np.char.strip(y.astype(str)), ["-1", ""])
+    return np.array([empty_cell(v) or (isinstance(v, (int, np.integer)) and v == UNLABELED) for v in y], dtype=bool)
+
+
+def empty_cell(v) -> bool:
+    """None, NaN (pandas' NA included) or blank text: a label left empty, as a spreadsheet leaves it."""
+    if v is None or (isinstance(v, str) and v.strip() in ("", "-1")):
+        return True
+    try:
+        return bool(v != v)  # NaN, pd.NA (its comparison is NA, whose truth raises) and NaT
+    except TypeError:
+        return True
 
 
 def encode_labels(
     y_train: np.ndarray, y_test: np.ndarray | None, source: str
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Class names -> 0..K-1 in sorted order (as sklearn's `classes_`), -1 marks kept as -1; also the names."""
-    if y_train.dtype.kind == "f" and np.all(np.isfinite(y_train)) and np.all(y_train == np.round(y_train)):
-        y_train = y_train.astype(np.int64)
+    unl = is_unlabeled(y_train)
+    if y_train.dtype.kind == "f":  # whole numbers, with NaN for empty cells as pandas reads them: integers
+        given = y_train[~unl]
+        if np.all(np.isfinite(given)) and np.all(given == np.round(given)):
+            y_train = np.where(unl, UNLABELED, y_train).astype(np.int64)
     if y_train.dtype.kind not in "iuUSO":
         raise SSVAEError(
             f"{source}: y_train has dtype {y_train.dtype}; labels must be integers or strings, -1 for unlabeled"
         )
-    unl = is_unlabeled(y_train)
     labeled = y_train[~unl]
     if labeled.dtype.kind == "O" and all(isinstance(v, str) for v in labeled):
         labeled = labeled.astype(str)
@@ -302,38 +322,3 @@ def with_class_names(ds: Dataset, name: str) -> Dataset:
     if names is None or len(names) != ds.num_classes:
         return ds
     return dataclasses.replace(ds, classes=np.asarray(names))
-
-
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Dataset:
-    """A data set by name or path: `data_dir/<name>.npz` first, then a path to an .npz, then torchvision's download.
-
-    Parameters
-    ----------
-    name : str
-        "digits" (bundled), "mnist", "fashion-mnist", "kmnist", "cifar10", "svhn", or a path to an .npz holding
-        `x_train, y_train, x_test, y_test`.
-    data_dir : str or PathLike, optional
-        Default `$SSVAE_DATA`, else `~/.cache/ssvae`.
-    download : bool
-        Let torchvision download a named set that is not there.
-
-    Returns
-    -------
-    Dataset
-    """
-    if name.endswith(".npz") or Path(name).is_file():
-        return load_npz(name)
-    if name not in SOURCES:
-        raise SSVAEError(
-            f"unknown dataset '{name}'; known: {', '.join(SOURCES)}, or a path to an .npz with {', '.join(NPZ_KEYS)}"
-        )
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
-    if data_dir is not None and name != "digits" and not root.is_dir():
-        raise SSVAEError(
-            f"--data-dir {root} is not a folder; create it (data sets are downloaded into it) or give the folder "
-            f"that holds {name}.npz"
-        )
-    for stem in (name, name.replace("-", "_"), name.replace("-", "")):
-        if (root / f"{stem}.npz").is_file():
-            return with_class_names(load_npz(root / f"{stem}.npz", name), name)
-    return with_class_names(validate_arrays(name, **SOURCES[name](root, download), source=name), name)

@@ -140,3 +140,28 @@ def own_marks_split(y: np.ndarray, val_size: int, seed: int, val_from: str = "la
 def labeled_validation(y_val) -> bool:
     """True when there is a validation set and every one of its examples has a label (selection by accuracy)."""
     return len(y_val) > 0 and bool((y_val >= 0).all())
+
+
+TEST_FRACTION = 0.2  # of each class's labeled rows, held out as the test split of data that brings none
+
+
+def hold_out_test(y: np.ndarray, seed: int, source: str, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices to train on and to test on, for data without a test split: `TEST_FRACTION` of each class's
+    labeled rows (at least one) drawn by the seed; every class keeps at least one labeled row to train on."""
+    counts = np.bincount(y[y >= 0], minlength=len(classes))
+    short = [f"{classes[k]} ({counts[k]})" for k in range(len(classes)) if counts[k] < 2]
+    if short:
+        raise SSVAEError(
+            f"{source}: has no test split, and too few labels to hold one out: each class needs at least 2 labeled "
+            f"rows (1 to test, 1 to train), but {', '.join(short[:5])} {'has' if len(short) == 1 else 'have'} fewer; "
+            "label more rows, or give a test split"
+        )
+    rng = np.random.default_rng(seed)
+    take = np.maximum(1, np.floor(counts * TEST_FRACTION).astype(int))
+    test = np.concatenate([rng.permutation(np.flatnonzero(y == k))[:t] for k, t in enumerate(take)])
+    return np.setdiff1d(np.arange(len(y)), test), np.sort(test)
+
+
+def held_out_words(n_test: int, seed: int) -> str:
+    """How a held-out test split came about, for the run's record."""
+    return f"held out of the labeled rows by seed {seed}: {TEST_FRACTION:.0%} of each class, {n_test} rows"

@@ -17,6 +17,7 @@ from ..data import Split, labeled_validation, load_dataset, resolve_device
 from ..errors import SSVAEError
 from ..measures.metrics import classification_metrics, elbo, iwae
 from ..records import rundir as ck
+from ..training.config import source_options
 from ..training.state import evaluated_weights_of
 
 
@@ -93,7 +94,7 @@ def evaluate_run(
     for f in (ck.LAST, ck.BEST):
         if not (run_dir / f).exists():
             raise SSVAEError(f"{run_dir} has no {f}: train it first (`ssvae train ... --out {run_dir}`)")
-    ds = load_dataset(cfg["dataset"], data_dir or cfg["data_dir"])
+    ds = load_dataset(cfg["dataset"], data_dir or cfg["data_dir"], **source_options(cfg))
     x_test = torch.from_numpy(ds.x_test).to(dev)
     y_test = torch.from_numpy(ds.y_test).to(dev)
     split = Split.load(run_dir / ck.SPLIT)

@@ -11,14 +11,21 @@ from ..core.models import SemiSupervisedVAE
 from ..data import to_unit
 
 
-def grid_image(images: Tensor, shape: tuple[int, int], nrow: int) -> np.ndarray:
-    """[N, D] in [0, 1] -> one HxW grayscale array, `nrow` images per row."""
-    imgs = images.detach().float().cpu().clamp(0, 1).view(-1, 1, *shape)
-    return make_grid(imgs, nrow=nrow, padding=1, pad_value=1.0)[0].numpy()
+def grid_image(images: Tensor, shape: tuple[int, ...], nrow: int) -> np.ndarray:
+    """[N, D] in [0, 1] -> one grid, `nrow` images per row: HxW for grayscale images (shape (H, W)), HxWx3 for
+    colour ones (shape (H, W, 3))."""
+    imgs = images.detach().float().cpu().clamp(0, 1)
+    if len(shape) == 3:
+        return (
+            make_grid(imgs.view(-1, *shape).permute(0, 3, 1, 2), nrow=nrow, padding=1, pad_value=1.0)
+            .permute(1, 2, 0)
+            .numpy()
+        )
+    return make_grid(imgs.view(-1, 1, *shape), nrow=nrow, padding=1, pad_value=1.0)[0].numpy()
 
 
 @torch.no_grad()
-def reconstruction_grid(model: SemiSupervisedVAE, x_test: Tensor, shape: tuple[int, int], n: int = 16) -> np.ndarray:
+def reconstruction_grid(model: SemiSupervisedVAE, x_test: Tensor, shape: tuple[int, ...], n: int = 16) -> np.ndarray:
     """Test images (first row) above their reconstructions, y taken from the classifier."""
     model.eval()
     x = to_unit(x_test[:n])
@@ -27,7 +34,7 @@ def reconstruction_grid(model: SemiSupervisedVAE, x_test: Tensor, shape: tuple[i
 
 
 @torch.no_grad()
-def samples_grid(model: SemiSupervisedVAE, shape: tuple[int, int], per_class: int = 10, seed: int = 0) -> np.ndarray:
+def samples_grid(model: SemiSupervisedVAE, shape: tuple[int, ...], per_class: int = 10, seed: int = 0) -> np.ndarray:
     """One row per class, z ~ N(0, I)."""
     model.eval()
     device = next(model.parameters()).device

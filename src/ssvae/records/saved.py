@@ -154,6 +154,24 @@ def check_config_json(config: Any, where: Path) -> None:
                 raise bad(f"preprocessing.{k}", f"a list of input_dim ({config['input_dim']}) finite numbers", v)
         if min(pre["std"]) <= 0:
             raise bad("preprocessing.std", "positive", min(pre["std"]))
+    check_source(pre.get("source"), bad)
+
+
+def check_source(src: Any, bad) -> None:
+    """The user's files a model was trained from (`Preprocessing.source`): a folder of images, or a table's
+    columns, which `ssvae predict` reads new files by."""
+    if src is None:
+        return
+    if not (isinstance(src, dict) and src.get("kind") in ("image-folder", "table")):
+        raise bad("preprocessing.source", "a table whose kind is image-folder or table", src)
+    if src["kind"] == "table":
+        columns, levels = src.get("columns", Missing()), src.get("levels", {})
+        if not (isinstance(columns, list) and columns and all(isinstance(c, str) for c in columns)):
+            raise bad("preprocessing.source.columns", "a list of column names", columns)
+        if not (isinstance(levels, dict) and all(isinstance(v, list) for v in levels.values())):
+            raise bad("preprocessing.source.levels", "a table of lists of values", levels)
+        if not isinstance(src.get("label_column"), str):
+            raise bad("preprocessing.source.label_column", "a column name", src.get("label_column", Missing()))
 
 
 class Missing:

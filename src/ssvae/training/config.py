@@ -11,8 +11,9 @@ from dataclasses import MISSING, dataclass
 from typing import Any
 
 from ..core.features import CODES, FEATURES, NO_FEATURES
-from ..core.models import MODELS, model_config
+from ..core.models import MODELS, model_config, takes_option
 from ..core.objectives import ObjectiveSettings
+from ..data.tables import TABLE_LIKELIHOOD, is_table
 from ..machine.cuda_graphs import GRAPH_MODES
 from ..machine.hardware import COMPILE_MODES, PRECISIONS
 from ..settings import ALWAYS, Spelling, check, declared, is_on, python_name, setting
@@ -37,8 +38,9 @@ class RunSettings:
     )
     dataset: str = setting(
         "fashion-mnist",
-        help="a data set name (digits, mnist, fashion-mnist, kmnist, cifar10, svhn) or a path to an .npz with "
-        "x_train, y_train, x_test, y_test",
+        help="a data set name (digits, mnist, fashion-mnist, kmnist, cifar10, svhn); a folder of images (a folder "
+        "per class, unlabeled/, optionally test/); a CSV, TSV or Parquet table (with --label-column); or an .npz "
+        "with x_train, y_train, x_test, y_test",
         group="run",
     )
     data_dir: str | None = setting(
@@ -46,6 +48,38 @@ class RunSettings:
         help="folder with <name>.npz, or torchvision's download cache (default $SSVAE_DATA or ~/.cache/ssvae)",
         group="run",
         resumable=True,
+    )
+    label_column: str | None = setting(
+        None,
+        help="a CSV or Parquet --dataset's column of labels: an empty cell (or -1) marks an unlabeled row",
+        group="data",
+        before_it_existed=None,
+    )
+    id_column: str | None = setting(
+        None,
+        help="a table's column that names its rows: not a feature; ssvae predict writes it beside each prediction",
+        group="data",
+        before_it_existed=None,
+    )
+    image_size: str | None = setting(
+        None,
+        help="WIDTHxHEIGHT, e.g. 28x28: a folder's images are resized to it (needed when they come in several "
+        "sizes; default: the one size they share)",
+        group="data",
+        before_it_existed=None,
+    )
+    grayscale: bool = setting(
+        False,
+        help="convert a folder's images to one channel (default: colour when any image has colour)",
+        group="data",
+        before_it_existed=False,
+    )
+    skip_unreadable: bool = setting(
+        False,
+        help="leave out the files of a folder that are not readable images, with one warning that counts them "
+        "(default: refuse, naming the first)",
+        group="data",
+        before_it_existed=False,
     )
     labels_per_class: int = setting(
         100,
@@ -176,6 +210,8 @@ class TrainConfig(ObjectiveSettings, RunSettings):
 
 SETTINGS = declared(TrainConfig)
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+# Settings that say how a user's own files are read (`ssvae.data.load_dataset`'s keywords, with the seed).
+SOURCE_SETTINGS = [name for name, s in SETTINGS.items() if s.group == "data"]
 # Settings that may change when a run is resumed (e.g. to train longer, or on another machine).
 RESUMABLE_CHANGES = {name for name, s in SETTINGS.items() if s.resumable}
 # Settings added after runs were made, with the behaviour runs had before: a run directory without them in its
@@ -183,6 +219,11 @@ RESUMABLE_CHANGES = {name for name, s in SETTINGS.items() if s.resumable}
 BEFORE_THEY_EXISTED = {name: s.before_it_existed for name, s in SETTINGS.items() if s.before_it_existed is not ALWAYS}
 # Settings that may differ between runs stacked into one step (besides the seed): the objective's per-run ones.
 PER_RUN = {name for name, s in SETTINGS.items() if s.per_run}
+
+
+def source_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """`load_dataset`'s keywords from a run's settings (a TrainConfig as a dict, or a recorded config.json's)."""
+    return {name: settings[name] for name in [*SOURCE_SETTINGS, "seed"] if settings.get(name) is not None}
 
 
 def check_config(cfg: TrainConfig, spell: Spelling = python_name) -> None:
@@ -213,4 +254,13 @@ def effective(cfg: TrainConfig) -> TrainConfig:
     """A run's identity: the settings that have no effect in it put back at their defaults, so that commands and
     grid points that train the same thing name, group, record and resume the same run."""
     idle = idle_settings(cfg)
-    return dataclasses.replace(cfg, **{n: default_of(n) for n in idle}) if idle else cfg
+    cfg = dataclasses.replace(cfg, **{n: default_of(n) for n in idle}) if idle else cfg
+    return with_table_likelihood(cfg)
+
+
+def with_table_likelihood(cfg: TrainConfig) -> TrainConfig:
+    """A table's standardised columns are modelled with a Gaussian decoder (the estimator's likelihood="auto" for
+    tables), unless the run names its own likelihood."""
+    if not (is_table(cfg.dataset) and takes_option(cfg.model, "likelihood") and "likelihood" not in cfg.model_options):
+        return cfg
+    return dataclasses.replace(cfg, model_options={**cfg.model_options, "likelihood": TABLE_LIKELIHOOD})

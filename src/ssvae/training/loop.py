@@ -219,14 +219,15 @@ def export_models(run: Run) -> None:
     """A finished run's kept and last models as `model-best/` and `model-last/` (safetensors + JSON)."""
     meta = run.describe()
     info = {"config": run.cfg.to_json(), "best_epoch": run.best_epoch, "epochs": run.epoch}
-    save_model(run.out / rd.MODEL_LAST, run.evaluated_state(), run.cfg.model, meta, unit_preprocessing(run), info)
+    save_model(run.out / rd.MODEL_LAST, run.evaluated_state(), run.cfg.model, meta, run_preprocessing(run), info)
     best = run.best_state or rd.load_checkpoint(run.out / rd.BEST, "cpu")["model"]
-    save_model(run.out / rd.MODEL_BEST, best, run.cfg.model, meta, unit_preprocessing(run), info)
+    save_model(run.out / rd.MODEL_BEST, best, run.cfg.model, meta, run_preprocessing(run), info)
 
 
-def unit_preprocessing(run: Run) -> dict[str, Any]:
-    """Run directories train on [0, 1] intensities (uint8 images divided by 255), shaped as the data set's."""
-    return {"kind": "unit", "input_shape": list(run.dataset.image_shape)}
+def run_preprocessing(run: Run) -> dict[str, Any]:
+    """How new inputs become the run's rows: the user's files' own record (a folder of images, a table), else [0, 1]
+    intensities (uint8 images divided by 255) shaped as the data set's."""
+    return run.dataset.preprocessing or {"kind": "unit", "input_shape": list(run.dataset.image_shape)}
 
 
 def train_stacked(

@@ -29,7 +29,7 @@ from ..measures.metrics import predict_log_proba
 from ..records import rundir as rd
 from .averaging import evaluated_weights
 from .build import build
-from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_config, effective, shown
+from .config import BEFORE_THEY_EXISTED, RESUMABLE_CHANGES, TrainConfig, check_config, effective, shown, source_options
 from .memory import check_step_memory
 from .schedule import epoch_indices, kl_warmup
 from .selection import SELECTIONS, CollapseGuard, resolve_select
@@ -70,7 +70,7 @@ def folders_written(cfg: TrainConfig, out: Path | None, watch: Watch) -> dict[st
 
 def load_data(cfg: TrainConfig, out: Path | None, resuming: bool) -> tuple[Dataset, Split]:
     """The data set and this run's split: the recorded one when resuming, else drawn from the seed."""
-    ds = load_dataset(cfg.dataset, cfg.data_dir)
+    ds = load_dataset(cfg.dataset, cfg.data_dir, **source_options(dataclasses.asdict(cfg)))
     if resuming and (out / rd.SPLIT).exists():
         return ds, Split.load(out / rd.SPLIT)
     val_from = "unlabeled" if cfg.select == "val-elbo" else "labeled"
@@ -192,6 +192,7 @@ class Run(TrainingState):
                 "image_shape": list(ds.image_shape),
                 "num_classes": ds.num_classes,
                 "classes": [c.item() if hasattr(c, "item") else c for c in ds.classes],
+                "test_split": ds.test_origin or "the data's own",
             },
         }
 

@@ -167,7 +167,7 @@ class Reporter:
             for tag, value in run.display.scalars(row).items():
                 self.writer.add_scalar(tag, value, row["epoch"])
             for tag, image in run.display.figures().items():
-                self.writer.add_image(tag, image, row["epoch"], dataformats="HW")
+                self.writer.add_image(tag, image, row["epoch"], dataformats="HW" if image.ndim == 2 else "HWC")
             self.writer.flush()
 
     def close(self) -> None:

@@ -71,6 +71,11 @@ def generative_models() -> list[str]:
     return [n for n, e in MODELS.items() if not e.supervised_only]
 
 
+def takes_option(model: str, option: str) -> bool:
+    """Whether a registered model's config has this option (M2 has a likelihood; the classifier has none)."""
+    return model in MODELS and option in {f.name for f in dataclasses.fields(MODELS[model].config)}
+
+
 def display_order() -> list[tuple[str, bool]]:
     """(model, MIER) rows of tables and figures: each generative model without and with MIER, then the
     supervised-only models."""
