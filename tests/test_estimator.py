@@ -292,29 +292,45 @@ def test_cli_trains_on_own_marks_with_string_labels_and_predicts(tmp_path, capsy
     )
 
 
-def test_features_auto_is_the_stage_for_many_images_and_few_labels_only():
-    """features="auto" (the default): M1's code for at least 10000 rows of intensities with at most 30 labels per
-    class, where it measured best; the inputs themselves for fewer rows, more labels and real-valued tables (where
-    it lost, or was never measured)."""
+def test_features_auto_is_the_stage_for_many_images_and_few_labels_only(monkeypatch):
+    """features="auto" (the default): with graphlearning, Calder et al.'s code taught by the graph (teacher="auto":
+    0.01) for at least 10000 rows of intensities with few labels per class; without it, M1's code up to 30 labels per
+    class; the inputs themselves for fewer rows, more labels and real-valued tables (where it lost, or was never
+    measured)."""
+    import ssvae.fit_inputs as fit_inputs
     from ssvae.core.features import AUTO_MAX_LABELS_PER_CLASS as MOST
-    from ssvae.core.features import AUTO_MIN_INPUTS, auto_features
+    from ssvae.core.features import AUTO_MIN_INPUTS, AUTO_TEACHER, auto_features, auto_teacher
+    from ssvae.core.features import TAUGHT_MAX_LABELS_PER_CLASS as TAUGHT
 
     least = AUTO_MIN_INPUTS
-    assert SemiSupervisedClassifier().features == "auto"
+    assert SemiSupervisedClassifier().features == "auto" and SemiSupervisedClassifier().teacher == "auto"
     assert auto_features(least - 1, "bernoulli", 10) == "none" and auto_features(least, "bernoulli", 10) == "m1"
     assert auto_features(least, "bernoulli", MOST) == "m1" and auto_features(least, "bernoulli", MOST + 1) == "none"
     assert auto_features(10 * least, "gaussian", 10) == "none"
+    assert auto_features(least, "bernoulli", TAUGHT, graph=True) == "calder"
+    assert auto_features(least, "bernoulli", TAUGHT + 1, graph=True) == ("m1" if TAUGHT + 1 <= MOST else "none")
+    assert auto_features(least - 1, "bernoulli", 1, graph=True) == "none"
+    assert auto_teacher("calder", TAUGHT) == AUTO_TEACHER == 0.01 and auto_teacher("calder", TAUGHT + 1) == 0.0
+    assert auto_teacher("m1", 1) == 0.0 and auto_teacher("none", 1) == 0.0
     rng = np.random.default_rng(0)
     x = rng.random((AUTO_MIN_INPUTS, 16), dtype=np.float32)
     y = np.full(len(x), -1)
     y[:20] = np.arange(20) % 2
     small = dict(epochs=1, feature_epochs=1, batch_size=500, hidden=8, z_dim=2, classifier_hidden=8, random_state=0)
+    monkeypatch.setattr(fit_inputs, "graph_installed", lambda: False)
     clf = SemiSupervisedClassifier(**small, device=DEVICE).fit(x, y)
-    assert clf.features_ == "m1" and clf.config_["features"]["name"] == "m1"
+    assert clf.features_ == "m1" and clf.config_["features"]["name"] == "m1" and clf.teacher_ == 0.0
     clf = SemiSupervisedClassifier(**small, device=DEVICE).fit(x[:500], y[:500])
     assert clf.features_ == "none" and clf.config_["features"] is None
     y[: 2 * (MOST + 1)] = np.arange(2 * (MOST + 1)) % 2  # more than 30 labels per class
     assert SemiSupervisedClassifier(**small, device=DEVICE).fit(x, y).features_ == "none"
+    pytest.importorskip("graphlearning")
+    monkeypatch.setattr(fit_inputs, "graph_installed", lambda: True)
+    y[:] = -1
+    y[:20] = np.arange(20) % 2
+    clf = SemiSupervisedClassifier(**small, device=DEVICE).fit(x, y)
+    assert clf.features_ == "calder" and clf.teacher_ == 0.01 and clf.config_["features"]["name"] == "calder"
+    assert SemiSupervisedClassifier(**small, teacher=0.0, device=DEVICE).fit(x, y).teacher_ == 0.0
 
 
 def test_auto_epochs_follow_the_number_of_steps_an_epoch_takes():

@@ -17,12 +17,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from .core.features import auto_features
+from . import fit_inputs as inputs
 from .data import is_unlabeled, resolve_device
 from .data.preprocess import Preprocessing, choose_likelihood
 from .errors import SSVAEError
 from .files import check_writable_folder
-from .fit_inputs import NETWORK_PARAMS, check_params, check_X, encode_y, fit_config, fit_data, warn_if_too_few
 from .measures.metrics import predict_log_proba
 from .records.saved import load_model, save_model
 from .saved_estimator import restore_fitted, saved_params, saved_record
@@ -42,11 +41,11 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
     model
         "m2", "adgm", "lvae", or "classifier" (q(y|x) alone, trained on the labeled rows: the baseline).
     features
-        "auto" (default), None, or "m1". "m1": first train Kingma et al.'s unsupervised VAE M1 (600-600,
-        z = 50) on every row of X for `feature_epochs`, then `model` on its code (`feature_code`: q(z|x)'s "mean",
-        or a fresh "sample" each step); predict, transform, sample and save go through both stages. "auto": "m1"
-        for at least 10000 rows of intensities (images) with at most 30 labels per class, else None (what
-        measured best: the manual's findings; `features_` says which was used).
+        "auto" (default), None, "m1" or "calder". "m1": first train Kingma et al.'s unsupervised VAE M1 (600-600,
+        z = 50; "calder": Calder et al.'s, 400, z = 30) on every row of X for `feature_epochs`, then `model` on its
+        code (`feature_code`); predict, transform, sample and save go through both stages. "auto": for at least
+        10000 rows of intensities (images), "calder" taught by the graph at few labels per class (`teacher`), else
+        "m1" up to 30 labels per class, else None (what measured best: the guide; `features_` says which).
     epochs, feature_epochs
         passes of the model's and of the feature stage's training. "auto" (default): enough for about 5,000 (stage 1:
         9,000) optimizer steps, at least 20 (30) and at most 100 (`ssvae.training.auto`: what was measured); a fit
@@ -56,9 +55,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         by default: where labels are scarce, validation preferred M2 without it (Fashion-MNIST, 10 labels per class,
         on M1's code: 72.4% against 69.3%; digits: 93.1% against 92.4%; the manual's findings).
     teacher
-        the graph teacher's weight (0: off, the default): before the model trains, Poisson learning labels the
-        unlabeled rows on the k-nearest-neighbour graph of the feature stage's code (or of X), and q(y|x) is pulled
-        towards those classes in proportion to their confidence. Prediction needs no graph (needs `ssvae[graph]`).
+        the graph teacher's weight (0: off): before the model trains, Poisson learning labels the unlabeled rows on
+        the k-nearest-neighbour graph of the feature stage's code (or of X), and q(y|x) is pulled towards those
+        classes by their confidence; needs `ssvae[graph]`; prediction needs no graph. "auto" (default): 0.01 on
+        the "calder" stage `features="auto"` picks where it measured best, else 0 (`teacher_` says which).
     ema
         keep an exponential moving average of the weights (decay `ema` per step, 0: off, the default) and
         predict with it; training is unchanged. A warm start begins a new average from the fitted weights.
@@ -102,7 +102,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         batch_size: int = 200,
         lr: float = 1e-3,
         ema: float = 0.0,
-        teacher: float = 0.0,
+        teacher: float | str = "auto",
         warmup_epochs: int | None = None,
         likelihood: str = "auto",
         precision: str = "auto",
@@ -164,7 +164,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         Returns
         -------
         self : SemiSupervisedClassifier
-            Fitted: `model_`, `classes_`, `features_`, `history_`, `best_epoch_`.
+            Fitted: `model_`, `classes_`, `features_`, `teacher_`, `history_`, `best_epoch_`.
         """
         return self._fit(X, y, None, warm=self.warm_start and hasattr(self, "model_"))
 
@@ -188,7 +188,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
 
     def _check_warm_start(self) -> None:
         fitted = self.network_
-        changed = [k for k in NETWORK_PARAMS if k in fitted and fitted[k] != getattr(self, k)]
+        changed = [k for k in inputs.NETWORK_PARAMS if k in fitted and fitted[k] != getattr(self, k)]
         if changed:
             k = changed[0]
             raise ValueError(
@@ -199,40 +199,42 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
     def _fit(self, X, y, epochs: int | None, warm: bool) -> "SemiSupervisedClassifier":
         """`epochs`: None for the `epochs` parameter (partial_fit: 1)."""
         params = self.get_params()
-        check_params(params, {k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items()})
+        inputs.check_params(
+            params, {k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items()}
+        )
         if warm:
             self._check_warm_start()
         if self.tensorboard_dir is not None:
             check_writable_folder(self.tensorboard_dir, "tensorboard_dir")
-        x = check_X(X) if not warm else self._check_X(X)
-        codes, classes = encode_y(x, y, self.classes_ if warm else getattr(self, "_fixed_classes", None))
+        x = inputs.check_X(X) if not warm else self._check_X(X)
+        codes, classes = inputs.encode_y(x, y, self.classes_ if warm else getattr(self, "_fixed_classes", None))
         seed = self.seed_ if warm else int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         if not warm:
             self.n_features_in_ = int(np.prod(x.shape[1:]))
             self.likelihood_ = choose_likelihood(x, self.likelihood)
             self.preprocessing_ = Preprocessing.fit(x, self.likelihood_)
-            auto = auto_features(len(x), self.likelihood_, int((codes >= 0).sum()) / max(len(classes), 1))
-            self.features_ = auto if self.features == "auto" else self.features
+            self.features_, self.teacher_ = inputs.auto_choices(params, len(x), self.likelihood_, codes, classes)
         xp = self.preprocessing_.transform(x)
-        ds, split, select = fit_data(xp, codes, classes, self.preprocessing_, params, seed)
-        cfg = fit_config(params, self.features_, self.likelihood_, seed, epochs, select, split)
+        ds, split, select = inputs.fit_data(xp, codes, classes, self.preprocessing_, params, seed)
+        params = {**params, "teacher": self.teacher_}
+        cfg = inputs.fit_config(params, self.features_, self.likelihood_, seed, epochs, select, split)
         init = self.train_state_ if warm else None
         watch = dataclasses.replace(Watch() if self.verbose else QUIET, tensorboard=self.tensorboard_dir)
         if self.verbose:
             announce(cfg, xp.shape[1], len(classes), len(split.labeled), len(split.unlabeled), init is not None)
         trained = fit_in_memory(cfg, (ds, split), init, watch)
-        self.train_state_, self.network_ = trained.resume, {k: getattr(self, k) for k in NETWORK_PARAMS}
+        self.train_state_, self.network_ = trained.resume, {k: getattr(self, k) for k in inputs.NETWORK_PARAMS}
         self.model_, self.classes_, self.seed_, self.config_ = trained.model, classes, seed, trained.record
         self.history_ = (self.history_ if warm else []) + trained.history
         self.best_epoch_ = trained.best_epoch
         self.n_iter_ = (self.n_iter_ if warm else 0) + trained.epochs
         if epochs is None:  # fit, not partial_fit (one epoch by design)
-            warn_if_too_few(cfg, len(split.unlabeled))
+            inputs.warn_if_too_few(cfg, len(split.unlabeled))
         return self
 
     def _check_X(self, X) -> np.ndarray:
         """X with the fitted number of features (`fit_inputs.check_X`)."""
-        return check_X(X, self.n_features_in_, self.preprocessing_.input_shape, type(self).__name__)
+        return inputs.check_X(X, self.n_features_in_, self.preprocessing_.input_shape, type(self).__name__)
 
     def _tensor(self, X) -> torch.Tensor:
         check_is_fitted(self, "model_")

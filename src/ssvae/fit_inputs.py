@@ -12,9 +12,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
+from .core.features import auto_features, auto_teacher
 from .core.models import MODEL_OPTIONS, takes_option
 from .data import UNLABELED, Dataset, Split, encode_labels, is_unlabeled, own_marks_split
 from .data.preprocess import Preprocessing
+from .graph.knn import graph_installed
 from .settings import KIND_WORDS, fits_kind, kinds, optional
 from .training.auto import AUTO_EPOCHS, auto_epochs, too_few_steps
 from .training.config import SETTINGS, TrainConfig
@@ -35,6 +37,7 @@ NETWORK_PARAMS = (
 # Parameters whose kind the run's settings do not declare (the estimator's own), and those that may be None.
 OWN_KINDS = {"validation_fraction": "float"}
 NULLABLE = {"features"}  # None: the inputs themselves
+AUTO_PARAMS = (*AUTO_EPOCHS, "teacher")  # parameters that take "auto": resolved by a rule measured for them
 # early_stopping value -> (TrainConfig.select, where the held-out rows come from)
 SELECTION = {False: ("last", None), True: ("val-accuracy", "labeled"), "elbo": ("val-elbo", "unlabeled")}
 
@@ -46,7 +49,7 @@ def check_params(params: dict[str, Any], defaults: dict[str, Any]) -> None:
     for name, value in params.items():
         if value is None and (defaults.get(name) is None or name in optional(TrainConfig) or name in NULLABLE):
             continue
-        if isinstance(value, str) and value == "auto" and name in AUTO_EPOCHS:
+        if isinstance(value, str) and value == "auto" and name in AUTO_PARAMS:
             continue
         kind = declared.get(name)
         if kind is not None and not fits_kind(value, kind):
@@ -95,6 +98,17 @@ def encode_y(x: np.ndarray, y, classes: np.ndarray | None) -> tuple[np.ndarray, 
     codes = np.full(len(y), UNLABELED, dtype=np.int64)
     codes[~unl] = np.searchsorted(classes, labeled)
     return codes, classes
+
+
+def auto_choices(params: dict[str, Any], n_rows: int, likelihood: str, codes: np.ndarray, classes) -> tuple[str, float]:
+    """The feature stage and the teacher's weight a fit uses: the parameters, or where they are "auto" the rules
+    measured for them (`ssvae.core.features.auto_features`, `auto_teacher`) by the rows and labels per class."""
+    per_class = int((codes >= 0).sum()) / max(len(classes), 1)
+    features = params["features"]
+    if features == "auto":
+        features = auto_features(n_rows, likelihood, per_class, graph=graph_installed())
+    teacher = auto_teacher(features, per_class) if params["teacher"] == "auto" else params["teacher"]
+    return features, teacher
 
 
 def fit_data(

@@ -27,6 +27,7 @@ def saved_record(est: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         "seed": est.seed_,
         "n_features_in": est.n_features_in_,
         "likelihood": est.likelihood_,
+        "teacher": est.teacher_,
         "best_epoch": est.best_epoch_,
         "n_iter": est.n_iter_,
         "step": est.train_state_["step"],
@@ -53,6 +54,7 @@ def restore_fitted(est: Any, model: nn.Module, config: dict[str, Any], pre: Prep
     est.n_features_in_ = pre.dim
     est.likelihood_ = config["model_config"].get("likelihood", "bernoulli")
     est.features_ = (config.get("features") or {}).get("name", NO_FEATURES)
+    est.teacher_ = info.get("teacher", 0.0)  # what a warm start after loading trains with
     est.history_ = info.get("history", [])
     est.best_epoch_, est.n_iter_ = info.get("best_epoch", 0), info.get("n_iter", 0)
     derived = {k: config[k] for k in ("input_dim", "num_classes", "classes")}

@@ -22,6 +22,13 @@ def graphlearning():
     return gl
 
 
+def graph_installed() -> bool:
+    """Whether graphlearning is importable (the estimator's teacher="auto" uses the graph only then)."""
+    import importlib.util
+
+    return importlib.util.find_spec("graphlearning") is not None
+
+
 def kernel_weights(dist: np.ndarray) -> np.ndarray:
     """Calder et al.'s Gaussian kernel on a row's k nearest distances: exp(-4 d^2 / d_k^2), d_k the k-th one."""
     scale = np.maximum(dist[:, -1:], 1e-12)

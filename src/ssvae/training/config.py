@@ -39,8 +39,8 @@ class RunSettings:
     dataset: str = setting(
         "fashion-mnist",
         help="a data set name (digits, mnist, fashion-mnist, kmnist, cifar10, svhn); a folder of images (a folder "
-        "per class, unlabeled/, optionally test/); a CSV, TSV or Parquet table (with --label-column); or an .npz "
-        "with x_train, y_train, x_test, y_test",
+        "per class, unlabeled/, optionally test/); a CSV, TSV or Parquet table (see --label-column); or an .npz of "
+        "the arrays x_train, y_train, x_test and y_test",
         group="run",
     )
     data_dir: str | None = setting(
