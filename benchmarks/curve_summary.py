@@ -3,7 +3,7 @@ against the best baseline on the same splits, paired by seed, and the best ssvae
 Writes `--json` (machine-readable: one entry per label count) and prints the Markdown table.
 
     python benchmarks/curve_summary.py --labels 1 5 10 30 100 --json results/curve-scarce/summary.json \
-        --default "M2 taught by the graph (calder, λ 0.01)" 'results/teacher/runs/fashion-mnist/calder-t0.01/n{n}/seed*' \
+        --default "M2 taught (calder, λ 0.01)" 'results/teacher/runs/fashion-mnist/calder-t0.01/n{n}/seed*' \
         --ssvae "M1+M2" 'results/curve-scarce/runs/fashion-mnist/m1-m2/n{n}/seed*' \
         --baselines results/curve-scarce/runs/fashion-mnist results/graph-n10/runs/fashion-mnist ...
 
@@ -83,8 +83,10 @@ def main() -> None:
     per_count = {int(n): (name, pattern) for n, name, pattern in a.default_at}
     rows = [entry(n, per_count.get(n, tuple(a.default)), [tuple(s) for s in a.ssvae], a.baselines) for n in a.labels]
     a.json.write_text(json.dumps(rows, indent=1) + "\n")
-    print("| labels per class | seeds | the default (last epoch) | best baseline | default − it, paired [95% CI] |"
-          " best ssvae (best by validation) |")
+    print(
+        "| labels per class | seeds | the default (last epoch) | best baseline | default − it, paired [95% CI] |"
+        " best ssvae (best by validation) |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(
