@@ -9,7 +9,7 @@ Writes `--json` (machine-readable: one entry per label count) and prints the Mar
 
 Patterns take {n}; several joined by '|'. `--default` may be given per label count (`--default-at N NAME PATTERN`)
 where the estimator's rule picks another method there. `--baselines`: folders of <slug>/n<labels>/seed<seed> run
-directories (`baselines_on_splits.py`); a slug found in several is read from the first that has it at that count.
+directories (`baselines_on_splits.py`); a slug found in several is read from the first that has it on every seed.
 The best baseline is the one with the highest mean test accuracy over the default's seeds.
 """
 
@@ -33,14 +33,15 @@ def accuracies(patterns: str, n: int, which: str) -> dict[int, float]:
     return found
 
 
-def baselines_at(roots: list[Path], n: int) -> dict[str, dict[int, float]]:
-    """slug -> seed -> test accuracy at `n` labels per class, from the first root that has the slug there."""
+def baselines_at(roots: list[Path], n: int, seeds: list[int]) -> dict[str, dict[int, float]]:
+    """slug -> seed -> test accuracy at `n` labels per class, from the first root that has the slug there on every
+    one of `seeds` (the default's splits)."""
     out: dict[str, dict[int, float]] = {}
     for root in roots:
         for d in sorted(root.iterdir()) if root.is_dir() else []:
             if d.name in ALL_BASELINES and d.name not in out:
                 found = accuracies_by_seed(str(d / f"n{n}" / "seed*"), "last")
-                if found:
+                if set(seeds) <= set(found):
                     out[d.name] = found
     return out
 
@@ -51,7 +52,7 @@ def entry(n: int, default: tuple[str, str], ssvae: list[tuple[str, str]], roots:
     seeds = sorted(last)
     methods = {label: accuracies(p, n, "best") for label, p in [default, *ssvae]}
     best_name = max(methods, key=lambda m: np.mean(list(methods[m].values())) if methods[m] else -1)
-    theirs = {s: acc for s, acc in baselines_at(roots, n).items() if set(seeds) <= set(acc)}
+    theirs = baselines_at(roots, n, seeds)
     best = max(theirs, key=lambda s: np.mean([theirs[s][k] for k in seeds]))
     diff = summarize([last[k] - theirs[best][k] for k in seeds])
     return {

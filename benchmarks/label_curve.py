@@ -26,6 +26,7 @@ def main() -> None:
     p.add_argument("--series", nargs=2, action="append", metavar=("NAME", "PATTERN"), required=True)
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.add_argument("--title", default="")
+    p.add_argument("--ylim", type=float, nargs=2, default=None, help="the accuracy axis' range (default: matplotlib's)")
     p.add_argument("--legend", default="best", help="where the legend goes: matplotlib's loc, or 'outside' (right)")
     a = p.parse_args()
     import matplotlib
@@ -56,6 +57,8 @@ def main() -> None:
     ax.set_xlabel("labels per class")
     ax.set_ylabel(f"test accuracy, % ({'best by validation' if a.checkpoint == 'best' else 'last epoch'})")
     ax.set_title(a.title)
+    if a.ylim:
+        ax.set_ylim(*a.ylim)
     ax.grid(alpha=0.3)
     if a.legend == "outside":  # many series: beside the axes, where it hides no point
         fig.set_size_inches(9.6, 4.2)
