@@ -333,6 +333,29 @@ def test_features_auto_is_the_stage_for_many_images_and_few_labels_only(monkeypa
     assert SemiSupervisedClassifier(**small, teacher=0.0, device=DEVICE).fit(x, y).teacher_ == 0.0
 
 
+def test_enumerate_top_auto_is_two_classes_from_ten_classes_on(tmp_path):
+    """enumerate_top="auto" (the default): the top 2 classes where there are at least 10 (where it was measured),
+    every class with fewer; the fitted choice trains the run, is recorded and comes back with a saved model."""
+    from ssvae.training.auto import AUTO_ENUMERATE_TOP, auto_enumerate_top
+
+    assert SemiSupervisedClassifier().enumerate_top == "auto" and AUTO_ENUMERATE_TOP == (2, 10)
+    assert auto_enumerate_top(10) == 2 and auto_enumerate_top(100) == 2 and auto_enumerate_top(9) == 0
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 8), dtype=np.float32)
+    small = dict(epochs=1, batch_size=100, hidden=8, z_dim=2, classifier_hidden=8, random_state=0, device=DEVICE)
+    for classes, top in ((10, 2), (3, 0)):
+        y = np.full(len(x), -1)
+        y[: 3 * classes] = np.arange(3 * classes) % classes
+        clf = SemiSupervisedClassifier(**small).fit(x, y)
+        assert clf.enumerate_top_ == top and clf.config_["config"]["enumerate_top"] == top
+    clf = SemiSupervisedClassifier(**small, enumerate_top=5).fit(x, y)
+    assert clf.enumerate_top_ == 5 and clf.config_["config"]["enumerate_top"] == 5
+    clf.save(tmp_path / "m")
+    assert SemiSupervisedClassifier.load(tmp_path / "m").enumerate_top_ == 5
+    with pytest.raises(ValueError, match="enumerate_top must be"):
+        SemiSupervisedClassifier(**small, enumerate_top=1.5).fit(x, y)
+
+
 def test_auto_epochs_follow_the_number_of_steps_an_epoch_takes():
     """epochs="auto" (the default): passes for about 5,000 optimizer steps (the feature stage: 9,000), at least 20
     (30) and at most 100: 20 and 30 on Fashion-MNIST's 55,000 training images, 100 on digits' 1,500."""

@@ -429,6 +429,11 @@ BAD = [
     ("val size too big", "--dataset digits --labels-per-class 5 --val-size 99999 --out {out}", "--val-size"),
     ("warm-up negative", "--dataset {f[marked]} --warmup-epochs -1 --out {out}", "--warmup-epochs"),
     ("alpha negative", "--dataset {f[marked]} --alpha -1 --out {out}", "--alpha must be 0 or more"),
+    (
+        "enumerate-top negative",
+        "--dataset {f[marked]} --enumerate-top -1 --out {out}",
+        "--enumerate-top must be 0 or more",
+    ),
     ("unknown model", "--dataset {f[marked]} --model nope --out {out}", "nope"),
     ("unknown device", "--dataset {f[marked]} --device tpu9 --out {out}", "unknown device"),
     ("no GPU", "--dataset {f[marked]} --device cuda --out {out}", "no CUDA GPU"),

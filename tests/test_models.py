@@ -147,6 +147,59 @@ def test_bounds_below_exact_log_px_and_iwae_tightens(name):
 
 
 @torch.no_grad()
+@pytest.mark.parametrize("name", ["m2", "adgm", "lvae"])
+def test_the_top_classes_bound_stays_below_exact_log_px(name):
+    """--enumerate-top: eq. 3 over the top k classes with q(y|x) renormalised there is the ELBO of another
+    variational family over y, so it bounds log p(x) as U does (docs/math.md), for every k."""
+    model = build_model(name, 40, 3, model_config(name, **EXACT[name]), seed=3).double().to(DEVICE)
+    sharpen_decoder(name, model)
+    x = (torch.rand(4, 40, generator=torch.Generator(DEVICE).manual_seed(0)) > 0.5).double()
+    exact = exact_log_px(name, model, x)
+    reps, gen = 2000, torch.Generator(DEVICE).manual_seed(0)
+    for top in (1, 2):
+        b = model.bound(x.repeat(reps, 1), None, gen, top)
+        assert b.log_px.shape == (4 * reps, top)
+        u = unlabeled_bound(b).view(reps, 4)
+        stderr = u.std(0) / math.sqrt(reps)
+        assert (u.mean(0) + 4 * stderr < exact).all(), (top, u.mean(0), exact)
+
+
+@pytest.mark.parametrize("name", GENERATIVE)
+def test_enumerating_the_top_classes_picks_them_and_computes_their_pieces(name, no_noise):
+    """With k < K the pieces are those of the full grid at the k classes q(y|x) gives most mass, most probable
+    first; ADGM picks them by q(y|a,x) at its one a."""
+    model = tiny(name, k=4)
+    x = torch.rand(6, 12, dtype=torch.float64)
+    full = model.bound(x, None, None)
+    for top in (1, 3):
+        part = model.bound(x, None, None, top)
+        expect = full.log_qy.argsort(-1, descending=True)[:, :top]
+        assert torch.equal(part.classes, expect)
+        torch.testing.assert_close(part.log_px, full.log_px.gather(1, expect))
+        torch.testing.assert_close(part.kl, full.kl.gather(1, expect))
+        torch.testing.assert_close(part.log_qy, full.log_qy)
+
+
+@pytest.mark.parametrize("name", GENERATIVE)
+def test_enumerating_every_class_is_the_papers_objective_bit_for_bit(name):
+    """--enumerate-top 0, K or more: the same loss and gradients as the paper's enumeration, bit for bit; k < K
+    changes them."""
+    model = tiny(name, k=4).float()
+    g = torch.Generator(DEVICE).manual_seed(0)
+    xl, yl, xu = torch.rand(5, 12, generator=g), torch.tensor([0, 1, 2, 3, 0]), torch.rand(7, 12, generator=g)
+    out = {}
+    for top in (0, 4, 9, 2):
+        model.zero_grad()
+        cfg = ObjectiveConfig(mier=True, enumerate_top=top)
+        loss, _ = loss_function(model)(model, xl, yl, xu, torch.Generator(DEVICE).manual_seed(1), cfg, 0.5)
+        loss.backward()
+        out[top] = [loss.detach(), *(p.grad.clone() for p in model.parameters())]
+    for top in (4, 9):
+        assert all(torch.equal(a, b) for a, b in zip(out[0], out[top])), top
+    assert not torch.equal(out[0][0], out[2][0])
+
+
+@torch.no_grad()
 def test_adgm_classifier_and_every_class_share_one_a(monkeypatch):
     """Record the noise: one a-draw per x, and q(y|a,x) and all K per-class terms are built from it."""
     draws = []

@@ -92,11 +92,23 @@ def test_baseline_and_mier_stack_together(tmp_path):
     assert a != b
 
 
+def test_runs_enumerating_the_top_classes_stack_like_one_by_one(tmp_path):
+    """--enumerate-top through the vmapped step (each run picks its own rows' classes)."""
+    cfgs = [
+        TrainConfig(model="m2", epochs=2, seed=s, enumerate_top=2, model_options=OPTS["m2"], **SMALL) for s in (0, 1)
+    ]
+    train_many(cfgs, [tmp_path / f"stacked{s}" for s in range(2)], stack=True, progress=False)
+    train_many(cfgs, [tmp_path / f"single{s}" for s in range(2)], stack=False, progress=False)
+    for s in range(2):
+        _compare(tmp_path / f"stacked{s}", tmp_path / f"single{s}", atol=1e-4)
+
+
 def test_what_may_differ_between_stacked_runs():
     a = TrainConfig(model="m2", seed=0)
     assert stackable([a, TrainConfig(model="m2", seed=3), TrainConfig(model="m2", seed=1, mier=True, beta=2.0)])
     assert not stackable([a, TrainConfig(model="adgm", seed=1)])
     assert not stackable([a, TrainConfig(model="m2", labels_per_class=250)])
+    assert not stackable([a, TrainConfig(model="m2", seed=1, enumerate_top=2)])  # shapes differ
 
 
 @pytest.mark.slow

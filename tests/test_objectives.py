@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import DEVICE
 
-from ssvae.core.interface import Bound, SemiSupervisedVAE
+from ssvae.core.interface import Bound, SemiSupervisedVAE, enumerated_classes
 from ssvae.core.models import build_model, model_config
 from ssvae.core.objectives import (
     ObjectiveConfig,
@@ -189,11 +189,12 @@ class TableModel(SemiSupervisedVAE):
         self.logits, self.log_px, self.kl = logits, log_px, kl
         self.num_classes = logits.shape[1]
 
-    def bound(self, x, y, gen):
+    def bound(self, x, y, gen, top=0):
         i = x[:, 0].long()
         log_qy = torch.log_softmax(self.logits[i], -1)
         if y is None:
-            return Bound(log_qy, self.log_px[i], self.kl[i])
+            classes, kept = enumerated_classes(log_qy, None, top)
+            return Bound(log_qy, self.log_px[i].gather(1, classes), self.kl[i].gather(1, classes), kept)
         return Bound(log_qy, self.log_px[i, y], self.kl[i, y])
 
 
@@ -206,8 +207,10 @@ def _table(n, k, seed):
     )
 
 
-def _hand_j(model, lab, labels, unl, alpha, w, beta=0.0, gamma=0.0):
-    """J = sum_L L + sum_U M + alpha sum_L log q(y|x), term by term in plain Python (eq. 1, 3, 7, 8, 9)."""
+def _hand_j(model, lab, labels, unl, alpha, w, beta=0.0, gamma=0.0, top=0):
+    """J = sum_L L + sum_U M + alpha sum_L log q(y|x), term by term in plain Python (eq. 1, 3, 7, 8, 9). With `top`
+    = t < K each unlabeled row's U is eq. 3 over its t most probable classes, q renormalised over them; MIER's
+    I and H keep the whole q (--enumerate-top)."""
     k = model.num_classes
 
     def q(i):
@@ -221,8 +224,15 @@ def _hand_j(model, lab, labels, unl, alpha, w, beta=0.0, gamma=0.0):
 
     j_lab = sum(big_l(i, c) for i, c in zip(lab, labels))
     j_cls = sum(math.log(q(i)[c]) for i, c in zip(lab, labels))
+
+    def kept(i):  # class -> q renormalised over the row's `top` most probable classes (all of them: q itself)
+        order = sorted(range(k), key=lambda c: -q(i)[c])[: top if 0 < top < k else k]
+        mass = sum(q(i)[c] for c in order)
+        return {c: q(i)[c] / mass for c in order}
+
     ent = [-sum(p * math.log(p) for p in q(i)) for i in unl]
-    j_unl = sum(sum(p * big_l(i, c) for c, p in enumerate(q(i))) for i in unl) + sum(ent)
+    u_ent = [-sum(p * math.log(p) for p in kept(i).values()) for i in unl]
+    j_unl = sum(sum(p * big_l(i, c) for c, p in kept(i).items()) for i in unl) + sum(u_ent)
     marg = [sum(q(i)[c] for i in unl) / len(unl) for c in range(k)]
     mi = -sum(p * math.log(p) for p in marg) - sum(ent) / len(unl)
     j_unl += len(unl) * gamma * mi - beta * sum(ent)
@@ -329,3 +339,63 @@ def test_mc_samples_average_independent_draws():
     assert 0.15 < ratio < 0.4, ratio
     se = float((losses[1].var() / 400 + losses[4].var() / 400).sqrt())
     assert abs(float(losses[4].mean() - losses[1].mean())) < 4 * se
+
+
+# --------------------------------------------------------------------------------------------------------
+# --enumerate-top: eq. 3 over the k classes with the most mass, q(y|x) renormalised on them (docs/math.md)
+
+
+@pytest.mark.parametrize("mier", [False, True])
+@pytest.mark.parametrize("top", [1, 2])
+def test_enumerating_the_top_classes_is_j_over_n_by_hand(mier, top):
+    """Each unlabeled row's U over its `top` most probable classes with q renormalised there, MIER's I and H on
+    the whole q(y|x): against J built in plain Python (a wrong class, weight or normalisation fails)."""
+    k, lab, unl = 4, [0, 1, 2, 3], [4, 5, 6, 7, 8, 9]
+    model = TableModel(*_table(10, k, seed=5))
+    labels = [3, 0, 1, 2]
+    w = sum_weights(len(lab), len(unl))
+    cfg = ObjectiveConfig(mier=mier, beta=5.0, gamma=1.0, weights=w, enumerate_top=top)
+    loss, _ = semi_supervised_loss(model, _rows(lab), torch.tensor(labels), _rows(unl), None, cfg, 0.7)
+    j = _hand_j(model, lab, labels, unl, w.alpha, 0.7, *((5.0, 1.0) if mier else (0.0, 0.0)), top=top)
+    assert float(loss) == pytest.approx(-j / 10, rel=1e-9)
+    full = ObjectiveConfig(mier=mier, beta=5.0, gamma=1.0, weights=w)
+    whole, _ = semi_supervised_loss(model, _rows(lab), torch.tensor(labels), _rows(unl), None, full, 0.7)
+    assert float(whole) != pytest.approx(float(loss), rel=1e-6)  # the truncation changes the loss
+
+
+def test_the_truncated_bound_by_hand():
+    """Two rows, K = 3, top 2: q = (0.5, 0.3, 0.2) keeps classes 0 and 1 with q_S = (5/8, 3/8); q = (0.1, 0.2,
+    0.7) keeps 2 and 1 with q_S = (7/9, 2/9)."""
+    log_qy = torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]], dtype=torch.float64).log()
+    classes, kept = enumerated_classes(log_qy, None, 2)
+    assert classes.tolist() == [[0, 1], [2, 1]] and kept is classes
+    log_px = torch.tensor([[-10.0, -20.0], [-30.0, -40.0]], dtype=torch.float64)
+    kl = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
+    u = unlabeled_bound(Bound(log_qy, log_px, kl, classes), kl_weight=0.5)
+    log_k = math.log(3)
+
+    def row(qs, lp, kls):
+        return sum(p * (a - log_k - 0.5 * b) for p, a, b in zip(qs, lp, kls)) - sum(p * math.log(p) for p in qs)
+
+    expect = [row([5 / 8, 3 / 8], [-10, -20], [1, 2]), row([7 / 9, 2 / 9], [-30, -40], [3, 4])]
+    torch.testing.assert_close(u, torch.tensor(expect, dtype=torch.float64), rtol=1e-12, atol=1e-12)
+
+
+def test_the_truncated_bound_leaves_the_other_classes_logits_without_gradient():
+    """What the truncation leaves out (docs/math.md): U_S depends on the logits of the kept classes alone; with
+    every class kept, it is eq. 3 itself and every logit has a gradient."""
+    g = torch.Generator(DEVICE).manual_seed(0)
+    logits = torch.randn(6, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    log_px, kl = -50 * torch.rand(6, 5, generator=g, dtype=torch.float64), torch.rand(6, 5, dtype=torch.float64)
+    log_qy = torch.log_softmax(logits, -1)
+    classes, kept = enumerated_classes(log_qy, None, 2)
+    u = unlabeled_bound(Bound(log_qy, log_px.gather(1, classes), kl.gather(1, classes), kept))
+    (grad,) = torch.autograd.grad(u.sum(), logits)
+    left_out = torch.ones_like(grad, dtype=torch.bool).scatter_(1, classes, False)
+    assert grad[left_out].abs().max() < 1e-12 and (grad[~left_out].abs() > 1e-6).all()  # 0 up to rounding
+    log_qy = torch.log_softmax(logits, -1)
+    whole = unlabeled_bound(Bound(log_qy, log_px, kl))
+    (grad_all,) = torch.autograd.grad(whole.sum(), logits, retain_graph=True)
+    assert (grad_all != 0).all()
+    every = torch.arange(5).expand(6, 5)  # every class named: q_S = q, eq. 3 up to rounding
+    torch.testing.assert_close(unlabeled_bound(Bound(log_qy, log_px, kl, every)), whole, rtol=1e-12, atol=1e-10)

@@ -218,3 +218,17 @@ def test_reproduce_with_a_feature_stage_shares_it_and_adds_the_baselines_on_its_
         assert (out / "runs" / "digits" / slug / "n10" / "seed0" / ck.METRICS).exists(), slug
     t1 = (out / "table1.md").read_text()
     assert "logistic regression (labels only) on M1's code" in t1
+
+
+def test_reproduce_hands_the_enumeration_to_the_generative_rows_only(tmp_path, monkeypatch):
+    """`ssvae reproduce --enumerate-top k` trains every generative row with it; the supervised-only rows, which
+    enumerate nothing, keep the default (so their run identity does not change)."""
+    import ssvae.experiments.reproduce as rp
+    from ssvae.training.config import TrainConfig
+
+    seen = []
+    monkeypatch.setattr(rp, "run_points", lambda points, *a, **k: seen.extend(points))
+    specs = grid({1}, ["digits"], seeds=1, labels=10, ablation=[], models=("m2", "classifier"))
+    rp.run_grid(specs, tmp_path, TrainConfig(enumerate_top=2), iw_samples=0, baselines=False)
+    tops = {(p.cfg.model, p.cfg.mier): p.cfg.enumerate_top for p in seen}
+    assert tops == {("m2", False): 2, ("m2", True): 2, ("classifier", False): 0}

@@ -71,12 +71,13 @@ def _state(run):
     return ck.load_checkpoint(run / "last.pt")
 
 
-@pytest.mark.parametrize("ema, teacher", [(0.0, 0.0), (0.9, 0.0), (0.0, 0.5)])
-def test_resume_equals_uninterrupted(tmp_path, ema, teacher):
-    """Also with --ema (its average resumes) and --teacher (the graph's labels are computed again, identically)."""
+@pytest.mark.parametrize("ema, teacher, top", [(0.0, 0.0, 0), (0.9, 0.0, 0), (0.0, 0.5, 0), (0.0, 0.0, 2)])
+def test_resume_equals_uninterrupted(tmp_path, ema, teacher, top):
+    """Also with --ema (its average resumes), --teacher (the graph's labels are computed again, identically) and
+    --enumerate-top."""
     if teacher:
         pytest.importorskip("graphlearning")
-    cfg = TrainConfig(model="m2", mier=True, epochs=4, ema=ema, teacher=teacher, **FAST)
+    cfg = TrainConfig(model="m2", mier=True, epochs=4, ema=ema, teacher=teacher, enumerate_top=top, **FAST)
     train(cfg, tmp_path / "a", progress=False)
 
     class Stop(Exception):

@@ -98,7 +98,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     settings = dict(epochs=a.epochs, warmup_epochs=warmup, precision=a.precision, compile=a.compile)
     settings.update(cuda_graphs=a.cuda_graphs)
     settings.update(features=a.features, feature_epochs=a.feature_epochs, feature_code=a.feature_code)
-    settings.update(teacher=a.teacher)
+    settings.update(teacher=a.teacher, enumerate_top=a.enumerate_top)
     base = rp.base_config(a.data_dir, str(device), eval_every=a.eval_every, **settings)
     datasets, unavailable = rp.loadable([d.strip() for d in a.datasets.split(",") if d.strip()], a.data_dir)
     check_engine(out=out, **engine_options(a))
@@ -288,7 +288,7 @@ def add_reproduce_parser(sub) -> None:
     r.add_argument("--labels-ablation", default="100,250,500", help="Table 3's labels per class")
     r.add_argument("--iw-samples", type=int, default=1000, help="IWAE samples per class for Table 2")
     run_settings = ("eval_every", "precision", "compile", "cuda_graphs", "device")
-    for name in (*run_settings, "features", "feature_epochs", "feature_code", "teacher"):
+    for name in (*run_settings, "features", "feature_epochs", "feature_code", "teacher", "enumerate_top"):
         add_setting(r, name)
     add_grid_run_args(r)
     r.set_defaults(func=cmd_reproduce)

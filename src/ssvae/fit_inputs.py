@@ -18,7 +18,7 @@ from .data import UNLABELED, Dataset, Split, encode_labels, is_unlabeled, own_ma
 from .data.preprocess import Preprocessing
 from .graph.knn import graph_installed
 from .settings import KIND_WORDS, fits_kind, kinds, optional
-from .training.auto import AUTO_EPOCHS, auto_epochs, too_few_steps
+from .training.auto import AUTO_EPOCHS, auto_enumerate_top, auto_epochs, too_few_steps
 from .training.config import SETTINGS, TrainConfig
 from .training.schedule import steps_per_epoch
 
@@ -37,7 +37,7 @@ NETWORK_PARAMS = (
 # Parameters whose kind the run's settings do not declare (the estimator's own), and those that may be None.
 OWN_KINDS = {"validation_fraction": "float"}
 NULLABLE = {"features"}  # None: the inputs themselves
-AUTO_PARAMS = (*AUTO_EPOCHS, "teacher")  # parameters that take "auto": resolved by a rule measured for them
+AUTO_PARAMS = (*AUTO_EPOCHS, "teacher", "enumerate_top")  # parameters that take "auto": resolved by measured rules
 # early_stopping value -> (TrainConfig.select, where the held-out rows come from)
 SELECTION = {False: ("last", None), True: ("val-accuracy", "labeled"), "elbo": ("val-elbo", "unlabeled")}
 
@@ -58,6 +58,17 @@ def check_params(params: dict[str, Any], defaults: dict[str, Any]) -> None:
         raise ValueError(f"early_stopping must be False, True or 'elbo', got {params['early_stopping']!r}")
     if not 0 < params["validation_fraction"] < 1:
         raise ValueError(f"validation_fraction must lie in (0, 1), got {params['validation_fraction']}")
+
+
+def check_warm_start(fitted: dict[str, Any], params: dict[str, Any]) -> None:
+    """A warm start continues the fitted network: refuse a parameter of `NETWORK_PARAMS` changed since."""
+    changed = [k for k in NETWORK_PARAMS if k in fitted and fitted[k] != params[k]]
+    if changed:
+        k = changed[0]
+        raise ValueError(
+            f"warm_start continues the fitted network, but {k} changed from {fitted[k]!r} to {params[k]!r} "
+            "since it was fitted; set warm_start=False (or call clone) to fit a new one"
+        )
 
 
 def check_X(X, n_features: int | None = None, shape: tuple | None = None, who: str = "the estimator") -> np.ndarray:
@@ -100,15 +111,19 @@ def encode_y(x: np.ndarray, y, classes: np.ndarray | None) -> tuple[np.ndarray, 
     return codes, classes
 
 
-def auto_choices(params: dict[str, Any], n_rows: int, likelihood: str, codes: np.ndarray, classes) -> tuple[str, float]:
-    """The feature stage and the teacher's weight a fit uses: the parameters, or where they are "auto" the rules
-    measured for them (`ssvae.core.features.auto_features`, `auto_teacher`) by the rows and labels per class."""
+def auto_choices(
+    params: dict[str, Any], n_rows: int, likelihood: str, codes: np.ndarray, classes
+) -> tuple[str, float, int]:
+    """The feature stage, the teacher's weight and the classes enumerated a fit uses: the parameters, or where they
+    are "auto" the rules measured for them (`ssvae.core.features.auto_features`, `auto_teacher`,
+    `ssvae.training.auto.auto_enumerate_top`) by the rows, the classes and the labels per class."""
     per_class = int((codes >= 0).sum()) / max(len(classes), 1)
     features = params["features"]
     if features == "auto":
         features = auto_features(n_rows, likelihood, per_class, graph=graph_installed())
     teacher = auto_teacher(features, per_class) if params["teacher"] == "auto" else params["teacher"]
-    return features, teacher
+    top = params["enumerate_top"]
+    return features, teacher, auto_enumerate_top(len(classes)) if top == "auto" else top
 
 
 def fit_data(

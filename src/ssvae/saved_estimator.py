@@ -28,6 +28,7 @@ def saved_record(est: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         "n_features_in": est.n_features_in_,
         "likelihood": est.likelihood_,
         "teacher": est.teacher_,
+        "enumerate_top": est.enumerate_top_,
         "best_epoch": est.best_epoch_,
         "n_iter": est.n_iter_,
         "step": est.train_state_["step"],
@@ -55,6 +56,7 @@ def restore_fitted(est: Any, model: nn.Module, config: dict[str, Any], pre: Prep
     est.likelihood_ = config["model_config"].get("likelihood", "bernoulli")
     est.features_ = (config.get("features") or {}).get("name", NO_FEATURES)
     est.teacher_ = info.get("teacher", 0.0)  # what a warm start after loading trains with
+    est.enumerate_top_ = info.get("enumerate_top", 0)
     est.history_ = info.get("history", [])
     est.best_epoch_, est.n_iter_ = info.get("best_epoch", 0), info.get("n_iter", 0)
     derived = {k: config[k] for k in ("input_dim", "num_classes", "classes")}

@@ -125,8 +125,8 @@ class Featurized(SemiSupervisedVAE):
                 return reparameterize(mu, logvar, gen)
             return mu
 
-    def bound(self, x, y, gen):
-        return self.model.bound(self.code(x, gen), y, gen)
+    def bound(self, x, y, gen, top=0):
+        return self.model.bound(self.code(x, gen), y, gen, top)
 
     def log_importance_weights(self, x, gen):
         return self.model.log_importance_weights(self.code(x), gen)

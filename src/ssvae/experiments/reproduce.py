@@ -88,8 +88,8 @@ def run_grid(
         effective(replace(base, dataset=s.dataset, model=s.model, mier=s.mier, labels_per_class=s.labels, seed=s.seed))
         for s in specs
     ]
-    # the supervised-only rows have no unlabeled term for a graph teacher to sit beside
-    cfgs = [replace(c, teacher=0.0) if MODELS[c.model].supervised_only else c for c in cfgs]
+    # the supervised-only rows have no unlabeled term for a graph teacher to sit beside, nor classes to enumerate
+    cfgs = [replace(c, teacher=0.0, enumerate_top=0) if MODELS[c.model].supervised_only else c for c in cfgs]
     points = [Point(c, s.path, 0 if MODELS[s.model].supervised_only else iw_samples) for c, s in zip(cfgs, specs)]
     run_points(points, out, engine, budget, jobs=jobs, figures=figures, **engine_options)
     if baselines:

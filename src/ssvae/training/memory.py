@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..core.features import FEATURES, featurized
+from ..core.interface import enumerated_count
 from ..core.models import MODELS, model_config
 from ..errors import SSVAEError
 from .config import TrainConfig
@@ -40,7 +41,7 @@ def step_bytes(cfg: TrainConfig, input_dim: int, num_classes: int, n_labeled: in
             stage = FEATURES[cfg.features].cls(input_dim, FEATURES[cfg.features].config())
             width, units = stage.cfg.z_dim, layer_units(stage.enc)  # the frozen stage: its encoder, forward only
         units += layer_units(entry.cls(width, num_classes, model_config(cfg.model, **cfg.model_options)))
-    per_class = 1 if entry.supervised_only else num_classes
+    per_class = 1 if entry.supervised_only else enumerated_count(num_classes, cfg.enumerate_top)
     rows = cfg.mc_samples * (min(cfg.labeled_batch_size, n_labeled) + min(cfg.batch_size, n_unlabeled) * per_class)
     return rows * units * FLOATS_PER_UNIT * 4, rows
 
@@ -87,7 +88,8 @@ def check_step_memory(
         return
     raise SSVAEError(
         f"one training step would need about {need / 2**30:,.1f} GiB ({rows:,} rows: mc_samples {cfg.mc_samples} x "
-        f"(a labeled batch + an unlabeled batch x {num_classes} classes) through {cfg.model}'s layers), but this "
+        f"(a labeled batch + an unlabeled batch x {enumerated_count(num_classes, cfg.enumerate_top)} classes) through "
+        f"{cfg.model}'s layers), but this "
         f"{device.type.upper()} has {have / 2**30:,.1f} GiB free; lower mc_samples or batch_size "
         "(--mc-samples, --batch-size)"
     )

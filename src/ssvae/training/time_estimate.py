@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 
 from ..core.features import build_network, build_stage, featurized, stage_spec
+from ..core.interface import enumerated_count
 from ..core.models import model_config
 from ..core.objectives import ObjectiveConfig, loss_function
 from ..data import resolve_device
@@ -122,6 +123,8 @@ def announce(cfg: TrainConfig, dim: int, k: int, n_labeled: int, n_unlabeled: in
     if warm:  # a warm start keeps its stage 1
         stages = stages[-1:]
     what = ", then ".join(f"{s.name} for {s.epochs} epochs of {s.steps_per_epoch} steps" for s in stages)
+    if enumerated_count(k, cfg.enumerate_top) < k:
+        what += f" (its unlabeled rows' bound over their top {cfg.enumerate_top} of {k} classes)"
     total = sum(s.seconds for s in stages)
     short = too_few_steps(stages[-1].epochs, stages[-1].steps_per_epoch)
     few = ""

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ..distributions import gaussian_log_prob, kl_std_normal, reparameterize, standard_normal, std_normal_log_prob
-from ..interface import Bound, ModelConfig, SemiSupervisedVAE, all_classes, upcast
+from ..interface import Bound, ModelConfig, SemiSupervisedVAE, all_classes, enumerated_classes, upcast
 from ..layers import Gaussian, JointInput
 from ..likelihoods import make_likelihood
 
@@ -72,17 +72,17 @@ class ADGM(SemiSupervisedVAE):
         mu_pa, lv_pa = self.p_a(self.pa_in(x, z, classes=classes))
         return log_px, z, mu_z, lv_z, gaussian_log_prob(a.unsqueeze(1), mu_pa, lv_pa)
 
-    def bound(self, x: Tensor, y: Tensor | None, gen: torch.Generator | None) -> Bound:
+    def bound(self, x: Tensor, y: Tensor | None, gen: torch.Generator | None, top: int = 0) -> Bound:
         mu_a, lv_a = self.q_a(x)
         a = reparameterize(mu_a, lv_a, gen)  # the one a shared by q(y|a,x) and every class below
         log_qy = torch.log_softmax(upcast(self._logits(x, a)), -1)
-        classes = all_classes(len(x), self.num_classes, x.device) if y is None else y.unsqueeze(1)
+        classes, kept = enumerated_classes(log_qy, y, top)  # chosen by q(y|a,x) at that same a
         log_px, _, mu_z, lv_z, log_pa = self._per_class(x, a, classes, gen)
         log_qa = gaussian_log_prob(a, mu_a, lv_a).unsqueeze(1)
         kl = kl_std_normal(mu_z, lv_z) + log_qa - log_pa  # z exact given a; a by its one sample
         if y is not None:
             log_px, kl = log_px.squeeze(1), kl.squeeze(1)
-        return Bound(log_qy, log_px, kl)
+        return Bound(log_qy, log_px, kl, kept)
 
     def latent_mean(self, x: Tensor) -> Tensor:
         """z's mean at a = the mean of q(a|x), mixed over q(y|a,x)."""

@@ -23,7 +23,7 @@ from ..distributions import (
     standard_normal,
     std_normal_log_prob,
 )
-from ..interface import Bound, ModelConfig, SemiSupervisedVAE, all_classes
+from ..interface import Bound, ModelConfig, SemiSupervisedVAE, all_classes, enumerated_classes
 from ..layers import Gaussian, JointInput, mlp
 from ..likelihoods import make_likelihood
 
@@ -99,9 +99,9 @@ class LVAE(SemiSupervisedVAE):
             layers.append((z, mu, lv, mu_p, lv_p))
         return z, layers
 
-    def bound(self, x: Tensor, y: Tensor | None, gen: torch.Generator | None) -> Bound:
+    def bound(self, x: Tensor, y: Tensor | None, gen: torch.Generator | None, top: int = 0) -> Bound:
         log_qy = self.predict_log_proba(x)
-        classes = all_classes(len(x), self.num_classes, x.device) if y is None else y.unsqueeze(1)
+        classes, kept = enumerated_classes(log_qy, y, top)
         z1, layers = self._ladder(x, classes, gen)
         log_px = self.lik.log_prob(self.p_x(z1), x)
         _, mu, lv, _, _ = layers[0]
@@ -110,7 +110,7 @@ class LVAE(SemiSupervisedVAE):
             kl = kl + kl_gaussians(mu, lv, mu_p, lv_p)
         if y is not None:
             log_px, kl = log_px.squeeze(1), kl.squeeze(1)
-        return Bound(log_qy, log_px, kl)
+        return Bound(log_qy, log_px, kl, kept)
 
     def latent_mean(self, x: Tensor) -> Tensor:
         """The bottom latent z_1 (the largest), from the top-down pass at posterior means, mixed over q(y|x)."""

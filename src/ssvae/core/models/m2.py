@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..distributions import gaussian_log_prob, kl_std_normal, reparameterize, standard_normal, std_normal_log_prob
-from ..interface import Bound, ModelConfig, SemiSupervisedVAE, all_classes
+from ..interface import Bound, ModelConfig, SemiSupervisedVAE, all_classes, enumerated_classes
 from ..layers import Gaussian, JointInput, mlp
 from ..likelihoods import make_likelihood
 
@@ -58,12 +58,13 @@ class M2(SemiSupervisedVAE):
         log_px = self.lik.log_prob(self.decode_logits(z, classes), x)
         return log_px, kl_std_normal(mu, logvar)
 
-    def bound(self, x: Tensor, y: Tensor | None, gen: torch.Generator | None) -> Bound:
+    def bound(self, x: Tensor, y: Tensor | None, gen: torch.Generator | None, top: int = 0) -> Bound:
         log_qy = self.predict_log_proba(x)
-        if y is None:
-            return Bound(log_qy, *self._per_class(x, all_classes(len(x), self.num_classes, x.device), gen))
-        log_px, kl = self._per_class(x, y.unsqueeze(1), gen)
-        return Bound(log_qy, log_px.squeeze(1), kl.squeeze(1))
+        classes, kept = enumerated_classes(log_qy, y, top)
+        log_px, kl = self._per_class(x, classes, gen)
+        if y is not None:
+            log_px, kl = log_px.squeeze(1), kl.squeeze(1)
+        return Bound(log_qy, log_px, kl, kept)
 
     def log_importance_weights(self, x: Tensor, gen: torch.Generator | None) -> Tensor:
         classes = all_classes(len(x), self.num_classes, x.device)
