@@ -79,8 +79,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--compare", nargs=3, action="append", metavar=("NAME", "REFERENCE", "VARIANT"), required=True)
     p.add_argument("--out", type=Path, required=True, help="OUT.md and OUT.json")
+    p.add_argument("--skip-empty", action="store_true", help="leave out comparisons with no seed on both sides")
     a = p.parse_args()
-    rows = [compare(*c) for c in a.compare]
+    rows = [r for r in (compare(*c) for c in a.compare) if r["seeds"] or not a.skip_empty]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
     a.out.with_suffix(".md").write_text(markdown(rows))

@@ -110,6 +110,8 @@ def test_fit_time_benchmark_prints_each_method_with_its_ratio_to_label_spreading
     saved = json.loads((tmp_path / "t.json").read_text())
     assert all(0 <= r["accuracy"] <= 100 and r["seconds"] > 0 for r in saved["rows"])
     assert saved["machine"].endswith(" threads") and saved["machine"] in out  # every time in it is that machine's
+    ours = saved["rows"][0]  # the estimator's own training, a part of its wall time
+    assert ours["method"] == "ssvae" and 0 < ours["model_seconds"] < ours["seconds"]
 
 
 def test_pack_small_keeps_what_a_report_needs_and_no_checkpoint(tmp_path):

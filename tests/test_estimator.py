@@ -358,13 +358,19 @@ def test_enumerate_top_auto_is_two_classes_from_ten_classes_on(tmp_path):
 
 def test_auto_epochs_follow_the_number_of_steps_an_epoch_takes():
     """epochs="auto" (the default): passes for about 5,000 optimizer steps (the feature stage: 9,000), at least 20
-    (30) and at most 100: 20 and 30 on Fashion-MNIST's 55,000 training images, 100 on digits' 1,500."""
-    from ssvae.training.auto import auto_epochs
+    (30) and at most 100, the model at least 1,000 steps: 20 and 30 on Fashion-MNIST's 55,000 training images, 100
+    on digits' 1,500; batch_size="auto": an eighth of the unlabeled rows, 16 to 200."""
+    from ssvae.training.auto import auto_batch, auto_epochs
 
     assert SemiSupervisedClassifier().epochs == SemiSupervisedClassifier().feature_epochs == "auto"
+    assert SemiSupervisedClassifier().batch_size == "auto"
     assert auto_epochs("epochs", 549) == 20  # Fashion-MNIST in batches of 100: 10 would give 5,490 steps
     assert auto_epochs("epochs", 100) == 50 and auto_epochs("epochs", 99) == 51  # ceil(5000 / 99)
-    assert auto_epochs("epochs", 12) == 100 and auto_epochs("epochs", 0) == 100  # digits; a cap, not 5,000
+    assert auto_epochs("epochs", 12) == 100  # digits: the cap, not 5,000 steps
+    # small data (issue 47): the cap lifted to make at least 1,000 steps, in batches of an eighth of the rows
+    assert auto_epochs("epochs", 6) == 167 and auto_epochs("epochs", 0) == 1000 and auto_epochs("epochs", 10) == 100
+    assert auto_epochs("feature_epochs", 6) == 100  # stage 1 keeps its cap
+    assert [auto_batch(n) for n in (50, 128, 1000, 1599, 1600, 55_000)] == [16, 16, 125, 199, 200, 200]
     assert auto_epochs("feature_epochs", 550) == 30 and auto_epochs("feature_epochs", 200) == 45
     xtr, y_semi, _, _ = digits_semi()  # 1,497 rows: 13 steps of 100 unlabeled rows an epoch
     est = SemiSupervisedClassifier(**TINY).partial_fit(xtr / 16, y_semi)
@@ -387,14 +393,18 @@ def test_a_fit_with_fewer_steps_than_the_rule_says_so(capsys):
     y = np.full(300, -1)
     y[:30] = np.arange(30) % 3
     small = dict(hidden=8, z_dim=2, classifier_hidden=8, device=DEVICE, precision="fp32", random_state=0)
-    small.update(batch_size=100)  # 270 unlabeled rows: 2 steps an epoch; the rule: 100 epochs, 200 steps
+    small.update(batch_size=100)  # 270 unlabeled rows: 2 steps an epoch; the rule: 500 epochs, 1,000 steps
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         clf = SemiSupervisedClassifier(epochs="auto", **small).fit(x, y)  # the rule: no warning
-    assert clf.config_["config"]["epochs"] == 100
-    with pytest.warns(ConvergenceWarning, match=r"made 6 optimizer steps \(3 epochs of 2\), fewer than the 200"):
+    assert clf.config_["config"]["epochs"] == 500
+    with pytest.warns(ConvergenceWarning, match=r"made 6 optimizer steps \(3 epochs of 2\), fewer than the 1000"):
         fitted = SemiSupervisedClassifier(epochs=3, verbose=True, **small).fit(x, y)
-    assert "(6 steps: fewer than the 200 the rule gives these rows" in capsys.readouterr().err
+    assert "(6 steps: fewer than the 1000 the rule gives these rows" in capsys.readouterr().err
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         fitted.partial_fit(x, y)  # partial_fit: one epoch by design, never warned
+    small.pop("batch_size")  # "auto": an eighth of the 270 unlabeled rows, 8 steps an epoch, 125 epochs by the rule
+    with pytest.warns(ConvergenceWarning, match=r"made 8 optimizer steps \(1 epochs of 8\), fewer than the 1000"):
+        auto = SemiSupervisedClassifier(epochs=1, **small).fit(x, y)
+    assert auto.config_["config"]["batch_size"] == auto.config_["config"]["labeled_batch_size"] == 33

@@ -46,10 +46,11 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         code (`feature_code`); predict, transform, sample and save go through both stages. "auto": for at least
         10000 rows of intensities (images), "calder" taught by the graph at few labels per class (`teacher`), else
         "m1" up to 30 labels per class, else None (what measured best: the guide; `features_` says which).
-    epochs, feature_epochs
+    epochs, feature_epochs, batch_size
         passes of the model's and of the feature stage's training. "auto" (default): enough for about 5,000 (stage 1:
-        9,000) optimizer steps, at least 20 (30) and at most 100 (`ssvae.training.auto`: what was measured); a fit
-        with fewer steps than that says so (verbose) and warns (ConvergenceWarning).
+        9,000) optimizer steps, at least 20 (30) and at most 100, and the model at least 1,000 steps, in batches of an
+        eighth of the unlabeled rows, 16 to 200 (`ssvae.training.auto`: what was measured); a fit with fewer steps
+        than the rule says so (verbose) and warns (ConvergenceWarning).
     mier
         add the MIER regulariser (eq. 7/9) with weights `beta` (entropy) and `gamma` (mutual information). Off
         by default: where labels are scarce, validation preferred M2 without it (Fashion-MNIST, 10 labels per class,
@@ -103,7 +104,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         alpha: float | None = None,
         weighting: str = "sum",
         epochs: int | str = "auto",
-        batch_size: int = 200,
+        batch_size: int | str = "auto",
         lr: float = 1e-3,
         ema: float = 0.0,
         teacher: float | str = "auto",

@@ -18,7 +18,7 @@ from .data import UNLABELED, Dataset, Split, encode_labels, is_unlabeled, own_ma
 from .data.preprocess import Preprocessing
 from .graph.knn import graph_installed
 from .settings import KIND_WORDS, fits_kind, kinds, optional
-from .training.auto import AUTO_EPOCHS, auto_enumerate_top, auto_epochs, too_few_steps
+from .training.auto import AUTO_EPOCHS, auto_batch, auto_enumerate_top, auto_epochs, too_few_steps
 from .training.config import SETTINGS, TrainConfig
 from .training.schedule import steps_per_epoch
 
@@ -37,7 +37,8 @@ NETWORK_PARAMS = (
 # Parameters whose kind the run's settings do not declare (the estimator's own), and those that may be None.
 OWN_KINDS = {"validation_fraction": "float"}
 NULLABLE = {"features"}  # None: the inputs themselves
-AUTO_PARAMS = (*AUTO_EPOCHS, "teacher", "enumerate_top")  # parameters that take "auto": resolved by measured rules
+# parameters that take "auto": resolved by measured rules
+AUTO_PARAMS = (*AUTO_EPOCHS, "batch_size", "teacher", "enumerate_top")
 # early_stopping value -> (TrainConfig.select, where the held-out rows come from)
 SELECTION = {False: ("last", None), True: ("val-accuracy", "labeled"), "elbo": ("val-elbo", "unlabeled")}
 
@@ -161,8 +162,11 @@ def fit_config(
 ) -> TrainConfig:
     """The run's settings: every parameter named like a setting (`TrainConfig`) or a model option (`MODEL_OPTIONS`)
     passes through under its own name, and is checked by the same declarations; "auto" epochs resolved for these
-    rows (`AUTO_EPOCHS`); `epochs`: this call's (partial_fit: 1), None for the parameter's."""
+    rows (`AUTO_EPOCHS`), as is an "auto" batch size (`auto_batch`); `epochs`: this call's (partial_fit: 1), None
+    for the parameter's."""
     n_labeled, n_unlabeled, batch = len(split.labeled), len(split.unlabeled), params["batch_size"]
+    if batch == "auto":
+        batch = auto_batch(n_unlabeled or n_labeled)
     same = {k: params[k] for k in SETTINGS if k in params and k not in ("epochs", "warmup_epochs", "batch_size")}
     options = {k: params[k] for k in MODEL_OPTIONS if k in params and k != "likelihood" and params[k] is not None}
     model = params["model"]
