@@ -10,6 +10,9 @@ choose). One process per core, one thread each; rows append to `--out` (JSON lin
     python benchmarks/small_tables.py --phase choose --out results/small-tables/choose.jsonl
     python benchmarks/small_tables.py --phase report --out results/small-tables/report.jsonl
     python benchmarks/small_tables.py --table results/small-tables/report.jsonl   # the markdown table
+
+`--tables fashion-mnist-500` (any `fashion-mnist-N`, with `--data-dir`) runs a subset of N Fashion-MNIST training
+images instead, drawn stratified by the split's seed, as uint8 images (the estimator's Bernoulli decoder).
 """
 
 from __future__ import annotations
@@ -56,11 +59,25 @@ CANDIDATES = {
 }
 
 
-def split(table: str, fraction: float, seed: int):
+def load(table: str, seed: int, data_dir: str | None):
+    """A bundled scikit-learn table, or `fashion-mnist-N`: N training images drawn stratified by `seed`."""
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
 
-    x, y = getattr(datasets, f"load_{table}")(return_X_y=True)
+    if table.startswith("fashion-mnist-"):
+        from ssvae import load_dataset
+
+        ds = load_dataset("fashion-mnist", data_dir)
+        n = int(table.rsplit("-", 1)[1])
+        rows, _ = train_test_split(np.arange(len(ds.y_train)), train_size=n, stratify=ds.y_train, random_state=seed)
+        return ds.x_train[rows], ds.y_train[rows]
+    return getattr(datasets, f"load_{table}")(return_X_y=True)
+
+
+def split(table: str, fraction: float, seed: int, data_dir: str | None = None):
+    from sklearn.model_selection import train_test_split
+
+    x, y = load(table, seed, data_dir)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.3, stratify=y, random_state=seed)
     k = len(np.unique(y))
     n_lab = max(k, int(round(fraction * len(y_tr))))
@@ -80,8 +97,8 @@ def one(job: tuple) -> list[dict]:
     from ssvae import SemiSupervisedClassifier
 
     torch.set_num_threads(1)
-    table, fraction, seed, methods = job
-    x_tr, y_semi, x_te, y_te, lab = split(table, fraction, seed)
+    table, fraction, seed, methods, data_dir = job
+    x_tr, y_semi, x_te, y_te, lab = split(table, fraction, seed, data_dir)
     n_unl = int((y_semi < 0).sum())
     rows = []
     for method in methods:
@@ -115,6 +132,7 @@ def baselines(x_tr, y_semi, x_te, y_te, lab) -> list[dict]:
 
     from ssvae.evaluation.baselines import BASELINES
 
+    x_tr, x_te = x_tr.reshape(len(x_tr), -1), x_te.reshape(len(x_te), -1)  # images: their pixels as a table
     scaler = StandardScaler().fit(x_tr)
     s_tr, s_te = scaler.transform(x_tr), scaler.transform(x_te)
     unl = np.setdiff1d(np.arange(len(y_semi)), lab)
@@ -175,6 +193,8 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--seeds", type=int, nargs="+", help="these splits of the phase's (default: all five)")
     p.add_argument("--table", type=Path, help="print the table of these rows and stop")
+    p.add_argument("--tables", nargs="+", default=list(TABLES), help="scikit-learn's tables, or fashion-mnist-N")
+    p.add_argument("--data-dir", help="where fashion-mnist.npz lies (for fashion-mnist-N)")
     a = p.parse_args()
     if a.table:
         print(table(a.table), end="")
@@ -185,7 +205,7 @@ def main() -> None:
     if a.out.exists():
         done = {(r["table"], r["fraction"], r["seed"]) for r in map(json.loads, a.out.read_text().splitlines())}
     seeds = a.seeds or SEEDS[a.phase]
-    jobs = [(t, f, s, methods) for s in seeds for t in TABLES for f in FRACTIONS if (t, f, s) not in done]
+    jobs = [(t, f, s, methods, a.data_dir) for s in seeds for t in a.tables for f in FRACTIONS if (t, f, s) not in done]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(a.jobs) as pool:
         for rows in pool.map(one, jobs):
