@@ -53,7 +53,7 @@ def unlabeled_bound(b: Bound, kl_weight: float = 1.0, entropy_weight: float = 1.
 
 
 def truncated_posterior(log_qy: Tensor, classes: Tensor) -> Tensor:
-    """log q_S(y|x) = log q(y|x) - log sum_{y' in S} q(y'|x) for the classes S of each row ([B, k] -> [B, k]):
+    """log q_S(y|x) = log q(y|x) - log sum_{c in S} q(c|x) for the classes S of each row ([B, k] -> [B, k]):
     q(y|x) restricted to S and renormalised. Eq. 3 with q_S for q is the ELBO of the variational family whose y
     is drawn from q_S, so it bounds log p(x) as U does; it depends on the logits of S alone (docs/math.md)."""
     kept = log_qy.gather(-1, classes)
