@@ -202,7 +202,7 @@ def test_estimator_reports_stage_1_like_stage_2_after_saying_what_it_will_train(
     lines = capsys.readouterr().err.strip().splitlines()
     assert re.fullmatch(
         r"ssvae: fitting stage 1 \(m1\) for 3 epochs of 3 steps, then m2 for 2 epochs of 2 steps \(4 steps: fewer than "
-        r"the 200 the rule gives these rows, epochs='auto'\), on 30 labeled and 270 unlabeled rows: about \S+ on this "
+        r"the 1000 the rule gives these rows, epochs='auto'\), on 30 labeled and 270 unlabeled rows: about \S+ on this "
         r"machine",
         lines[0],
     ), lines[0]
