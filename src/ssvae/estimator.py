@@ -63,7 +63,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
     enumerate_top
         the unlabeled rows' bound over only the k classes q(y|x) gives most mass, q renormalised on them: about
         k/K of their generative work (0: every class, the paper's; the manual's math page). "auto" (default): 2
-        with at least 10 classes, where it measured level at a third of the time, else 0 (`enumerate_top_`).
+        with at least 10 classes, where it measured level at half of stage 2's time, else 0 (`enumerate_top_`).
     ema
         keep an exponential moving average of the weights (decay `ema` per step, 0: off, the default) and
         predict with it; training is unchanged. A warm start begins a new average from the fitted weights.
