@@ -34,16 +34,15 @@ def accuracies(patterns: str, n: int, which: str) -> dict[int, float]:
 
 
 def baselines_at(roots: list[Path], n: int, seeds: list[int]) -> dict[str, dict[int, float]]:
-    """slug -> seed -> test accuracy at `n` labels per class, from the first root that has the slug there on every
-    one of `seeds` (the default's splits)."""
-    out: dict[str, dict[int, float]] = {}
+    """slug -> seed -> test accuracy at `n` labels per class, gathered over the roots (a seed from the first root that
+    has it), for the slugs found on every one of `seeds` (the default's splits)."""
+    found: dict[str, dict[int, float]] = {}
     for root in roots:
         for d in sorted(root.iterdir()) if root.is_dir() else []:
-            if d.name in ALL_BASELINES and d.name not in out:
-                found = accuracies_by_seed(str(d / f"n{n}" / "seed*"), "last")
-                if set(seeds) <= set(found):
-                    out[d.name] = found
-    return out
+            if d.name in ALL_BASELINES:
+                for seed, accuracy in accuracies_by_seed(str(d / f"n{n}" / "seed*"), "last").items():
+                    found.setdefault(d.name, {}).setdefault(seed, accuracy)
+    return {slug: by_seed for slug, by_seed in found.items() if set(seeds) <= set(by_seed)}
 
 
 def entry(n: int, default: tuple[str, str], ssvae: list[tuple[str, str]], roots: list[Path]) -> dict:

@@ -11,6 +11,7 @@ for run in "$campaign"/runs/*-n*-s*-t*; do
   b=$(basename "$run") features=${b%%-n*} rest=${b#*-n}
   n=${rest%%-s*} rest=${rest#*-s} seed=${rest%%-t*} weight=${rest#*-t}
   case "$features:$weight" in
+    *-top*) continue ;;  # results/enumerate-top/collect.sh copies these
     calder:*) dest=$root/results/teacher/runs/fashion-mnist/calder-t$weight ;;
     m1:0) dest=$root/results/curve-scarce/runs/fashion-mnist/m1-m2 ;;
     none:0) dest=$root/results/curve-scarce/runs/fashion-mnist/m2-pixels ;;
