@@ -136,3 +136,27 @@ def test_pack_small_keeps_what_a_report_needs_and_no_checkpoint(tmp_path):
         names = set(tar.getnames())
     kept = {f"{run.relative_to(tmp_path)}/{n}" for n in ("config.json", "split.npz", "metrics.jsonl", "metrics.json")}
     assert names == kept | {f"paper/{n}" for n in ("grid.json", "table1.md", "table1.csv", "README.md")}
+
+
+def test_curve_summary_gathers_a_baselines_seeds_over_the_roots(tmp_path):
+    """benchmarks/curve_summary.py: a baseline whose seeds lie in two results folders (seeds 0-2 in one, 3-4 added
+    later in another) is scored on all five; one missing a seed of the default's is left out; a seed in both
+    roots is taken from the first."""
+    import json
+
+    import curve_summary
+
+    def write(root, slug, seed, accuracy):
+        run = tmp_path / root / slug / "n10" / f"seed{seed}"
+        run.mkdir(parents=True)
+        metrics = {"seed": seed, "epochs": 1, "best": {"test_accuracy": 0.0}, "last": {"test_accuracy": accuracy}}
+        (run / "metrics.json").write_text(json.dumps(metrics))
+
+    for seed in (0, 1, 2):
+        write("old", "graph-poisson", seed, 60.0 + seed)
+        write("old", "sklearn-logreg", seed, 50.0)
+    for seed in (2, 3, 4):
+        write("new", "graph-poisson", seed, 70.0 + seed)
+    found = curve_summary.baselines_at([tmp_path / "old", tmp_path / "new"], 10, [0, 1, 2, 3, 4])
+    assert found == {"graph-poisson": {0: 60.0, 1: 61.0, 2: 62.0, 3: 73.0, 4: 74.0}}
+    assert set(curve_summary.baselines_at([tmp_path / "old"], 10, [0, 1, 2])) == {"graph-poisson", "sklearn-logreg"}

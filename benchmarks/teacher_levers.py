@@ -1,0 +1,195 @@
+"""Levers on the graph teacher (issue 43): can the teacher of `--teacher` know more than Poisson learning on the
+feature stage's code? Measured on a finished taught run (its feature stage, its student, its split), without
+training another M2: each lever's labels for the training rows, scored on the unlabeled rows (what the teacher
+hands the student) and on the validation rows, both transductively (the validation rows are nodes of every graph,
+unlabeled). The test split is never read.
+
+The levers (`--levers`):
+  student        the run's own M2: q(y|x)'s class (the bar a better teacher has to clear)
+  code           Poisson learning on the code, balanced from 5 labels per class (the teacher as it is)
+  code-balanced  the same, balanced whatever the label count
+  rounds         the graph rebuilt on the student's penultimate layer (Iscen et al.'s rounds, one round)
+  selftrain:M:R  R rounds of: the M most confident rows of each class (margin) join the labels, Poisson again
+  mbo            PoissonMBO (graphlearning's volume-constrained MBO) on the code
+  views          the pixels' graph alone, the union of the code's and the pixels' graphs, their scores summed
+  mlp:VIEW:E     a student without the generative model: an MLP (two hidden layers of 600) trained E epochs on
+                 the labels and the teacher's classes weighted by its confidence, on VIEW (pixels or code)
+
+    python benchmarks/teacher_levers.py --run CAMPAIGN/runs/calder-n10-s0-t0.01-top2 --data-dir ../shared/data \
+        --levers student code rounds selftrain:100:3 mbo views mlp:pixels:10 --out results/teacher-levers/rows.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ssvae import load_dataset
+from ssvae.data.device import to_unit
+from ssvae.graph.knn import K, graphlearning, knn_graph
+from ssvae.graph.teacher import balanced, decided_scores, pseudo_labels
+from ssvae.records.saved import load_model
+
+
+class Probe:
+    """A run's rows in graph order (labeled, unlabeled, validation), its code, its student's outputs."""
+
+    def __init__(self, run: Path, data_dir: str | None):
+        self.model = load_model(run / "model-last")[0]
+        ds = load_dataset(json.loads((run / "config.json").read_text())["config"]["dataset"], data_dir)
+        x = to_unit(torch.from_numpy(ds.x_train.reshape(len(ds.x_train), -1))).numpy()
+        split = np.load(run / "split.npz")
+        order = np.concatenate([split["labeled"], split["unlabeled"], split["validation"]])
+        self.x, self.y = x[order], ds.y_train[order]
+        self.n_lab, self.n_unl = len(split["labeled"]), len(split["unlabeled"])
+        self.num_classes = ds.num_classes
+        self.code = self.each(self.model.code)
+        self.graphs: dict[str, object] = {}
+
+    @torch.no_grad()
+    def each(self, f, batch: int = 5000) -> np.ndarray:
+        t = torch.from_numpy(self.x)
+        return torch.cat([f(t[i : i + batch]).float() for i in range(0, len(t), batch)]).numpy()
+
+    def graph(self, name: str, rows: np.ndarray):
+        if name not in self.graphs:
+            self.graphs[name] = knn_graph(rows, K)[0]
+        return self.graphs[name]
+
+    def scores(self, predicted: np.ndarray) -> dict[str, float]:
+        unl = slice(self.n_lab, self.n_lab + self.n_unl)
+        val = slice(self.n_lab + self.n_unl, None)
+        return {
+            "unlabeled": 100 * float((predicted[unl] == self.y[unl]).mean()),
+            "validation": 100 * float((predicted[val] == self.y[val]).mean()),
+        }
+
+    def poisson(self, weights, labeled: np.ndarray, labels: np.ndarray, balance: bool, method: str = "poisson"):
+        priors = np.bincount(labels, minlength=self.num_classes) / len(labels) if balance else None
+        model = getattr(graphlearning().ssl, method)(weights, class_priors=priors)
+        model.fit(labeled, labels)
+        return model.predict(), decided_scores(model) if method == "poisson" else model.prob
+
+
+def margins(scores: np.ndarray) -> np.ndarray:
+    top2 = np.sort(scores, axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
+
+
+def lever_rows(p: Probe, lever: str) -> list[tuple[str, np.ndarray]]:
+    """(row name, the class of every node) for one lever."""
+    lab = np.arange(p.n_lab)
+    y_lab = p.y[: p.n_lab]
+    usual = balanced(y_lab, p.num_classes)
+    name, *args = lever.split(":")
+    if name == "student":
+        return [("student", p.each(p.model.predict_log_proba).argmax(1))]
+    if name == "code":
+        return [(f"code (balanced: {usual})", p.poisson(p.graph("code", p.code), lab, y_lab, usual)[0])]
+    if name == "code-balanced":
+        return [("code, balanced", p.poisson(p.graph("code", p.code), lab, y_lab, True)[0])]
+    if name == "rounds":
+        hidden = p.each(p.model.features)
+        return [("graph on the student's layer", p.poisson(p.graph("student", hidden), lab, y_lab, usual)[0])]
+    if name == "mbo":
+        return [("PoissonMBO on the code", p.poisson(p.graph("code", p.code), lab, y_lab, True, "poisson_mbo")[0])]
+    if name == "selftrain":
+        per_class, rounds = int(args[0]), int(args[1])
+        weights = p.graph("code", p.code)
+        predicted, scores = p.poisson(weights, lab, y_lab, usual)
+        labeled, labels, out = lab, y_lab, []
+        for r in range(rounds):
+            m = margins(scores)
+            m[labeled] = -np.inf
+            joined = np.concatenate(
+                [
+                    np.flatnonzero(predicted == c)[np.argsort(-m[predicted == c])][:per_class]
+                    for c in range(p.num_classes)
+                ]
+            )
+            joined = joined[np.isfinite(m[joined])]
+            labeled, labels = np.concatenate([labeled, joined]), np.concatenate([labels, predicted[joined]])
+            predicted, scores = p.poisson(weights, labeled, labels, usual)
+            out.append((f"self-training {per_class} a class, round {r + 1}", predicted))
+        return out
+    if name == "views":
+        w_code, w_pixels = p.graph("code", p.code), p.graph("pixels", p.x)
+        code_pred, code_scores = p.poisson(w_code, lab, y_lab, usual)
+        pixel_pred, pixel_scores = p.poisson(w_pixels, lab, y_lab, usual)
+        union = p.poisson(w_code + w_pixels, lab, y_lab, usual)[0]
+        return [
+            ("pixels' graph", pixel_pred),
+            ("union of the code's and the pixels' graphs", union),
+            ("code's and pixels' scores summed", (code_scores + pixel_scores).argmax(1)),
+        ]
+    if name == "mlp":
+        view, epochs = args[0], int(args[1])
+        return [(f"MLP on the {view}, {epochs} epochs", mlp_student(p, view, epochs))]
+    raise SystemExit(f"unknown lever {lever!r}")
+
+
+def mlp_student(p: Probe, view: str, epochs: int) -> np.ndarray:
+    """An MLP fitted to the labels (weight 10) and the teacher's classes (weight: its confidence), its last epoch."""
+    rows = torch.from_numpy(p.x if view == "pixels" else p.code)
+    taught = pseudo_labels(p.code[: p.n_lab], p.y[: p.n_lab], p.code[p.n_lab : p.n_lab + p.n_unl], p.num_classes)
+    fit = slice(0, p.n_lab + p.n_unl)
+    target = torch.from_numpy(np.concatenate([p.y[: p.n_lab], taught.labels]))
+    weight = torch.from_numpy(np.concatenate([np.full(p.n_lab, 10.0, np.float32), taught.confidence]))
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(rows.shape[1], 600),
+        torch.nn.Softplus(),
+        torch.nn.Linear(600, 600),
+        torch.nn.Softplus(),
+        torch.nn.Linear(600, p.num_classes),
+    )
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    x_fit = rows[fit]
+    for _ in range(epochs):
+        for b in torch.randperm(len(x_fit), generator=gen).split(200):
+            loss = (F.cross_entropy(net(x_fit[b]), target[b], reduction="none") * weight[b]).sum() / weight[b].sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        return net(rows).argmax(1).numpy()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", type=Path, required=True, help="a finished taught run (ssvae train --teacher)")
+    ap.add_argument("--data-dir")
+    ap.add_argument("--levers", nargs="+", default=["student", "code"])
+    ap.add_argument("--out", type=Path, help="append one JSON row per result here")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    probe = Probe(a.run, a.data_dir)
+    config = json.loads((a.run / "config.json").read_text())["config"]
+    for lever in a.levers:
+        t0 = time.perf_counter()
+        for name, predicted in lever_rows(probe, lever):
+            row = {
+                "run": a.run.name,
+                "labels_per_class": config["labels_per_class"],
+                "seed": config["seed"],
+                "lever": lever,
+                "row": name,
+                **probe.scores(predicted),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+            print(json.dumps(row), flush=True)
+            if a.out:
+                a.out.parent.mkdir(parents=True, exist_ok=True)
+                with a.out.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
