@@ -12,6 +12,11 @@ The levers (`--levers`):
   selftrain:M:R  R rounds of: the M most confident rows of each class (margin) join the labels, Poisson again
   mbo            PoissonMBO (graphlearning's volume-constrained MBO) on the code
   views          the pixels' graph alone, the union of the code's and the pixels' graphs, their scores summed
+  k:N            Poisson learning on the code's N-nearest-neighbour graph (the teacher's is 10)
+  ensemble       Poisson learning on the codes of several feature stages side by side (`--stages`: finished
+                 stage folders, e.g. the same VAE trained from other seeds), each scaled to unit variance overall
+  blend          the student's q(y|x) and the graph's scores (each row's scores over their sum) averaged, and
+                 multiplied: what a second round's teacher would know if it asked both
   mlp:VIEW:E     a student without the generative model: an MLP (two hidden layers of 600) trained E epochs on
                  the labels and the teacher's classes weighted by its confidence, on VIEW (pixels or code)
 
@@ -35,12 +40,13 @@ from ssvae.data.device import to_unit
 from ssvae.graph.knn import K, graphlearning, knn_graph
 from ssvae.graph.teacher import balanced, decided_scores, pseudo_labels
 from ssvae.records.saved import load_model
+from ssvae.training.stage1 import stage_encoder
 
 
 class Probe:
     """A run's rows in graph order (labeled, unlabeled, validation), its code, its student's outputs."""
 
-    def __init__(self, run: Path, data_dir: str | None):
+    def __init__(self, run: Path, data_dir: str | None, stages: list[Path]):
         self.model = load_model(run / "model-last")[0]
         ds = load_dataset(json.loads((run / "config.json").read_text())["config"]["dataset"], data_dir)
         x = to_unit(torch.from_numpy(ds.x_train.reshape(len(ds.x_train), -1))).numpy()
@@ -51,6 +57,7 @@ class Probe:
         self.num_classes = ds.num_classes
         self.code = self.each(self.model.code)
         self.graphs: dict[str, object] = {}
+        self.stages = stages
 
     @torch.no_grad()
     def each(self, f, batch: int = 5000) -> np.ndarray:
@@ -97,6 +104,23 @@ def lever_rows(p: Probe, lever: str) -> list[tuple[str, np.ndarray]]:
     if name == "rounds":
         hidden = p.each(p.model.features)
         return [("graph on the student's layer", p.poisson(p.graph("student", hidden), lab, y_lab, usual)[0])]
+    if name == "k":
+        k = int(args[0])
+        weights = knn_graph(p.code, k)[0]
+        return [(f"code, {k} neighbours", p.poisson(weights, lab, y_lab, usual)[0])]
+    if name == "ensemble":
+        codes = [p.code] + [stage_encoder(folder)(p.x) for folder in p.stages]
+        side_by_side = np.hstack([c / c.std() for c in codes])
+        weights = p.graph("ensemble", side_by_side)
+        return [(f"{len(codes)} stages' codes side by side", p.poisson(weights, lab, y_lab, usual)[0])]
+    if name == "blend":
+        student = np.exp(p.each(p.model.predict_log_proba))
+        scores = np.clip(p.poisson(p.graph("code", p.code), lab, y_lab, usual)[1], 0, None)
+        graph = scores / np.maximum(scores.sum(1, keepdims=True), 1e-12)
+        return [
+            ("student and graph averaged", (student + graph).argmax(1)),
+            ("student and graph multiplied", (student * (graph + 1e-6)).argmax(1)),
+        ]
     if name == "mbo":
         return [("PoissonMBO on the code", p.poisson(p.graph("code", p.code), lab, y_lab, True, "poisson_mbo")[0])]
     if name == "selftrain":
@@ -162,15 +186,37 @@ def mlp_student(p: Probe, view: str, epochs: int) -> np.ndarray:
         return net(rows).argmax(1).numpy()
 
 
+def table(rows_path: Path) -> str:
+    """The markdown table of a rows file: per run, each row's accuracies and its difference from the teacher as it is
+    (the run's "code" row) on validation."""
+    rows = [json.loads(line) for line in rows_path.read_text().splitlines() if line.strip()]
+    latest = {(r["run"], r["row"]): r for r in rows}  # a rerun's row replaces the earlier one
+    out = [
+        "| labels per class | seed | lever | unlabeled | validation | validation − the teacher |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (run, name), r in sorted(latest.items(), key=lambda kv: (kv[1]["labels_per_class"], kv[1]["seed"])):
+        teacher = next((t for (rn, _), t in latest.items() if rn == run and t["lever"] == "code"), None)
+        diff = f"{r['validation'] - teacher['validation']:+.2f}" if teacher and r is not teacher else ""
+        n, seed, unl, val = r["labels_per_class"], r["seed"], r["unlabeled"], r["validation"]
+        out.append(f"| {n} | {seed} | {name} | {unl:.2f} | {val:.2f} | {diff} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", type=Path, required=True, help="a finished taught run (ssvae train --teacher)")
+    ap.add_argument("--run", type=Path, help="a finished taught run (ssvae train --teacher)")
     ap.add_argument("--data-dir")
     ap.add_argument("--levers", nargs="+", default=["student", "code"])
     ap.add_argument("--out", type=Path, help="append one JSON row per result here")
+    ap.add_argument("--stages", type=Path, nargs="*", default=[], help="more feature stage folders (ensemble)")
+    ap.add_argument("--table", type=Path, help="print the markdown table of these rows and stop")
     a = ap.parse_args()
+    if a.table:
+        print(table(a.table))
+        return
     torch.set_num_threads(1)
-    probe = Probe(a.run, a.data_dir)
+    probe = Probe(a.run, a.data_dir, a.stages)
     config = json.loads((a.run / "config.json").read_text())["config"]
     for lever in a.levers:
         t0 = time.perf_counter()
