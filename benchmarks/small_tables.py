@@ -151,8 +151,8 @@ def baselines(x_tr, y_semi, x_te, y_te, lab) -> list[dict]:
 
 
 def table(path: Path) -> str:
-    """Mean accuracy over the splits per table and method (and seconds), then each method minus the best baseline
-    and minus the previous defaults, paired by split."""
+    """Mean accuracy over the splits per table and method (and seconds), then each method minus the best baseline,
+    minus the previous defaults and minus today's defaults (those of them present), paired by the splits both have."""
     from ssvae.experiments.tables import fmt, summarize
 
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -170,12 +170,13 @@ def table(path: Path) -> str:
     base = [m for m in methods if m.startswith("scikit-learn")]
     ours = [m for m in methods if m not in base]
     out += ["", "| paired over every split | " + " | ".join(ours) + " |", "|---|" + "---|" * len(ours)]
-    for against in (["best baseline"] if base else []) + (["previous defaults"] if "previous defaults" in ours else []):
+    references = [m for m in ("previous defaults", "defaults") if m in ours]
+    for against in (["best baseline"] if base else []) + references:
         line = []
         for m in ours:
             diffs = []
             for t, f, s, mm in acc:
-                if mm != m:
+                if mm != m or (against != "best baseline" and (t, f, s, against) not in acc):
                     continue
                 ref = max(acc[(t, f, s, b)] for b in base) if against == "best baseline" else acc[(t, f, s, against)]
                 diffs.append(acc[(t, f, s, m)] - ref)
