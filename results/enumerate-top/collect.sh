@@ -8,6 +8,7 @@ campaign=$1 sweep=$2 root=$(cd "$(dirname "$0")/../.." && pwd)/results/enumerate
 small() { mkdir -p "$2" && cp "$1"/config.json "$1"/metrics.json "$1"/metrics.jsonl "$2/"; }
 for run in "$campaign"/runs/*-n*-s*-t*-top*; do
   [ -f "$run/metrics.json" ] || continue
+  case "$run" in *-fe*) continue ;; esac  # a longer stage: results/teacher-levers/collect.sh
   b=$(basename "$run") features=${b%%-n*} rest=${b#*-n}
   n=${rest%%-s*} rest=${rest#*-s} seed=${rest%%-t*} rest=${rest#*-t}
   small "$run" "$root/fashion-mnist/$features-t$rest/n$n/seed$seed"
