@@ -89,73 +89,103 @@ def margins(scores: np.ndarray) -> np.ndarray:
     return top2[:, 1] - top2[:, 0]
 
 
-def lever_rows(p: Probe, lever: str) -> list[tuple[str, np.ndarray]]:
-    """(row name, the class of every node) for one lever."""
-    lab = np.arange(p.n_lab)
+def taught_by(p: Probe, weights, balance: bool | None = None, method: str = "poisson"):
+    """(classes, scores) of graph learning on `weights` from the run's labels, balanced as the teacher is (from 5
+    labels per class) unless `balance` says."""
     y_lab = p.y[: p.n_lab]
-    usual = balanced(y_lab, p.num_classes)
-    name, *args = lever.split(":")
-    if name == "student":
-        return [("student", p.each(p.model.predict_log_proba).argmax(1))]
-    if name == "code":
-        return [(f"code (balanced: {usual})", p.poisson(p.graph("code", p.code), lab, y_lab, usual)[0])]
-    if name == "code-balanced":
-        return [("code, balanced", p.poisson(p.graph("code", p.code), lab, y_lab, True)[0])]
-    if name == "rounds":
-        hidden = p.each(p.model.features)
-        return [("graph on the student's layer", p.poisson(p.graph("student", hidden), lab, y_lab, usual)[0])]
-    if name == "k":
-        k = int(args[0])
-        weights = knn_graph(p.code, k)[0]
-        return [(f"code, {k} neighbours", p.poisson(weights, lab, y_lab, usual)[0])]
-    if name == "ensemble":
-        codes = [p.code] + [stage_encoder(folder)(p.x) for folder in p.stages]
-        side_by_side = np.hstack([c / c.std() for c in codes])
-        weights = p.graph("ensemble", side_by_side)
-        return [(f"{len(codes)} stages' codes side by side", p.poisson(weights, lab, y_lab, usual)[0])]
-    if name == "blend":
-        student = np.exp(p.each(p.model.predict_log_proba))
-        scores = np.clip(p.poisson(p.graph("code", p.code), lab, y_lab, usual)[1], 0, None)
-        graph = scores / np.maximum(scores.sum(1, keepdims=True), 1e-12)
-        return [
-            ("student and graph averaged", (student + graph).argmax(1)),
-            ("student and graph multiplied", (student * (graph + 1e-6)).argmax(1)),
-        ]
-    if name == "mbo":
-        return [("PoissonMBO on the code", p.poisson(p.graph("code", p.code), lab, y_lab, True, "poisson_mbo")[0])]
-    if name == "selftrain":
-        per_class, rounds = int(args[0]), int(args[1])
-        weights = p.graph("code", p.code)
-        predicted, scores = p.poisson(weights, lab, y_lab, usual)
-        labeled, labels, out = lab, y_lab, []
-        for r in range(rounds):
-            m = margins(scores)
-            m[labeled] = -np.inf
-            joined = np.concatenate(
-                [
-                    np.flatnonzero(predicted == c)[np.argsort(-m[predicted == c])][:per_class]
-                    for c in range(p.num_classes)
-                ]
-            )
-            joined = joined[np.isfinite(m[joined])]
-            labeled, labels = np.concatenate([labeled, joined]), np.concatenate([labels, predicted[joined]])
-            predicted, scores = p.poisson(weights, labeled, labels, usual)
-            out.append((f"self-training {per_class} a class, round {r + 1}", predicted))
-        return out
-    if name == "views":
-        w_code, w_pixels = p.graph("code", p.code), p.graph("pixels", p.x)
-        code_pred, code_scores = p.poisson(w_code, lab, y_lab, usual)
-        pixel_pred, pixel_scores = p.poisson(w_pixels, lab, y_lab, usual)
-        union = p.poisson(w_code + w_pixels, lab, y_lab, usual)[0]
-        return [
-            ("pixels' graph", pixel_pred),
-            ("union of the code's and the pixels' graphs", union),
-            ("code's and pixels' scores summed", (code_scores + pixel_scores).argmax(1)),
-        ]
-    if name == "mlp":
-        view, epochs = args[0], int(args[1])
-        return [(f"MLP on the {view}, {epochs} epochs", mlp_student(p, view, epochs))]
-    raise SystemExit(f"unknown lever {lever!r}")
+    usual = balanced(y_lab, p.num_classes) if balance is None else balance
+    return p.poisson(weights, np.arange(p.n_lab), y_lab, usual, method)
+
+
+def student(p: Probe) -> list[tuple[str, np.ndarray]]:
+    return [("student", p.each(p.model.predict_log_proba).argmax(1))]
+
+
+def code(p: Probe) -> list[tuple[str, np.ndarray]]:
+    usual = balanced(p.y[: p.n_lab], p.num_classes)
+    return [(f"code (balanced: {usual})", taught_by(p, p.graph("code", p.code))[0])]
+
+
+def code_balanced(p: Probe) -> list[tuple[str, np.ndarray]]:
+    return [("code, balanced", taught_by(p, p.graph("code", p.code), True)[0])]
+
+
+def rounds(p: Probe) -> list[tuple[str, np.ndarray]]:
+    hidden = p.each(p.model.features)
+    return [("graph on the student's layer", taught_by(p, p.graph("student", hidden))[0])]
+
+
+def neighbours(p: Probe, k: str) -> list[tuple[str, np.ndarray]]:
+    return [(f"code, {k} neighbours", taught_by(p, knn_graph(p.code, int(k))[0])[0])]
+
+
+def ensemble(p: Probe) -> list[tuple[str, np.ndarray]]:
+    codes = [p.code] + [stage_encoder(folder)(p.x) for folder in p.stages]
+    side_by_side = np.hstack([c / c.std() for c in codes])
+    return [(f"{len(codes)} stages' codes side by side", taught_by(p, p.graph("ensemble", side_by_side))[0])]
+
+
+def blend(p: Probe) -> list[tuple[str, np.ndarray]]:
+    learned = np.exp(p.each(p.model.predict_log_proba))
+    scores = np.clip(taught_by(p, p.graph("code", p.code))[1], 0, None)
+    graph = scores / np.maximum(scores.sum(1, keepdims=True), 1e-12)
+    return [
+        ("student and graph averaged", (learned + graph).argmax(1)),
+        ("student and graph multiplied", (learned * (graph + 1e-6)).argmax(1)),
+    ]
+
+
+def mbo(p: Probe) -> list[tuple[str, np.ndarray]]:
+    return [("PoissonMBO on the code", taught_by(p, p.graph("code", p.code), True, "poisson_mbo")[0])]
+
+
+def self_training(p: Probe, per_class: str, n_rounds: str) -> list[tuple[str, np.ndarray]]:
+    weights, per = p.graph("code", p.code), int(per_class)
+    usual = balanced(p.y[: p.n_lab], p.num_classes)
+    predicted, scores = taught_by(p, weights)
+    labeled, labels, out = np.arange(p.n_lab), p.y[: p.n_lab], []
+    for r in range(int(n_rounds)):
+        m = margins(scores)
+        m[labeled] = -np.inf
+        joined = np.concatenate(
+            [np.flatnonzero(predicted == c)[np.argsort(-m[predicted == c])][:per] for c in range(p.num_classes)]
+        )
+        joined = joined[np.isfinite(m[joined])]
+        labeled, labels = np.concatenate([labeled, joined]), np.concatenate([labels, predicted[joined]])
+        predicted, scores = p.poisson(weights, labeled, labels, usual)
+        out.append((f"self-training {per} a class, round {r + 1}", predicted))
+    return out
+
+
+def views(p: Probe) -> list[tuple[str, np.ndarray]]:
+    w_code, w_pixels = p.graph("code", p.code), p.graph("pixels", p.x)
+    code_scores = taught_by(p, w_code)[1]
+    pixel_pred, pixel_scores = taught_by(p, w_pixels)
+    return [
+        ("pixels' graph", pixel_pred),
+        ("union of the code's and the pixels' graphs", taught_by(p, w_code + w_pixels)[0]),
+        ("code's and pixels' scores summed", (code_scores + pixel_scores).argmax(1)),
+    ]
+
+
+def mlp(p: Probe, view: str, epochs: str) -> list[tuple[str, np.ndarray]]:
+    return [(f"MLP on the {view}, {epochs} epochs", mlp_student(p, view, int(epochs)))]
+
+
+# lever name -> (row name, the class of every node) for each of its rows; arguments after ":" (`--levers`)
+LEVERS = {
+    "student": student,
+    "code": code,
+    "code-balanced": code_balanced,
+    "rounds": rounds,
+    "k": neighbours,
+    "ensemble": ensemble,
+    "blend": blend,
+    "mbo": mbo,
+    "selftrain": self_training,
+    "views": views,
+    "mlp": mlp,
+}
 
 
 def mlp_student(p: Probe, view: str, epochs: int) -> np.ndarray:
@@ -215,18 +245,22 @@ def main() -> None:
     if a.table:
         print(table(a.table))
         return
+    unknown = [lever for lever in a.levers if lever.split(":")[0] not in LEVERS]
+    if unknown:
+        raise SystemExit(f"unknown lever {unknown[0]!r}: one of {', '.join(LEVERS)}")
     torch.set_num_threads(1)
     probe = Probe(a.run, a.data_dir, a.stages)
     config = json.loads((a.run / "config.json").read_text())["config"]
     for lever in a.levers:
         t0 = time.perf_counter()
-        for name, predicted in lever_rows(probe, lever):
+        name, *args = lever.split(":")
+        for row_name, predicted in LEVERS[name](probe, *args):
             row = {
                 "run": a.run.name,
                 "labels_per_class": config["labels_per_class"],
                 "seed": config["seed"],
                 "lever": lever,
-                "row": name,
+                "row": row_name,
                 **probe.scores(predicted),
                 "seconds": round(time.perf_counter() - t0, 1),
             }
