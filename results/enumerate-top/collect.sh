@@ -1,20 +1,13 @@
 #!/usr/bin/env bash
-# Copy the campaign's small files (config.json, metrics.json, metrics.jsonl; never checkpoints or splits) into
-# results/enumerate-top/runs: FEATURES-nN-sS-tW-topK (campaign.sh) as fashion-mnist/FEATURES-tW-topK/nN/seedS, and
-# the digits sweep's runs/digits/MODEL/n10/enumerate_top=K/seedS as digits/MODEL/n10/topK/seedS (K = 0: every class).
-#   bash results/enumerate-top/collect.sh CAMPAIGN_DIR DIGITS_SWEEP_DIR
+# Copy the digits sweep's small files (config.json, metrics.json, metrics.jsonl; never checkpoints) into
+# results/enumerate-top/runs: runs/digits/MODEL/n10/enumerate_top=K/seedS as digits/MODEL/n10/topK/seedS (K = 0: every
+# class). The Fashion-MNIST campaign's runs: results/collect_campaign.sh.
+#   bash results/enumerate-top/collect.sh DIGITS_SWEEP_DIR
 set -euo pipefail
-campaign=$1 sweep=$2 root=$(cd "$(dirname "$0")/../.." && pwd)/results/enumerate-top/runs
-small() { mkdir -p "$2" && cp "$1"/config.json "$1"/metrics.json "$1"/metrics.jsonl "$2/"; }
-for run in "$campaign"/runs/*-n*-s*-t*-top*; do
-  [ -f "$run/metrics.json" ] || continue
-  case "$run" in *-fe*) continue ;; esac  # a longer stage: results/teacher-levers/collect.sh
-  b=$(basename "$run") features=${b%%-n*} rest=${b#*-n}
-  n=${rest%%-s*} rest=${rest#*-s} seed=${rest%%-t*} rest=${rest#*-t}
-  small "$run" "$root/fashion-mnist/$features-t$rest/n$n/seed$seed"
-done
+sweep=$1 root=$(cd "$(dirname "$0")" && pwd)/runs
 for run in "$sweep"/runs/digits/*/n10/enumerate_top=*/seed*; do
   [ -f "$run/metrics.json" ] || continue
   seed=$(basename "$run") top=$(basename "$(dirname "$run")") model=$(basename "$(dirname "$(dirname "$(dirname "$run")")")")
-  small "$run" "$root/digits/$model/n10/top${top#enumerate_top=}/$seed"
+  dest=$root/digits/$model/n10/top${top#enumerate_top=}/$seed
+  mkdir -p "$dest" && cp "$run"/config.json "$run"/metrics.json "$run"/metrics.jsonl "$dest/"
 done
