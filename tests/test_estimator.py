@@ -292,6 +292,35 @@ def test_cli_trains_on_own_marks_with_string_labels_and_predicts(tmp_path, capsy
     )
 
 
+def test_the_graphs_stage_trains_twice_the_steps_where_labels_are_scarcest():
+    """feature_epochs="auto" with a teacher and fewer than 5 labels per class: twice the stage's steps (60 epochs of
+    Fashion-MNIST's 60,000 images in batches of 200, where 5 labels per class, or no teacher, give 30); an explicit
+    feature_epochs is kept as given."""
+    import ssvae.fit_inputs as fit_inputs
+    from ssvae.data import Split
+    from ssvae.training.auto import SCARCE_STAGE, auto_epochs, stage_scale
+
+    fewer_than, times = SCARCE_STAGE
+    assert (fewer_than, times) == (5, 2)
+    assert stage_scale(1, True) == stage_scale(4.9, True) == 2
+    assert stage_scale(5, True) == stage_scale(1, False) == stage_scale(10, True) == 1
+    assert auto_epochs("feature_epochs", 300) == 30 and auto_epochs("feature_epochs", 300, 2) == 60
+    assert auto_epochs("feature_epochs", 200, 2) == 90 and auto_epochs("feature_epochs", 20, 2) == 100  # the cap
+    assert auto_epochs("feature_epochs", 600, 2) == 60  # twice LEAST's 30, not ceil(18,000 / 600) = 30
+    rows = np.arange(60_000)
+    split = Split(rows[:10], rows[10:], rows[:0])
+    params = {**SemiSupervisedClassifier().get_params(), "teacher": 0.01, "enumerate_top": 2}
+
+    def stage_epochs(per_class: float, **changed) -> int:
+        cfg = fit_inputs.fit_config({**params, **changed}, "calder", "bernoulli", 0, None, "last", split, per_class)
+        return cfg.feature_epochs
+
+    assert stage_epochs(1) == stage_epochs(4) == 60
+    assert stage_epochs(5) == stage_epochs(10) == stage_epochs(1, teacher=0.0) == 30
+    assert stage_epochs(1, feature_epochs=45) == 45
+    assert fit_inputs.labels_per_class(np.array([0, 1, -1, -1, 2, 2]), [0, 1, 2]) == 4 / 3
+
+
 def test_features_auto_is_the_stage_for_many_images_and_few_labels_only(monkeypatch):
     """features="auto" (the default): with graphlearning, Calder et al.'s code taught by the graph (teacher="auto":
     0.01) for at least 10000 rows of intensities with few labels per class; without it, M1's code up to 30 labels per

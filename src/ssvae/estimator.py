@@ -215,7 +215,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         xp = self.preprocessing_.transform(x)
         ds, split, select = inputs.fit_data(xp, codes, classes, self.preprocessing_, params, seed)
         params = {**params, "teacher": self.teacher_, "enumerate_top": self.enumerate_top_}
-        cfg = inputs.fit_config(params, self.features_, self.likelihood_, seed, epochs, select, split)
+        per_class = inputs.labels_per_class(codes, classes)
+        cfg = inputs.fit_config(params, self.features_, self.likelihood_, seed, epochs, select, split, per_class)
         init = self.train_state_ if warm else None
         watch = dataclasses.replace(Watch() if self.verbose else QUIET, tensorboard=self.tensorboard_dir)
         if self.verbose:

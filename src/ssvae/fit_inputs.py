@@ -18,7 +18,7 @@ from .data import UNLABELED, Dataset, Split, encode_labels, is_unlabeled, own_ma
 from .data.preprocess import Preprocessing
 from .graph.knn import graph_installed
 from .settings import KIND_WORDS, fits_kind, kinds, optional
-from .training.auto import AUTO_EPOCHS, auto_batch, auto_enumerate_top, auto_epochs, too_few_steps
+from .training.auto import AUTO_EPOCHS, auto_batch, auto_enumerate_top, auto_epochs, stage_scale, too_few_steps
 from .training.config import SETTINGS, TrainConfig
 from .training.schedule import steps_per_epoch
 
@@ -112,13 +112,18 @@ def encode_y(x: np.ndarray, y, classes: np.ndarray | None) -> tuple[np.ndarray, 
     return codes, classes
 
 
+def labels_per_class(codes: np.ndarray, classes) -> float:
+    """The labeled rows per class, on average: what the "auto" rules are measured by."""
+    return int((codes >= 0).sum()) / max(len(classes), 1)
+
+
 def auto_choices(
     params: dict[str, Any], n_rows: int, likelihood: str, codes: np.ndarray, classes
 ) -> tuple[str, float, int]:
     """The feature stage, the teacher's weight and the classes enumerated a fit uses: the parameters, or where they
     are "auto" the rules measured for them (`ssvae.core.features.auto_features`, `auto_teacher`,
     `ssvae.training.auto.auto_enumerate_top`) by the rows, the classes and the labels per class."""
-    per_class = int((codes >= 0).sum()) / max(len(classes), 1)
+    per_class = labels_per_class(codes, classes)
     features = params["features"]
     if features == "auto":
         features = auto_features(n_rows, likelihood, per_class, graph=graph_installed())
@@ -158,12 +163,20 @@ def warn_if_too_few(cfg: TrainConfig, n_unlabeled: int) -> None:
 
 
 def fit_config(
-    params: dict[str, Any], features: str, likelihood: str, seed: int, epochs: int | None, select: str, split: Split
+    params: dict[str, Any],
+    features: str,
+    likelihood: str,
+    seed: int,
+    epochs: int | None,
+    select: str,
+    split: Split,
+    per_class: float,
 ) -> TrainConfig:
     """The run's settings: every parameter named like a setting (`TrainConfig`) or a model option (`MODEL_OPTIONS`)
     passes through under its own name, and is checked by the same declarations; "auto" epochs resolved for these
-    rows (`AUTO_EPOCHS`), as is an "auto" batch size (`auto_batch`); `epochs`: this call's (partial_fit: 1), None
-    for the parameter's."""
+    rows (`AUTO_EPOCHS`; the stage's scaled where labels are scarce and the graph teaches, `stage_scale`), as is an
+    "auto" batch size (`auto_batch`); `epochs`: this call's (partial_fit: 1), None for the parameter's; `per_class`:
+    `labels_per_class`."""
     n_labeled, n_unlabeled, batch = len(split.labeled), len(split.unlabeled), params["batch_size"]
     if batch == "auto":
         batch = auto_batch(n_unlabeled or n_labeled)
@@ -176,7 +189,8 @@ def fit_config(
         "epochs": steps_per_epoch(n_unlabeled, batch) if n_unlabeled else 1,
         "feature_epochs": steps_per_epoch(n_labeled + n_unlabeled, batch),
     }
-    resolved = {k: auto_epochs(k, passes[k]) if params[k] == "auto" else params[k] for k in AUTO_EPOCHS}
+    scale = {"epochs": 1, "feature_epochs": stage_scale(per_class, bool(params["teacher"]))}
+    resolved = {k: auto_epochs(k, passes[k], scale[k]) if params[k] == "auto" else params[k] for k in AUTO_EPOCHS}
     full = resolved["epochs"]
     warmup = params["warmup_epochs"] if params["warmup_epochs"] is not None else max(1, full // 5)
     epochs = full if epochs is None else epochs

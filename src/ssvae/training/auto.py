@@ -15,6 +15,13 @@ import math
 # epochs at lr 3e-4 (results/fit-defaults-n10); digits' 1,500 images: the 100 epochs its defaults were chosen with.
 AUTO_EPOCHS = {"epochs": (5_000, 20, 100), "feature_epochs": (9_000, 30, 100)}  # name -> (STEPS, LEAST, MOST)
 
+# feature_epochs="auto" where labels are scarcest and the graph teaches: with fewer than 5 labels per class on
+# average, the graph's stage trains twice the steps (and twice LEAST's epochs). Measured on the taught M2
+# (Fashion-MNIST, Calder et al.'s stage 60 epochs against 30, results/teacher-levers): on validation, last epoch,
+# +1.32 and +1.84 points at 1 label per class, +0.28 and +1.90 at 10 (seeds 0-1); it costs about 80 s of a
+# 60,000-image fit (results/fit-time), which the 10-labels-per-class default does not spend (issue 45's 3x).
+SCARCE_STAGE = (5, 2)  # (fewer labels per class than this, times the stage's steps)
+
 # Small data (issue 47, results/small-tables): where MOST would leave the model fewer than LEAST_STEPS optimizer
 # steps, the cap is lifted to make them, in batches of an eighth of the unlabeled rows (at least 16, at most 200:
 # batch_size="auto"). Chosen on scikit-learn's bundled tables at 5-20% labels, 60 validation splits: +0.42
@@ -31,13 +38,21 @@ AUTO_BATCH = (16, 8, 200)  # (LEAST, the DIVISOR of the rows an epoch passes ove
 AUTO_ENUMERATE_TOP = (2, 10)  # (k, the fewest classes it applies to)
 
 
-def auto_epochs(name: str, steps_per_epoch: int) -> int:
+def auto_epochs(name: str, steps_per_epoch: int, scale: int = 1) -> int:
     """`epochs="auto"`: enough epochs for the measured number of steps, within the measured bounds; the model's
-    (stage 2) at least `LEAST_STEPS` steps whatever the cap."""
+    (stage 2) at least `LEAST_STEPS` steps whatever the cap; `scale`: times the steps and the least epochs
+    (`stage_scale`)."""
     steps, least, most = AUTO_EPOCHS[name]
     spe = max(steps_per_epoch, 1)
-    epochs = min(most, max(least, math.ceil(steps / spe)))
+    epochs = min(most, max(scale * least, math.ceil(scale * steps / spe)))
     return max(epochs, math.ceil(LEAST_STEPS / spe)) if name == "epochs" else epochs
+
+
+def stage_scale(labels_per_class: float, taught: bool) -> int:
+    """How many times its measured steps an "auto" feature stage trains: `SCARCE_STAGE`'s factor for the graph's
+    stage (`taught`: the run has a teacher) below its labels per class, else 1."""
+    fewer_than, times = SCARCE_STAGE
+    return times if taught and labels_per_class < fewer_than else 1
 
 
 def auto_batch(rows: int) -> int:
