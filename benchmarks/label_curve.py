@@ -7,7 +7,9 @@
 `{n}` in a pattern is replaced by each label count, and `|` joins patterns (runs of one method kept in several
 campaigns' folders; by seed, a later pattern's seed wins); each point is the mean over the seeds found, with its 95%
 Student-t interval as an error bar (`ssvae.experiments.tables.summarize`, as the reports use); a label count
-without runs for a series breaks that line there. Prints the numbers as a markdown table too.
+without runs for a series breaks that line there. `--series-at N NAME PATTERN` gives the series NAME another
+pattern at N labels per class, in place of its own (a default whose rule picks another method there, as
+`curve_summary.py --default-at` does). Prints the numbers as a markdown table too.
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ def main() -> None:
     p.add_argument("--out", required=True, help="the figure (.png)")
     p.add_argument("--labels", type=int, nargs="+", required=True)
     p.add_argument("--series", nargs=2, action="append", metavar=("NAME", "PATTERN"), required=True)
+    p.add_argument("--series-at", nargs=3, action="append", default=[], metavar=("N", "NAME", "PATTERN"))
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.add_argument("--title", default="")
     p.add_argument("--ylim", type=float, nargs=2, default=None, help="the accuracy axis' range (default: matplotlib's)")
     p.add_argument("--legend", default="best", help="where the legend goes: matplotlib's loc, or 'outside' (right)")
     a = p.parse_args()
+    instead = {(int(n), name): pattern for n, name, pattern in a.series_at}
+    unknown = {name for _, name in instead} - {name for name, _ in a.series}
+    if unknown:
+        p.error(f"--series-at names no --series: {sorted(unknown)}")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,7 +48,7 @@ def main() -> None:
         xs, means, errs, cells = [], [], [], []
         for n in a.labels:
             found: dict[int, float] = {}
-            for one in pattern.replace("{n}", str(n)).split("|"):
+            for one in instead.get((n, name), pattern).replace("{n}", str(n)).split("|"):
                 found.update(accuracies_by_seed(one, a.checkpoint))
             acc = list(found.values())
             s = summarize(acc)

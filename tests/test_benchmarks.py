@@ -82,6 +82,20 @@ def test_label_curve_plots_means_over_seeds_per_label_count(tmp_path, capsys, mo
     cells = [c.strip() for c in row.split("|")[2:-1]]
     assert cells[0].startswith("61.00 ± 1.41") and cells[1] == "–" and cells[2].startswith("81.00 ± 1.00")
     assert fig.stat().st_size > 1000
+    # --series-at: at 10 labels per class the series reads another pattern in place of its own (not beside it)
+    other = tmp_path / "other" / "n10" / "seed5"
+    other.mkdir(parents=True)
+    (other / "metrics.json").write_text(json.dumps({"seed": 5, "epochs": 1, "best": {"test_accuracy": 50.0}}))
+    at = ["--series-at", "10", "m", str(tmp_path / "other" / "n{n}" / "seed*")]
+    monkeypatch.setattr(sys, "argv", [*argv, "--series", "m", str(tmp_path / "n{n}" / "seed*"), *at])
+    label_curve.main()
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| m |")][0]
+    cells = [c.strip() for c in row.split("|")[2:-1]]
+    assert cells[0] == "50.00 (1 seed)" and cells[2].startswith("81.00 ± 1.00")
+    series = ["--series", "m", str(tmp_path / "n{n}" / "seed*")]
+    monkeypatch.setattr(sys, "argv", [*argv, *series, "--series-at", "10", "x", "p"])
+    with pytest.raises(SystemExit):
+        label_curve.main()
 
 
 def test_fit_time_benchmark_prints_each_method_with_its_ratio_to_label_spreading(tmp_path):
