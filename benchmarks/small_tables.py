@@ -150,12 +150,14 @@ def baselines(x_tr, y_semi, x_te, y_te, lab) -> list[dict]:
     return rows
 
 
-def table(path: Path) -> str:
+def table(paths: list[Path], tables: list[str] | None = None) -> str:
     """Mean accuracy over the splits per table and method (and seconds), then each method minus the best baseline,
-    minus the previous defaults and minus today's defaults (those of them present), paired by the splits both have."""
+    minus the previous defaults and minus today's defaults (those of them present), paired by the splits both have;
+    the rows of every file in `paths` together, of `tables` only where given."""
     from ssvae.experiments.tables import fmt, summarize
 
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for path in paths for line in path.read_text().splitlines() if line.strip()]
+    rows = [r for r in map(json.loads, lines) if tables is None or r["table"] in tables]
     acc = {(r["table"], r["fraction"], r["seed"], r["method"]): r["accuracy"] for r in rows}
     secs: dict[str, list[float]] = {}
     for r in rows:
@@ -197,12 +199,12 @@ def main() -> None:
     p.add_argument("--out", type=Path)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--seeds", type=int, nargs="+", help="these splits of the phase's (default: all five)")
-    p.add_argument("--table", type=Path, help="print the table of these rows and stop")
-    p.add_argument("--tables", nargs="+", default=list(TABLES), help="scikit-learn's tables, or fashion-mnist-N")
+    p.add_argument("--table", type=Path, nargs="+", help="print the table of these rows (these files) and stop")
+    p.add_argument("--tables", nargs="+", help="scikit-learn's tables, or fashion-mnist-N (default: the four bundled)")
     p.add_argument("--data-dir", help="where fashion-mnist.npz lies (for fashion-mnist-N)")
     a = p.parse_args()
     if a.table:
-        print(table(a.table), end="")
+        print(table(a.table, a.tables), end="")
         return
     report = ["defaults", "previous defaults", "baselines"]
     methods = a.methods or (list(CANDIDATES) if a.phase == "choose" else report)
@@ -210,7 +212,13 @@ def main() -> None:
     if a.out.exists():
         done = {(r["table"], r["fraction"], r["seed"]) for r in map(json.loads, a.out.read_text().splitlines())}
     seeds = a.seeds or SEEDS[a.phase]
-    jobs = [(t, f, s, methods, a.data_dir) for s in seeds for t in a.tables for f in FRACTIONS if (t, f, s) not in done]
+    jobs = [
+        (t, f, s, methods, a.data_dir)
+        for s in seeds
+        for t in a.tables or TABLES
+        for f in FRACTIONS
+        if (t, f, s) not in done
+    ]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(a.jobs) as pool:
         for rows in pool.map(one, jobs):

@@ -174,3 +174,42 @@ def test_curve_summary_gathers_a_baselines_seeds_over_the_roots(tmp_path):
     found = curve_summary.baselines_at([tmp_path / "old", tmp_path / "new"], 10, [0, 1, 2, 3, 4])
     assert found == {"graph-poisson": {0: 60.0, 1: 61.0, 2: 62.0, 3: 73.0, 4: 74.0}}
     assert set(curve_summary.baselines_at([tmp_path / "old"], 10, [0, 1, 2])) == {"graph-poisson", "sklearn-logreg"}
+
+
+def test_small_tables_table_pairs_rows_across_files_and_keeps_the_tables_asked_for(tmp_path):
+    """benchmarks/small_tables.py --table: the rows of several files paired by split (table, fraction, seed), the
+    difference against the previous defaults and the best baseline of each split, other tables left out."""
+    import json
+
+    import small_tables
+
+    def row(table, seed, method, accuracy):
+        return json.dumps(
+            {"table": table, "fraction": 0.1, "seed": seed, "method": method, "accuracy": accuracy, "seconds": 1.0}
+        )
+
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(
+        "\n".join(
+            [
+                row("digits", 0, "previous defaults", 90.0),
+                row("digits", 1, "previous defaults", 92.0),
+                row("digits", 0, "scikit-learn logreg", 89.0),
+                row("digits", 1, "scikit-learn logreg", 93.0),
+                row("iris", 0, "previous defaults", 10.0),
+            ]
+        )
+        + "\n"
+    )
+    second.write_text(
+        "\n".join(
+            [row("digits", 0, "defaults", 91.0), row("digits", 1, "defaults", 95.0), row("iris", 0, "defaults", 50.0)]
+        )
+        + "\n"
+    )
+    out = small_tables.table([first, second], ["digits"])
+    assert "iris" not in out and "| digits | 10% | 91.00 | 91.00 | 93.00 |" in out
+    against_previous = [line for line in out.splitlines() if line.startswith("| minus the previous defaults")][0]
+    assert against_previous.split("|")[3].strip().startswith("2.00 ± 1.41") and "n=2" in against_previous
+    against_best = [line for line in out.splitlines() if line.startswith("| minus the best baseline")][0]
+    assert against_best.split("|")[3].strip().startswith("2.00 ± 0.00")  # 91 - 89 and 95 - 93
