@@ -3,7 +3,7 @@
 # results/teacher/run.sh (the estimator's schedule for 60,000 images with --features FEATURES --teacher WEIGHT;
 # FEATURES none: M2 on the pixels; TOP: --enumerate-top TOP, the run named ...-topTOP), `ssvae evaluate`, then the
 # baselines on that run's code; with PIXELS=1 the baselines on the pixels of that split too (for seeds whose pixel
-# baselines are not committed yet). `collect_taught.sh` and `results/enumerate-top/collect.sh` copy the small files
+# baselines are not committed yet). `results/collect_campaign.sh` copies the small files
 # into results/. One thread; resumable: rerun to continue (a finished run or baseline is skipped). One process per
 # core:
 #   bash results/curve-scarce/taught.sh CAMPAIGN_DIR DATA_DIR calder:0.01:5:0 calder:0.01:5:1 ...
