@@ -3,8 +3,8 @@
 # M2 taught by the graph on Calder et al.'s code up to 30 labels per class and M2 on the pixels at 100 (the rule of
 # docs/guide/teacher.md), each enumerating the top 2 of the 10 classes (enumerate_top="auto", issue 45), its stage
 # trained 60 epochs at 1 label per class (feature_epochs="auto" below 5 labels per class); the same
-# runs enumerating every class, and the baselines, are on the same splits (seeds 0-2 at every count, 0-4 at 1 and 10
-# labels per class for the default and the baselines).
+# runs enumerating every class, and the baselines, are on the same splits (seeds 0-2 at every count, 0-4 at 10 and
+# 0-9 at 1 label per class for the default and the baselines).
 python benchmarks/label_curve.py --out results/curve-scarce/curve.png --labels 1 5 10 30 100 --legend outside --checkpoint last --ylim 0 90 --title "Fashion-MNIST, test accuracy (last epoch)" \
  --series "ssvae's default: M2 taught by the graph (1-30), M2 on the pixels (100), top 2 classes" "results/enumerate-top/runs/fashion-mnist/calder-t0.01-top2/n{n}/seed*|results/enumerate-top/runs/fashion-mnist/none-t0-top2/n{n}/seed*" \
  --series-at 1 "ssvae's default: M2 taught by the graph (1-30), M2 on the pixels (100), top 2 classes" "results/teacher-levers/runs/fashion-mnist/calder-t0.01-top2-fe60/n{n}/seed*" \

@@ -206,16 +206,16 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, BaseEstimator)
         x = inputs.check_X(X) if not warm else self._check_X(X)
         codes, classes = inputs.encode_y(x, y, self.classes_ if warm else getattr(self, "_fixed_classes", None))
         seed = self.seed_ if warm else int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        per_class = inputs.labels_per_class(codes, classes)
         if not warm:
             self.n_features_in_ = int(np.prod(x.shape[1:]))
             self.likelihood_ = choose_likelihood(x, self.likelihood)
             self.preprocessing_ = Preprocessing.fit(x, self.likelihood_)
-            choices = inputs.auto_choices(params, len(x), self.likelihood_, codes, classes)
+            choices = inputs.auto_choices(params, len(x), self.likelihood_, per_class, len(classes))
             self.features_, self.teacher_, self.enumerate_top_ = choices
         xp = self.preprocessing_.transform(x)
         ds, split, select = inputs.fit_data(xp, codes, classes, self.preprocessing_, params, seed)
         params = {**params, "teacher": self.teacher_, "enumerate_top": self.enumerate_top_}
-        per_class = inputs.labels_per_class(codes, classes)
         cfg = inputs.fit_config(params, self.features_, self.likelihood_, seed, epochs, select, split, per_class)
         init = self.train_state_ if warm else None
         watch = dataclasses.replace(Watch() if self.verbose else QUIET, tensorboard=self.tensorboard_dir)

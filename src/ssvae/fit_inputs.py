@@ -118,18 +118,17 @@ def labels_per_class(codes: np.ndarray, classes) -> float:
 
 
 def auto_choices(
-    params: dict[str, Any], n_rows: int, likelihood: str, codes: np.ndarray, classes
+    params: dict[str, Any], n_rows: int, likelihood: str, per_class: float, n_classes: int
 ) -> tuple[str, float, int]:
     """The feature stage, the teacher's weight and the classes enumerated a fit uses: the parameters, or where they
     are "auto" the rules measured for them (`ssvae.core.features.auto_features`, `auto_teacher`,
-    `ssvae.training.auto.auto_enumerate_top`) by the rows, the classes and the labels per class."""
-    per_class = labels_per_class(codes, classes)
+    `ssvae.training.auto.auto_enumerate_top`) by the rows, the classes and the labels per class (`labels_per_class`)."""
     features = params["features"]
     if features == "auto":
         features = auto_features(n_rows, likelihood, per_class, graph=graph_installed())
     teacher = auto_teacher(features, per_class) if params["teacher"] == "auto" else params["teacher"]
     top = params["enumerate_top"]
-    return features, teacher, auto_enumerate_top(len(classes)) if top == "auto" else top
+    return features, teacher, auto_enumerate_top(n_classes) if top == "auto" else top
 
 
 def fit_data(
